@@ -1,0 +1,75 @@
+"""The ``cyclr`` command: ``cyclr preview | find | train | compare | plot-range-test``.
+
+Each command lives in its own module with ``NAME``, ``HELP``,
+``add_arguments(parser)`` and ``run(args) -> int``. Bad input raises
+:class:`~cyclr.cli.errors.UsageError`, printed here on one line with exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+from typing import Optional, Sequence
+
+from cyclr.cli.errors import UsageError
+
+# Modules are imported only when their command runs, so `cyclr preview` never
+# pays for importing a deep-learning framework.
+COMMANDS = {
+    "preview": ("cyclr.cli.preview", "draw a schedule and check it against a run"),
+    "plot-range-test": ("cyclr.cli.plot_range_test", "draw a saved range-test result again"),
+    "find": ("cyclr.cli.find", "run a learning-rate range test on a dataset and model"),
+    "train": ("cyclr.cli.train", "range test -> bounds -> cyclical training -> report"),
+    "compare": ("cyclr.cli.compare", "train several policies on the same budget and compare"),
+}
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr and exit code 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's signature
+        raise UsageError(message)
+
+
+def _available() -> dict:
+    found = {}
+    for name, (module, help_text) in COMMANDS.items():
+        spec = importlib.util.find_spec(module)
+        if spec is not None:
+            found[name] = (module, help_text)
+    return found
+
+
+def build_parser(only: Optional[str] = None) -> OneLineParser:
+    parser = OneLineParser(prog="cyclr", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version",
+                        version=f"cyclr {importlib.import_module('cyclr').__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    for name, (module, help_text) in _available().items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        if only in (None, name):
+            importlib.import_module(module).add_arguments(command)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    try:
+        parser = build_parser(only=chosen if chosen in COMMANDS else None)
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        return int(importlib.import_module(COMMANDS[args.command][0]).run(args) or 0)
+    except UsageError as exc:
+        print(f"cyclr: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cyclr: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""``cyclr preview``: draw a schedule and say what to know before training with it."""
+from __future__ import annotations
+
+import argparse
+import math
+
+import numpy as np
+
+from cyclr import CyclicSchedule, OneCycle, check
+from cyclr.cli.errors import UsageError
+from cyclr.cyclic import DECAY_TARGETS, MODES, SCALE_MODES, WAVEFORMS
+
+NAME = "preview"
+HELP = "draw a schedule and check it against a run"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--base-lr", type=float, help="lower bound (cyclical schedules)")
+    p.add_argument("--max-lr", type=float, required=True, help="upper bound / one-cycle peak")
+    p.add_argument("--step-size", type=int, help="steps per half cycle")
+    p.add_argument("--step-size-up", type=int, help="steps from base_lr up to max_lr")
+    p.add_argument("--step-size-down", type=int, help="steps from max_lr down to base_lr")
+    p.add_argument("--mode", default="triangular", choices=MODES)
+    p.add_argument("--waveform", default="triangular", choices=WAVEFORMS)
+    p.add_argument("--gamma", type=float, default=1.0, help="exp_range decay per step")
+    p.add_argument("--decay-target", default="amplitude", choices=DECAY_TARGETS)
+    p.add_argument("--scale-mode", choices=SCALE_MODES, help="what the decay reads")
+    p.add_argument("--momentum", action="store_true",
+                   help="cycle momentum too (inverse to the lr)")
+    p.add_argument("--base-momentum", type=float, default=0.85)
+    p.add_argument("--max-momentum", type=float, default=0.95)
+    p.add_argument("--one-cycle", action="store_true", help="Smith's one-cycle policy instead")
+    p.add_argument("--total-steps", type=int, help="one-cycle length (default: --steps)")
+    p.add_argument("--pct-start", type=float, default=0.3)
+    p.add_argument("--anneal", default="cos", choices=("cos", "linear"))
+    p.add_argument("--div-factor", type=float, default=25.0)
+    p.add_argument("--final-div-factor", type=float, default=1e4)
+    p.add_argument("--three-phase", action="store_true")
+    p.add_argument("--steps", type=int, help="length of the run to preview and check")
+    p.add_argument("--steps-per-epoch", type=int, help="to check the step size in epochs")
+    p.add_argument("--out", help="write the figure here (.png, .pdf or .svg)")
+
+
+def build_schedule(args) -> object:
+    """The schedule the options describe; bad values become one-line UsageErrors."""
+    try:
+        if args.one_cycle:
+            total = args.total_steps if args.total_steps is not None else args.steps
+            if total is None:
+                raise ValueError("--one-cycle needs --total-steps or --steps; received neither")
+            return OneCycle(args.max_lr, total, pct_start=args.pct_start, anneal=args.anneal,
+                            div_factor=args.div_factor, final_div_factor=args.final_div_factor,
+                            three_phase=args.three_phase, base_momentum=args.base_momentum,
+                            max_momentum=args.max_momentum)
+        if args.base_lr is None:
+            raise ValueError("--base-lr is required for a cyclical schedule; received none")
+        momentum = {"base_momentum": args.base_momentum,
+                    "max_momentum": args.max_momentum} if args.momentum else {}
+        return CyclicSchedule(args.base_lr, args.max_lr, args.step_size,
+                              step_size_up=args.step_size_up, step_size_down=args.step_size_down,
+                              mode=args.mode, gamma=args.gamma, waveform=args.waveform,
+                              decay_target=args.decay_target, scale_mode=args.scale_mode,
+                              **momentum)
+    except ValueError as exc:
+        raise UsageError(_as_options(str(exc))) from None
+
+
+def _as_options(message: str) -> str:
+    """Name parameters as the command line spells them (base_lr -> --base-lr)."""
+    for name in ("base_lr", "max_lr", "step_size_up", "step_size_down", "step_size", "total_steps",
+                 "pct_start", "div_factor", "final_div_factor", "base_momentum", "max_momentum",
+                 "decay_target", "scale_mode", "gamma"):
+        message = message.replace(f"{name}=", f"--{name.replace('_', '-')}=")
+    return message
+
+
+def summarize(schedule, steps: int, steps_per_epoch=None) -> list[str]:
+    """The lines ``preview`` prints: shape of the run, extremes, and the check findings."""
+    t = np.arange(steps)
+    lr = schedule(t)
+    lines = [f"schedule: {schedule!r}"]
+    if isinstance(schedule, CyclicSchedule):
+        cycles = steps / schedule.cycle_length
+        lines.append(f"steps: {steps} ({cycles:g} cycles of {schedule.cycle_length} steps)")
+    else:
+        lines.append(f"steps: {steps}")
+    if steps_per_epoch:
+        lines.append(f"epochs: {steps / steps_per_epoch:g} at {steps_per_epoch} steps per epoch")
+    lines.append(f"lr: min {lr.min():.6g}, max {lr.max():.6g}, first {lr[0]:.6g}, "
+                 f"final {lr[-1]:.6g}")
+    if schedule.has_momentum:
+        m = schedule.momentum(t)
+        lines.append(f"momentum: min {m.min():.6g}, max {m.max():.6g}, final {m[-1]:.6g}")
+    findings = check(schedule, steps, steps_per_epoch)
+    lines.extend(f"check: {f.message}" for f in findings)
+    if not findings:
+        lines.append("check: no findings")
+    return lines
+
+
+def run(args) -> int:
+    schedule = build_schedule(args)
+    steps = args.steps
+    if steps is None:
+        steps = schedule.total_steps if isinstance(schedule, OneCycle) else 3 * schedule.cycle_length
+    for name in ("steps", "steps_per_epoch"):
+        value = steps if name == "steps" else getattr(args, name)
+        if value is not None and value < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be >= 1; received {value}")
+    out = None
+    if args.out:
+        from cyclr.plotting import check_output_path
+        try:
+            out = check_output_path(args.out, "--out")
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    for line in summarize(schedule, steps, args.steps_per_epoch):
+        print(line)
+    if out is not None:
+        from cyclr.plotting import plot_schedule
+        plot_schedule(schedule, steps, out, steps_per_epoch=args.steps_per_epoch)
+        print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+    from cyclr.cli import main
+    sys.exit(main(["preview", *sys.argv[1:]]))

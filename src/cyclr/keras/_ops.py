@@ -1,0 +1,9 @@
+"""The core's :class:`cyclr.Ops` on ``keras.ops``: one definition for every Keras backend."""
+from __future__ import annotations
+
+from keras import ops as kops
+
+from cyclr._ops import Ops
+
+KERAS_OPS = Ops(name="keras", asfloat=lambda x: kops.cast(x, "float32"), floor=kops.floor,
+                cos=kops.cos, where=kops.where, clip=kops.clip)

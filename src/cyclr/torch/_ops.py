@@ -1,0 +1,16 @@
+"""The core's :class:`cyclr.Ops` for torch tensors (float64 unless given a float tensor)."""
+from __future__ import annotations
+
+import torch
+
+from cyclr._ops import Ops
+
+
+def _asfloat(x):
+    if isinstance(x, torch.Tensor) and x.is_floating_point():
+        return x
+    return torch.as_tensor(x, dtype=torch.float64)
+
+
+TORCH_OPS = Ops(name="torch", asfloat=_asfloat, floor=torch.floor, cos=torch.cos,
+                where=torch.where, clip=torch.clamp)

@@ -1,0 +1,25 @@
+"""The core's math on keras.ops tensors equals NumPy on this process's Keras backend."""
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "core"))
+
+from schedule_cases import CASES, STEPS  # noqa: E402
+
+from cyclr.keras._ops import KERAS_OPS  # noqa: E402
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_keras_ops_equal_numpy(name):
+    s = CASES[name]
+    steps = keras.ops.arange(STEPS)
+    got = keras.ops.convert_to_numpy(s.lr_at(KERAS_OPS.asfloat(steps), KERAS_OPS))
+    # keras.ops computes in float32: about 1e-7 relative at these magnitudes.
+    np.testing.assert_allclose(got, s(np.arange(STEPS)), rtol=2e-6, atol=1e-7)
+    if s.has_momentum:
+        m = keras.ops.convert_to_numpy(s.momentum_at(KERAS_OPS.asfloat(steps), KERAS_OPS))
+        np.testing.assert_allclose(m, s.momentum(np.arange(STEPS)), rtol=2e-6)
