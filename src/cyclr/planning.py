@@ -94,11 +94,12 @@ def check(schedule: Schedule, total_steps: int,
                     f"{name}={size} is {epochs:.3g} epochs; Smith recommends {low}-{high}"))
     cycles = total / schedule.cycle_length
     if total % schedule.cycle_length:
+        ends = sorted({max(1, math.floor(cycles)) * schedule.cycle_length,
+                       math.ceil(cycles) * schedule.cycle_length})
         findings.append(Finding(
             "not_cycle_boundary",
             f"the run ends {total % schedule.cycle_length} steps into cycle {math.floor(cycles) + 1}, "
-            f"not at a cycle boundary; {math.ceil(cycles) * schedule.cycle_length} or "
-            f"{max(1, math.floor(cycles)) * schedule.cycle_length} steps would end at base_lr"))
+            f"not at a cycle boundary; {' or '.join(map(str, ends))} steps would end at base_lr"))
     if cycles < 3:
         findings.append(Finding("few_cycles",
                                 f"only {cycles:.3g} cycles; Smith suggests at least 3"))
