@@ -15,11 +15,16 @@ from cyclr.compose import Constant, Join, Linear, join
 from cyclr.cyclic import CyclicSchedule, waveform
 from cyclr.onecycle import OneCycle
 from cyclr.planning import Finding, check, step_size_for, steps_per_epoch
+from cyclr.rangetest import (BoundsSuggestion, RangeTest, RangeTestResult, Suggestion,
+                             bounds_suggestion, lr_ladder, minimum, recommend, smooth_losses,
+                             steepest, suggest_bounds, valley)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Constant", "CyclicSchedule", "Finding", "Join", "Linear", "NUMPY", "OneCycle", "Ops",
-    "PYTHON", "Schedule", "check", "deserialize", "join", "serialize", "step_size_for",
-    "steps_per_epoch", "waveform",
+    "BoundsSuggestion", "Constant", "CyclicSchedule", "Finding", "Join", "Linear", "NUMPY",
+    "OneCycle", "Ops", "PYTHON", "RangeTest", "RangeTestResult", "Schedule", "Suggestion",
+    "bounds_suggestion", "check", "deserialize", "join", "lr_ladder", "minimum", "recommend",
+    "serialize", "smooth_losses", "steepest", "step_size_for", "steps_per_epoch",
+    "suggest_bounds", "valley", "waveform",
 ]

@@ -5,10 +5,16 @@
 >>> [float(v) for v in jax.jit(jax.vmap(fn))(jax.numpy.arange(6))]
 [1.0, 2.0, 3.0, 4.0, 5.0, 4.0]
 
-For cyclical momentum with optax, let ``optax.inject_hyperparams`` drive it::
+For cyclical momentum with optax, let ``optax.inject_hyperparams`` drive it
+(``b1=optax_momentum(s)`` for ``optax.adam``)::
 
     tx = optax.inject_hyperparams(optax.sgd)(
         learning_rate=optax_schedule(s), momentum=optax_momentum(s))
+
+optax calls a schedule with its update count, starting at 0, so update ``k``
+uses ``s(k)`` as SPEC.md wants. Values are computed in JAX's default float
+type: float32 unless ``jax_enable_x64`` is on, which is exact to ~1e-7 of the
+peak rate, and counts stay exact up to 2**24 steps.
 """
 from __future__ import annotations
 
@@ -37,7 +43,18 @@ class _Evaluate:
 
 
 def optax_schedule(schedule: Schedule):
-    """A jit-able optax schedule (``count -> lr``) equal to ``schedule``."""
+    """A jit-able optax schedule (``count -> lr``) equal to ``schedule``.
+
+    Args:
+      schedule: any cyclr schedule.
+
+    Returns:
+      A picklable callable taking an integer count (scalar or array, traced or
+      not) and returning the learning rate as a JAX array.
+
+    Raises:
+      ValueError: if ``schedule`` is not a cyclr schedule, naming the value.
+    """
     return _Evaluate(schedule, "lr_at")
 
 

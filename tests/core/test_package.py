@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-CORE_MODULES = ["cyclr", "cyclr._base", "cyclr.cyclic", "cyclr.onecycle", "cyclr.compose",
+CORE_MODULES = ["cyclr", "cyclr._base", "cyclr.cyclic", "cyclr.onecycle", "cyclr.compose", "cyclr.rangetest",
                 "cyclr.planning"]
 
 

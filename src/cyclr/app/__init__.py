@@ -1,0 +1,1 @@
+"""The application layer: datasets, models, training loops and reports (uses the adapters)."""

@@ -1,0 +1,46 @@
+"""Argument checks shared by the range-test modules; each error names the value received."""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+
+def real(name: str, value) -> float:
+    """Return ``value`` as a finite float, or raise ``ValueError`` naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number; received {name}={value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite; received {name}={value!r}")
+    return value
+
+
+def count(name: str, value, minimum: int) -> int:
+    """Return ``value`` as an int ``>= minimum``, or raise ``ValueError`` naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer; received {name}={value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; received {name}={value!r}")
+    return int(value)
+
+
+def choice(name: str, value, options) -> str:
+    """Return ``value`` if it is one of ``options``, else raise ``ValueError`` naming it."""
+    if value not in options:
+        raise ValueError(f"{name} must be one of {tuple(options)}; received {name}={value!r}")
+    return value
+
+
+def vector(name: str, values) -> np.ndarray:
+    """Return ``values`` as a 1-D float64 array, or raise ``ValueError`` naming it."""
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a sequence of numbers; received {name}={values!r}") \
+            from None
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional; received {name} with shape "
+                         f"{array.shape}")
+    return array

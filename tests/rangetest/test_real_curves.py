@@ -1,0 +1,89 @@
+"""Suggestions on range tests recorded from real training runs (tests/rangetest/fixtures/).
+
+The fixtures come from ``bench/suggest_bounds.py --record-fixtures tests/rangetest/fixtures``:
+PyTorch, SGD with momentum 0.9, exp ladder 1e-4 -> 10 (batch 32) or 1e-4 -> 3 (batch 8,
+noisier), 400 rungs, seed 0 (batch 32) or 1 (batch 8); the batch-32 ones also carry the
+accuracy on 500 held-out examples at every rung.
+"""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cyclr.rangetest import RangeTestResult, bounds_suggestion, minimum, steepest, valley
+
+FIXTURES = Path(__file__).parent / "fixtures"
+NAMES = ["digits_seed_cnn", "mnist1d_cnn1d", "mnist1d_mlp",
+         "digits_seed_cnn_batch8", "mnist1d_cnn1d_batch8", "mnist1d_mlp_batch8"]
+
+# max_lr that trained well, measured with bench/suggest_bounds.py's training (triangular
+# cycle, base = max / 4, 8 epochs, seeds 0 and 1; test accuracy in %):
+#   max_lr                0.05   0.07   0.1    0.14   0.2
+#   digits / seed CNN     97.1   97.2   96.8   96.9   70.0
+#   MNIST-1D / 1-D CNN    85.0   88.6   89.3   73.3   41.1
+#   MNIST-1D / MLP        61.3   61.6   63.8   64.6   51.5
+# so a max_lr must stay below the cliff and near the best rates of each task:
+GOOD_MAX_LR = {"digits_seed_cnn": (0.05, 0.14), "mnist1d_cnn1d": (0.05, 0.11),
+               "mnist1d_mlp": (0.07, 0.15)}
+
+
+def load(name):
+    return RangeTestResult.from_json(FIXTURES / f"{name}.json")
+
+
+def moving_average(values, width=21):
+    """An independent check on the reading: a plain centred mean, not the reader's smoother."""
+    padded = np.pad(values, width // 2, mode="edge")
+    return np.convolve(padded, np.ones(width) / width, mode="valid")
+
+
+def finite_part(result):
+    finite = np.isfinite(result.losses)
+    end = finite.size if finite.all() else int(np.argmin(finite))
+    return result.lrs[:end], result.losses[:end]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fixture_is_a_real_range_test(name):
+    result = load(name)
+    assert result.settings.step_mode == "exp" and result.settings.num_steps == 400
+    assert result.lrs.size >= 200 and result.stop_reason in ("diverged", "end_of_ladder")
+    assert np.all(np.diff(result.lrs) > 0)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bounds_sit_on_the_fall_before_the_bottom(name):
+    lrs, losses = finite_part(load(name))
+    b = bounds_suggestion(lrs, losses)
+    curve = moving_average(losses)
+    bottom = int(np.argmin(curve))
+    plateau = curve[: bottom + 1].max()
+    fallen = (plateau - curve) / (plateau - curve[bottom])
+    # base_lr: before the loss has done a fifth of its fall; max_lr: before the bottom
+    assert fallen[b.base_index] < 0.2
+    assert b.max_index < bottom
+    assert b.max_lr / b.base_lr >= 4.0
+
+
+@pytest.mark.parametrize("name", sorted(GOOD_MAX_LR))
+def test_max_lr_is_where_training_went_well(name):
+    low, high = GOOD_MAX_LR[name]
+    lrs, losses = finite_part(load(name))
+    assert low <= bounds_suggestion(lrs, losses).max_lr <= high
+
+
+@pytest.mark.parametrize("name", sorted(GOOD_MAX_LR))
+def test_accuracy_reading_of_the_held_out_curve_keeps_its_order(name):
+    result = load(name)
+    b = result.bounds("val_accuracy")
+    assert b.base_lr < b.max_lr and b.max_lr <= 0.3      # 0.2 already breaks training
+    lrs, values, mode = result.curve("val_accuracy")
+    assert mode == "accuracy" and lrs.size == result.lrs.size
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_single_suggestions_read_real_curves(name):
+    lrs, losses = finite_part(load(name))
+    for reading in (steepest, valley, minimum):
+        found = reading(lrs, losses)
+        assert 0 <= found.index < lrs.size and lrs[0] / 10 <= found.lr <= lrs[-1]

@@ -1,0 +1,194 @@
+"""Suggestions read off synthetic curves whose answers are known, and their edge cases."""
+import math
+import pickle
+
+import numpy as np
+import pytest
+
+from cyclr.rangetest import (MIN_POINTS, BoundsSuggestion, Suggestion, bounds_suggestion,
+                             lr_ladder, minimum, robust_smooth, steepest, suggest_bounds,
+                             valley)
+
+
+def sigmoid_curve(n=300, *, k=3.0, centre=-2.0, blowup=-0.5, noise=0.05, seed=0,
+                  start=1e-5, end=10.0, drop=2.0):
+    """A plateau at 2.3, a sigmoid fall of ``drop`` centred at 10**centre (``k`` per decade),
+    then a quadratic blow-up from 10**blowup; batch noise of std ``noise`` on top.
+
+    Returns the ladder, the noisy losses and the noise-free curve.
+    """
+    lrs = lr_ladder(start, end, n)
+    z = np.log10(lrs)
+    clean = 2.3 - drop / (1.0 + np.exp(-k * (z - centre))) \
+        + 40.0 * np.clip(z - blowup, 0.0, None) ** 2
+    noisy = clean + noise * np.random.default_rng(seed).standard_normal(n)
+    return lrs, noisy, clean
+
+
+def fallen(clean, index):
+    """How much of its total fall (plateau to bottom) the clean curve has done at ``index``."""
+    bottom = int(np.argmin(clean))
+    return (clean[0] - clean[index]) / (clean[0] - clean[bottom])
+
+
+SHAPES = [dict(), dict(k=2.0), dict(k=5.0), dict(n=150), dict(n=600), dict(centre=-3.0),
+          dict(noise=0.15), dict(drop=0.5, noise=0.03), dict(start=1e-4, end=1.0, n=200)]
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: ",".join(f"{k}={v}" for k, v in s.items())
+                         or "default")
+def test_bounds_of_a_sigmoid_descent_then_blow_up(shape, seed):
+    lrs, noisy, clean = sigmoid_curve(seed=seed, **shape)
+    b = bounds_suggestion(lrs, noisy)
+    # base_lr where the fall has clearly begun but is far from done; max_lr where most of
+    # it is done and before the true bottom (the blow-up starts there)
+    assert 0.0 <= fallen(clean, b.base_index) < 0.3
+    assert fallen(clean, b.max_index) > 0.75
+    assert b.max_index < int(np.argmin(clean))
+    assert b.max_lr / b.base_lr >= 3.0
+    assert (b.base_lr, b.max_lr) == (lrs[b.base_index], lrs[b.max_index])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_an_early_spike_does_not_move_the_bounds(seed):
+    lrs, noisy, clean = sigmoid_curve(seed=seed)
+    spiked = noisy.copy()
+    spiked[[3, 40, 41]] = [30.0, 12.0, 15.0]      # one bad batch, and a burst of two
+    with_spike, without = bounds_suggestion(lrs, spiked), bounds_suggestion(lrs, noisy)
+    # the running median takes the spikes out; what is left nudges the plateau's top
+    assert abs(with_spike.base_index - without.base_index) <= 2
+    assert with_spike.max_index == without.max_index
+
+
+def test_a_curve_that_never_diverges_is_read_before_its_end():
+    lrs, noisy, clean = sigmoid_curve(blowup=5.0)        # falls, then flat to the last rung
+    b = bounds_suggestion(lrs, noisy)
+    assert fallen(clean, b.max_index) > 0.9 and b.max_index < lrs.size - 1
+    assert fallen(clean, b.base_index) < 0.3
+
+
+def test_a_curve_that_diverges_almost_at_once_gives_bounds_at_the_start():
+    lrs, noisy, clean = sigmoid_curve(n=100, centre=-5.5, blowup=-4.6, k=4.0, noise=0.02)
+    b = bounds_suggestion(lrs, noisy)
+    assert b.base_index == 0 and b.max_index <= 10
+
+
+def test_a_curve_that_never_falls_raises():
+    lrs = lr_ladder(1e-3, 1.0, 50)
+    with pytest.raises(ValueError, match="loss never falls.*lower start_lr"):
+        bounds_suggestion(lrs, np.linspace(1.0, 5.0, 50))
+
+
+def test_the_curve_is_read_up_to_its_first_non_finite_value():
+    lrs, noisy, _ = sigmoid_curve()
+    cut = noisy.copy()
+    cut[250] = math.nan
+    cut[251:] = 1e6
+    assert bounds_suggestion(lrs, cut) == bounds_suggestion(lrs[:250], noisy[:250])
+
+
+def test_accuracy_curves_are_read_as_mirrored_losses():
+    lrs, noisy, _ = sigmoid_curve()
+    accuracy = 1.0 - noisy / 10.0
+    assert bounds_suggestion(lrs, accuracy, mode="accuracy") == bounds_suggestion(lrs, noisy)
+    assert steepest(lrs, accuracy, mode="accuracy") == steepest(lrs, -accuracy)
+    assert valley(lrs, accuracy, mode="accuracy").index == valley(lrs, -accuracy).index
+    with pytest.raises(ValueError, match="accuracy never rises"):
+        bounds_suggestion(lrs[:50], np.linspace(1.0, 0.0, 50), mode="accuracy")
+
+
+def test_suggest_bounds_is_the_pair_of_bounds_suggestion():
+    lrs, noisy, _ = sigmoid_curve()
+    b = bounds_suggestion(lrs, noisy)
+    assert suggest_bounds(lrs, noisy) == (b.base_lr, b.max_lr)
+    assert type(suggest_bounds(lrs, noisy)) is tuple
+
+
+def test_lag_sets_the_rungs_between_the_bottom_and_max_lr():
+    lrs, noisy, _ = sigmoid_curve(noise=0.0)
+    bottom = int(np.argmin(robust_smooth(noisy)))
+    for lag in (0, 5, 30):
+        assert bounds_suggestion(lrs, noisy, lag=lag).max_index == bottom - lag
+
+
+@pytest.mark.parametrize("n", [0, 1, MIN_POINTS - 1])
+def test_too_few_points_raise_naming_the_minimum(n):
+    lrs = lr_ladder(1e-3, 1.0, 50)[:n]
+    for reading in (bounds_suggestion, suggest_bounds, steepest, valley, minimum):
+        with pytest.raises(ValueError, match=f"at least {MIN_POINTS} finite losses"):
+            reading(lrs, np.ones(n))
+
+
+@pytest.mark.parametrize("lrs,losses,message", [
+    ([1.0, 2.0], [1.0], "same length"),
+    (np.ones(12), np.ones(12), "strictly increasing"),
+    (np.arange(12.0) - 1.0, np.ones(12), ">= 0"),
+    ([[1.0]], [[1.0]], "one-dimensional"),
+    (["a"] * 12, np.ones(12), "sequence of numbers"),
+])
+def test_bad_inputs_raise(lrs, losses, message):
+    with pytest.raises(ValueError, match=message):
+        steepest(lrs, losses)
+
+
+def test_steepest_is_the_fastest_fall_per_decade():
+    lrs = lr_ladder(1e-4, 1.0, 41)
+    # 1 / (1 + (lr / 1e-2)**2) falls fastest (per log lr) exactly at lr = 1e-2
+    assert steepest(lrs, 1.0 / (1.0 + (lrs / 1e-2) ** 2), beta=0.0) == Suggestion(lrs[20], 20)
+
+
+def test_steepest_skips_the_ends():
+    lrs = lr_ladder(1e-4, 1.0, 40)
+    losses = np.ones(40)
+    losses[0], losses[-1] = 10.0, -10.0         # steepest falls right at both ends
+    assert 4 <= steepest(lrs, losses, beta=0.0).index < 36
+
+
+def test_minimum_is_a_tenth_of_the_lowest_smoothed_loss():
+    lrs = lr_ladder(1e-4, 1.0, 41)
+    found = minimum(lrs, (np.log10(lrs) + 1.0) ** 2, beta=0.0)
+    assert found.index == 30 and found.lr == lrs[30] / 10.0
+    assert minimum(lrs, (np.log10(lrs) + 1.0) ** 2, beta=0.0, divisor=4.0).lr == lrs[30] / 4.0
+
+
+def test_the_single_suggestions_read_the_spec_ema():
+    lrs, noisy, _ = sigmoid_curve()
+    from cyclr.rangetest import smooth_losses
+    smooth = smooth_losses(noisy, 0.98)
+    assert minimum(lrs, noisy).index == int(np.argmin(smooth))
+
+
+def test_valley_is_the_middle_of_the_longest_descent():
+    lrs = lr_ladder(1e-5, 1e4, 10)
+    assert valley(lrs, [9, 8, 7, 6, 5, 4, 6, 5, 9, 9], beta=0.0) == Suggestion(lrs[2], 2)
+    # a blip inside the fall does not cut it: 0..9 is still the descent
+    fall = [10, 9, 8, 7, 7.5, 6, 5, 4, 3, 2, 8, 9]
+    assert valley(lr_ladder(1e-3, 1.0, 12), fall, beta=0.0).index == (0 + 9) // 2
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_single_suggestions_land_inside_the_descent(seed):
+    lrs, noisy, clean = sigmoid_curve(seed=seed)
+    bottom = int(np.argmin(clean))
+    for reading in (steepest, valley):
+        found = reading(lrs, noisy)
+        assert 0.05 < fallen(clean, found.index) and found.index < bottom
+
+
+def test_suggestions_pickle():
+    lrs, noisy, _ = sigmoid_curve()
+    for found in (bounds_suggestion(lrs, noisy), steepest(lrs, noisy)):
+        assert pickle.loads(pickle.dumps(found)) == found
+    assert pickle.loads(pickle.dumps(bounds_suggestion)) is bounds_suggestion
+    assert isinstance(bounds_suggestion(lrs, noisy), BoundsSuggestion)
+
+
+def test_robust_smooth_removes_a_spike_and_keeps_a_line():
+    line = np.linspace(0.0, 1.0, 101)
+    spiked = line.copy()
+    spiked[50] = 100.0
+    # a line passes through unchanged (away from the padded ends) ...
+    np.testing.assert_allclose(robust_smooth(line)[10:-10], line[10:-10], atol=1e-12)
+    # ... and a spike of 100 moves it by at most one step of the line (the median's shift)
+    np.testing.assert_allclose(robust_smooth(spiked), robust_smooth(line), atol=0.01)

@@ -1,0 +1,299 @@
+"""cyclr.torch.range_test: the losses it records, and that it leaves no trace."""
+import math
+import os
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
+
+from cyclr.rangetest import RangeTestResult  # noqa: E402
+from cyclr.torch import range_test  # noqa: E402
+
+
+class Scale(torch.nn.Module):
+    """``out = w * x``: with ``criterion = out.mean()`` the loss is ``w * mean(x)`` and the
+    gradient is ``mean(x)``, so every number below can be worked out by hand."""
+
+    def __init__(self, w=100.0):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.tensor(w))
+        self.modes = []
+
+    def forward(self, x):
+        self.modes.append(self.training)
+        return self.w * x
+
+
+def mean_loss(out, target):
+    return out.mean()
+
+
+def const_batches(*values):
+    return [(torch.full((4,), float(v)), torch.zeros(4)) for v in values]
+
+
+def test_each_rung_records_its_own_batchs_loss_and_short_loaders_cycle():
+    model = Scale()
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    # Ladder 1, 2, 4, 8, 16 over batches x = 1, 2, 3, 1, 2 (the loader has three):
+    # w: 100 -> 99 -> 95 -> 83 -> 75; loss = w * x.
+    result = range_test(model, opt, mean_loss, const_batches(1, 2, 3), start_lr=1.0,
+                        end_lr=16.0, num_steps=5)
+    assert result.lrs.tolist() == [1, 2, 4, 8, 16]
+    assert result.losses.tolist() == [100, 198, 285, 83, 150]
+    assert result.stop_reason == "end_of_ladder"
+    assert model.w.item() == 100.0 and opt.param_groups[0]["lr"] == 0.5
+
+
+def test_accumulation_averages_the_batches_of_a_rung_and_updates_once():
+    model = Scale()
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    # Rung 0: x = 1, 2 -> loss (100 + 200) / 2, gradient 1.5, w = 100 - 1 * 1.5 = 98.5.
+    # Rung 1: x = 3, 4 -> 98.5 * 3.5 = 344.75, w = 98.5 - 2 * 3.5 = 91.5.  Rung 2: 91.5 * 5.5.
+    result = range_test(model, opt, mean_loss, const_batches(1, 2, 3, 4, 5, 6), start_lr=1.0,
+                        end_lr=4.0, num_steps=3, accumulation_steps=2)
+    assert result.losses.tolist() == [150.0, 344.75, 503.25]
+
+
+def test_validation_loss_every_second_rung_in_eval_mode():
+    model = Scale()
+    model.eval()  # put back afterwards
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    # Validated after the rung's update: w = 99, 93, 69 at rungs 0, 2, 4 (x = 10).
+    result = range_test(model, opt, mean_loss, const_batches(1), start_lr=1.0, end_lr=16.0,
+                        num_steps=5, val_loader=const_batches(10), val_every=2)
+    assert result.losses.tolist() == [100, 99, 97, 93, 85]
+    np.testing.assert_array_equal(result.val_losses, [990, np.nan, 930, np.nan, 690])
+    assert result.settings.monitor == "val_loss"
+    # train, eval (validation), train, train, eval, ...: the test trains in train mode.
+    assert model.modes == [True, False, True, True, False, True, True, False]
+    assert not model.training
+
+
+class TwoInputs(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Parameter(torch.tensor(1.0))
+        self.b = torch.nn.Parameter(torch.tensor(2.0))
+
+    def forward(self, left, right):
+        return self.a * left + self.b * right
+
+
+@pytest.mark.parametrize("pack", ["args", "kwargs"])
+def test_dict_batches_through_batch_fn(pack):
+    batches = [{"left": torch.ones(3), "right": torch.full((3,), 10.0), "label": torch.zeros(3)}]
+
+    def unpack(batch):
+        if pack == "args":
+            return (batch["left"], batch["right"]), batch["label"]
+        return {"left": batch["left"], "right": batch["right"]}, batch["label"]
+
+    model = TwoInputs()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    # loss = a + 10 b; gradients 1 and 10: after lr 0.01, a = 0.99, b = 1.9 -> loss 19.99.
+    result = range_test(model, opt, mean_loss, batches, batch_fn=unpack, start_lr=0.01,
+                        end_lr=0.02, num_steps=2, step_mode="linear")
+    assert result.losses.tolist() == pytest.approx([21.0, 19.99], rel=1e-6)
+    assert model.a.item() == 1.0 and model.b.item() == 2.0
+
+
+def test_a_nan_loss_stops_the_test_and_everything_is_restored():
+    calls = []
+
+    def nan_on_fourth(out, target):
+        calls.append(1)
+        loss = out.mean()
+        return loss * math.nan if len(calls) == 4 else loss
+
+    model = Scale()
+    opt = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    result = range_test(model, opt, nan_on_fourth, const_batches(1), start_lr=1e-3,
+                        end_lr=1e-2, num_steps=10)
+    assert result.stop_reason == "non_finite_loss" and len(result.losses) == 4
+    assert math.isnan(result.losses[-1])
+    assert model.w.item() == 100.0 and opt.state_dict()["state"] == {}
+
+
+# -- bit-for-bit restoration on a real model --------------------------------------------------
+
+def digits(batch_size=64, shuffle=True):
+    from cyclr.app.datasets import load_digits
+
+    x, y, xt, yt = load_digits()
+    train = DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)),
+                       batch_size=batch_size, shuffle=shuffle)
+    test = DataLoader(TensorDataset(torch.from_numpy(xt), torch.from_numpy(yt)),
+                      batch_size=180)
+    return train, test
+
+
+def mlp(seed=0):
+    from cyclr.app.torch_models import MLP
+
+    torch.manual_seed(seed)
+    return MLP(64, hidden=(64,))
+
+
+def train(model, opt, loader, steps):
+    done = 0
+    while done < steps:
+        for x, y in loader:
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+            done += 1
+            if done == steps:
+                return
+
+
+def everything(model, opt):
+    """Copies of every tensor and number the range test might change."""
+    state = opt.state_dict()
+    return {
+        "model": {k: v.clone() for k, v in model.state_dict().items()},
+        "opt_state": {i: {k: v.clone() for k, v in s.items()} for i, s in state["state"].items()},
+        "groups": state["param_groups"],
+        "grads": [None if p.grad is None else p.grad.clone() for p in model.parameters()],
+        "modes": [m.training for m in model.modules()],
+        "rng": torch.get_rng_state(),
+    }
+
+
+def assert_same(before, after):
+    assert before["model"].keys() == after["model"].keys()
+    for k in before["model"]:
+        assert torch.equal(before["model"][k], after["model"][k]), k
+    assert before["opt_state"].keys() == after["opt_state"].keys()
+    for i in before["opt_state"]:
+        assert before["opt_state"][i].keys() == after["opt_state"][i].keys()
+        for k, v in before["opt_state"][i].items():
+            assert torch.equal(v, after["opt_state"][i][k]), (i, k)
+    assert before["groups"] == after["groups"]
+    for a, b in zip(before["grads"], after["grads"]):
+        assert (a is None and b is None) or torch.equal(a, b)
+    assert before["modes"] == after["modes"]
+    assert torch.equal(before["rng"], after["rng"])
+
+
+@pytest.fixture
+def trained():
+    """An MLP on digits after 5 Adam steps (non-empty optimizer state), left in eval mode."""
+    train_loader, test_loader = digits()
+    model = mlp()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    train(model, opt, train_loader, 5)
+    model.eval()
+    return model, opt, train_loader, test_loader
+
+
+def test_real_range_test_diverges_suggests_bounds_and_restores_bit_for_bit(trained, tmp_path):
+    model, opt, train_loader, test_loader = trained
+    before = everything(model, opt)
+    result = range_test(model, opt, torch.nn.functional.cross_entropy, train_loader,
+                        start_lr=1e-5, end_lr=1e3, num_steps=80, val_loader=test_loader,
+                        val_every=10, val_accuracy=True, monitor="loss",
+                        json_path=tmp_path / "result.json")
+    assert_same(before, everything(model, opt))
+    assert result.stop_reason in ("diverged", "non_finite_loss")
+    assert 20 < len(result.losses) < 80
+    # The loss falls well below chance (ln 10 = 2.30) before it blows up.
+    assert result.losses[0] > 2.0 and result.losses.min() < 1.5
+    base, top = result.bounds()[:2]
+    # The reading itself is the core's (tested there); here: it reads this curve, below the
+    # rate where it blew up.
+    assert result.lrs[0] <= base < top < result.lrs[-1]
+    accuracies = result.val_accuracies[~np.isnan(result.val_accuracies)]
+    assert len(accuracies) == math.ceil(len(result.losses) / 10) and accuracies.max() > 0.5
+    assert RangeTestResult.from_json(tmp_path / "result.json") == result
+
+
+def test_training_after_the_test_is_the_training_without_it():
+    """Weights, optimizer and the random generator are back: the shuffles come out the same."""
+    finals = []
+    for run_test in (False, True):
+        train_loader, _ = digits()
+        model = mlp()
+        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        torch.manual_seed(7)
+        if run_test:
+            range_test(model, opt, torch.nn.functional.cross_entropy, train_loader,
+                       start_lr=1e-4, end_lr=1.0, num_steps=20)
+        train(model, opt, train_loader, 30)
+        finals.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert torch.equal(finals[0], finals[1])
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.mark.parametrize("error", [Boom, KeyboardInterrupt])
+@pytest.mark.parametrize("checkpoint", [False, True])
+def test_an_exception_or_interrupt_restores_then_propagates(trained, tmp_path, error,
+                                                           checkpoint):
+    model, opt, train_loader, _ = trained
+    before = everything(model, opt)
+    calls = []
+
+    def fails_on_seventh(out, target):
+        calls.append(1)
+        if len(calls) == 7:
+            raise error()
+        return torch.nn.functional.cross_entropy(out, target)
+
+    with pytest.raises(error):
+        range_test(model, opt, fails_on_seventh, train_loader, start_lr=1e-3, end_lr=1.0,
+                   num_steps=20, checkpoint_dir=tmp_path if checkpoint else None)
+    assert len(calls) == 7
+    assert_same(before, everything(model, opt))
+    assert os.listdir(tmp_path) == []  # the temporary checkpoint is gone
+
+
+def test_amp_runs_the_forward_pass_in_bfloat16_on_cpu():
+    dtypes = []
+    model = mlp()
+    model.net[1].register_forward_hook(lambda m, i, out: dtypes.append(out.dtype))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    before = everything(model, opt)
+    train_loader, _ = digits()
+    result = range_test(model, opt, torch.nn.functional.cross_entropy, train_loader,
+                        start_lr=1e-3, end_lr=0.1, num_steps=5, amp=True)
+    assert dtypes == [torch.bfloat16] * 5 and np.isfinite(result.losses).all()
+    assert_same(before, everything(model, opt))
+
+
+def test_a_progress_bar_only_when_asked_or_on_a_terminal(capsys):
+    model = Scale()
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    range_test(model, opt, mean_loss, const_batches(1), start_lr=1e-3, end_lr=1e-2,
+               num_steps=3)
+    assert capsys.readouterr().err == ""  # pytest's stderr is not a terminal
+    range_test(model, opt, mean_loss, const_batches(1), start_lr=1e-3, end_lr=1e-2,
+               num_steps=3, progress=True)
+    assert "range test" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(accumulation_steps=0), "accumulation_steps=0"),
+    (dict(val_every=1.5), "val_every=1.5"),
+    (dict(num_steps=1), "num_steps=1"),
+    (dict(start_lr=0.0), "start_lr=0.0"),
+    (dict(val_accuracy=True), "val_loader=None"),
+    (dict(batch_fn="xy"), "batch_fn='xy'"),
+    (dict(criterion=None), "criterion=None"),
+    (dict(train_loader=[]), "no batches"),
+    (dict(train_loader=[{"x": torch.ones(2)}]), r"keys \['x'\]"),
+    (dict(criterion=lambda out, t: out), r"scalar loss tensor; received \(4,\)"),
+])
+def test_errors_name_the_parameter_and_the_value(kwargs, message):
+    model = Scale()
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    args = dict(criterion=mean_loss, train_loader=const_batches(1))
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        range_test(model, opt, args.pop("criterion"), args.pop("train_loader"), **args)
+    assert model.w.item() == 100.0

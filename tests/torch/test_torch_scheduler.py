@@ -1,0 +1,317 @@
+"""cyclr.torch.CyclicLR: the rates it writes into the optimizer, its state, PyTorch interplay."""
+import io
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import cyclr  # noqa: E402
+from cyclr import CyclicSchedule, Join, Linear, OneCycle  # noqa: E402
+from cyclr.torch import CyclicLR  # noqa: E402
+
+
+def read_groups(opt, sched, steps, train=None):
+    """Per step: every group's (lr, momentum-or-beta1) as the optimizer sees them."""
+    lrs, moms = [], []
+    for _ in range(steps):
+        lrs.append([g["lr"] for g in opt.param_groups])
+        moms.append([g["betas"][0] if "betas" in g else g.get("momentum")
+                     for g in opt.param_groups])
+        if train is not None:
+            train()
+        opt.step()
+        sched.step()
+    return np.array(lrs, dtype=float), np.array(moms, dtype=float)
+
+
+def two_groups(optimizer="sgd", lrs=(0.1, 0.01)):
+    a, b = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(3))
+    groups = [{"params": [a], "lr": lrs[0]}, {"params": [b], "lr": lrs[1]}]
+    if optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=lrs[0], momentum=0.9)
+    return torch.optim.Adam(groups, lr=lrs[0], betas=(0.9, 0.999))
+
+
+def test_triangle_read_from_param_groups_is_hand_checkable():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=123.0)
+    sched = CyclicLR(opt, CyclicSchedule(1.0, 5.0, step_size=4))
+    lrs, _ = read_groups(opt, sched, 11)
+    assert lrs[:, 0].tolist() == [1, 2, 3, 4, 5, 4, 3, 2, 1, 2, 3]
+    # Eleven updates applied: the optimizer now holds the rate for update number 11.
+    assert sched.get_last_lr() == [4.0] and sched.last_epoch == sched.step_count == 11
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(base_lr=1e-4, max_lr=1e-2, step_size_up=20),
+    dict(base_lr=1e-4, max_lr=1e-2, step_size_up=20, mode="triangular2"),
+    dict(base_lr=1e-4, max_lr=1e-2, step_size_up=20, mode="exp_range", gamma=0.99),
+    dict(base_lr=[0.01, 0.001], max_lr=[0.3, 0.02], step_size_up=7, step_size_down=13),
+])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_keyword_form_equals_torch_cyclic_lr(kwargs, optimizer):
+    """Side by side with PyTorch's scheduler, lr and momentum/beta1, every step, 1e-12 relative."""
+    theirs_opt, ours_opt = two_groups(optimizer), two_groups(optimizer)
+    theirs = torch.optim.lr_scheduler.CyclicLR(theirs_opt, **kwargs)
+    ours = CyclicLR(ours_opt, **kwargs)
+    expected_lr, expected_m = read_groups(theirs_opt, theirs, 150)
+    got_lr, got_m = read_groups(ours_opt, ours, 150)
+    np.testing.assert_allclose(got_lr, expected_lr, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(got_m, expected_m, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("mode", ["triangular", "triangular2", "exp_range"])
+@pytest.mark.parametrize("waveform", ["triangular", "sine", "parabolic"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_every_group_gets_the_core_value_times_its_ratio(mode, waveform, optimizer):
+    s = CyclicSchedule(0.02, 0.2, step_size=5, mode=mode, waveform=waveform,
+                       gamma=0.97 if mode == "exp_range" else 1.0,
+                       base_momentum=0.8, max_momentum=0.95)
+    opt = two_groups(optimizer, lrs=(0.5, 0.125))
+    lrs, moms = read_groups(opt, CyclicLR(opt, s, group_scale="initial_lr"), 40)
+    steps = np.arange(40)
+    np.testing.assert_allclose(lrs[:, 0], s(steps), rtol=1e-15, atol=0)
+    np.testing.assert_allclose(lrs[:, 1], s(steps) * 0.25, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(moms, np.stack([s.momentum(steps)] * 2, axis=1), rtol=1e-15)
+
+
+def test_one_schedule_per_group_and_explicit_scales():
+    fast, slow = CyclicSchedule(1.0, 3.0, step_size=2), CyclicSchedule(0.0, 1.0, step_size=1)
+    opt = two_groups()
+    lrs, moms = read_groups(opt, CyclicLR(opt, [fast, slow]), 5)
+    assert lrs.tolist() == [[1, 0], [2, 1], [3, 0], [2, 1], [1, 0]]
+    assert moms.tolist() == [[0.9, 0.9]] * 5  # no momentum in the schedules: left alone
+    opt = two_groups()
+    lrs, _ = read_groups(opt, CyclicLR(opt, fast, group_scale=[1.0, 0.5]), 3)
+    assert lrs.tolist() == [[1, 0.5], [2, 1], [3, 1.5]]
+
+
+def test_onecycle_drives_adam_beta1_like_torch_onecycle_lr():
+    theirs_opt, ours_opt = two_groups("adam"), two_groups("adam")
+    theirs = torch.optim.lr_scheduler.OneCycleLR(theirs_opt, max_lr=0.3, total_steps=60)
+    ours = CyclicLR(ours_opt, OneCycle(0.3, 60))
+    expected = read_groups(theirs_opt, theirs, 60)
+    got = read_groups(ours_opt, ours, 60)
+    for e, g in zip(expected, got):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=0)
+    assert ours_opt.param_groups[0]["betas"][1] == 0.999
+
+
+def test_joined_warmup_then_cycles():
+    s = Join([Linear(0.0, 1.0, 4), CyclicSchedule(1.0, 3.0, step_size=2)], [4])
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.0)
+    lrs, _ = read_groups(opt, CyclicLR(opt, s), 10)
+    assert lrs[:, 0].tolist() == [0, 0.25, 0.5, 0.75, 1, 2, 3, 2, 1, 2]
+
+
+def test_inside_sequential_lr_after_a_constant_warmup():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    warm = torch.optim.lr_scheduler.ConstantLR(opt, factor=0.5, total_iters=3)
+    cyc = CyclicLR(opt, CyclicSchedule(1.0, 5.0, step_size=4))
+    seq = torch.optim.lr_scheduler.SequentialLR(opt, [warm, cyc], milestones=[3])
+    lrs, _ = read_groups(opt, seq, 9)
+    # Three warm-up steps at 0.5, then the cycle from its own step 0.
+    assert lrs[:, 0].tolist() == [0.5, 0.5, 0.5, 1, 2, 3, 4, 5, 4]
+    assert cyc.step_count == 6  # nine updates, the last six in the cycle
+
+
+@pytest.mark.parametrize("save_at", [2, 6])
+def test_sequential_lr_resumes_before_and_after_the_milestone(save_at):
+    def build():
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        warm = torch.optim.lr_scheduler.ConstantLR(opt, factor=0.5, total_iters=3)
+        cyc = CyclicLR(opt, CyclicSchedule(1.0, 5.0, step_size=4))
+        return opt, torch.optim.lr_scheduler.SequentialLR(opt, [warm, cyc], milestones=[3])
+
+    opt, seq = build()
+    first, _ = read_groups(opt, seq, save_at)
+    buffer = io.BytesIO()
+    torch.save({"opt": opt.state_dict(), "seq": seq.state_dict()}, buffer)
+    buffer.seek(0)
+    saved = torch.load(buffer, weights_only=True)
+    opt, seq = build()
+    opt.load_state_dict(saved["opt"])
+    seq.load_state_dict(saved["seq"])
+    rest, _ = read_groups(opt, seq, 9 - save_at)
+    assert first[:, 0].tolist() + rest[:, 0].tolist() == [0.5, 0.5, 0.5, 1, 2, 3, 4, 5, 4]
+
+
+def small_model(seed=0):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
+
+
+def batches(n, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.randn(16, 4, generator=g), torch.randint(0, 3, (16,), generator=g))
+            for _ in range(n)]
+
+
+def train_steps(model, opt, sched, data):
+    lrs = []
+    for x, y in data:
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+        sched.step()
+    return lrs
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_resume_through_weights_only_checkpoint_equals_uninterrupted_run(optimizer):
+    s = CyclicSchedule(0.01, 0.1, step_size=6, mode="triangular2",
+                       base_momentum=0.85, max_momentum=0.95)
+    make_opt = {"sgd": lambda p: torch.optim.SGD(p, lr=0.0, momentum=0.9),
+                "adam": lambda p: torch.optim.Adam(p, lr=0.0)}[optimizer]
+    data = batches(30)
+
+    model = small_model()
+    opt = make_opt(model.parameters())
+    full = train_steps(model, opt, CyclicLR(opt, s), data)
+
+    model = small_model()
+    opt = make_opt(model.parameters())
+    sched = CyclicLR(opt, s)
+    first = train_steps(model, opt, sched, data[:13])
+    buffer = io.BytesIO()
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(),
+                "sched": sched.state_dict()}, buffer)
+    buffer.seek(0)
+    saved = torch.load(buffer, weights_only=True)
+
+    # A fresh process would build everything again, here with a different schedule that the
+    # checkpoint then replaces.
+    model2 = small_model(seed=99)
+    opt2 = make_opt(model2.parameters())
+    sched2 = CyclicLR(opt2, CyclicSchedule(1.0, 2.0, step_size=100))
+    model2.load_state_dict(saved["model"])
+    opt2.load_state_dict(saved["opt"])
+    sched2.load_state_dict(saved["sched"])
+    assert sched2.step_count == 13 and sched2.schedules == [s]
+    rest = train_steps(model2, opt2, sched2, data[13:])
+    assert first + rest == full
+
+    reference = small_model()
+    opt = make_opt(reference.parameters())
+    train_steps(reference, opt, CyclicLR(opt, s), data)
+    for a, b in zip(reference.state_dict().values(), model2.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_state_dict_is_the_step_and_the_serialized_schedule():
+    s = CyclicSchedule(0.1, 1.0, step_size=3, mode="exp_range", gamma=0.9)
+    opt = two_groups(lrs=(0.5, 0.125))
+    sched = CyclicLR(opt, s, group_scale="initial_lr")
+    for _ in range(4):
+        opt.step()
+        sched.step()
+    assert sched.state_dict() == {"step": 4, "schedules": [cyclr.serialize(s)],
+                                  "group_scale": [1.0, 0.25]}
+
+
+def test_load_state_dict_writes_the_saved_step_rates_at_once():
+    opt = two_groups()
+    sched = CyclicLR(opt, CyclicSchedule(1.0, 5.0, step_size=4), group_scale=[1.0, 2.0])
+    state = dict(sched.state_dict(), step=6)
+    other = two_groups()
+    CyclicLR(other, CyclicSchedule(0.5, 0.6, step_size=1)).load_state_dict(state)
+    assert [g["lr"] for g in other.param_groups] == [3.0, 6.0]
+
+
+def halve_each_cycle(cycle):
+    return 0.5 ** (cycle - 1)
+
+
+def other_decay(cycle):
+    return 1.0
+
+
+def test_custom_scale_fn_is_saved_by_name_and_checked_on_load():
+    s = CyclicSchedule(1.0, 5.0, step_size=4, scale_fn=halve_each_cycle, scale_mode="cycle")
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.0)
+    sched = CyclicLR(opt, s)
+    for _ in range(10):
+        opt.step()
+        sched.step()
+    buffer = io.BytesIO()
+    torch.save(sched.state_dict(), buffer)
+    buffer.seek(0)
+    state = torch.load(buffer, weights_only=True)
+    assert state["schedules"][0]["config"] is None
+    assert state["schedules"][0]["scale_fn"].endswith("halve_each_cycle")
+
+    same = CyclicLR(opt, CyclicSchedule(1.0, 5.0, step_size=4, scale_fn=halve_each_cycle,
+                                        scale_mode="cycle"))
+    same.load_state_dict(state)
+    assert opt.param_groups[0]["lr"] == 1.0 + 4 * 0.5 * 0.5  # step 10: cycle 2, h 0.5
+    other = CyclicLR(opt, CyclicSchedule(1.0, 5.0, step_size=4, scale_fn=other_decay,
+                                         scale_mode="cycle"))
+    with pytest.raises(ValueError, match="halve_each_cycle"):
+        other.load_state_dict(state)
+
+
+def test_tensor_learning_rates_are_filled_in_place_for_compiled_optimizers():
+    param = torch.nn.Parameter(torch.zeros(1))
+    lr = torch.tensor(0.0)
+    opt = torch.optim.SGD([param], lr=lr)
+    sched = CyclicLR(opt, CyclicSchedule(1.0, 5.0, step_size=4))
+    opt.step()
+    sched.step()
+    assert opt.param_groups[0]["lr"] is lr and lr.item() == 2.0
+    assert isinstance(sched.get_last_lr()[0], torch.Tensor)
+
+
+def test_compiled_model_trains_with_the_same_rates_and_weights():
+    data = batches(8)
+    results = []
+    for compiled in (False, True):
+        model = small_model()
+        net = torch.compile(model, backend="aot_eager") if compiled else model
+        opt = torch.optim.SGD(model.parameters(), lr=0.0, momentum=0.9)
+        lrs = train_steps(net, opt, CyclicLR(opt, CyclicSchedule(0.01, 0.1, step_size=3)), data)
+        results.append((lrs, [p.detach().clone() for p in model.parameters()]))
+    assert results[0][0] == results[1][0]
+    for a, b in zip(results[0][1], results[1][1]):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda o: CyclicLR(o, 0.1), "schedule=0.1"),
+    (lambda o: CyclicLR(o), "base_lr=None"),
+    (lambda o: CyclicLR(o, base_lr=0.1, max_lr=0.01), "max_lr=0.01"),
+    (lambda o: CyclicLR(o, base_lr=[0.1], max_lr=1.0), r"base_lr=\[0.1\]"),
+    (lambda o: CyclicLR(o, CyclicSchedule(0.1, 1.0, 4), base_lr=0.1), "base_lr=0.1"),
+    (lambda o: CyclicLR(o, "fast"), "schedule='fast'"),
+    (lambda o: CyclicLR(o, CyclicSchedule(0.1, 1.0, 4), group_scale="ratio"),
+     "group_scale='ratio'"),
+    (lambda o: CyclicLR(o, CyclicSchedule(0.1, 1.0, 4), group_scale=[1.0, -2.0]),
+     r"group_scale=\[1.0, -2.0\]"),
+    (lambda o: CyclicLR(o, CyclicSchedule(0.1, 1.0, 4), cycle_momentum=True),
+     "cycle_momentum=True"),
+    (lambda o: CyclicLR(o, [CyclicSchedule(0.1, 1.0, 4)] * 3), "received 3 schedules"),
+])
+def test_errors_name_the_parameter_and_the_value(make, message):
+    with pytest.raises(ValueError, match=message):
+        make(two_groups())
+
+
+def test_momentum_needs_an_optimizer_that_has_one():
+    opt = torch.optim.Adagrad([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    with pytest.raises(ValueError, match="Adagrad"):
+        CyclicLR(opt, base_lr=0.1, max_lr=1.0, step_size_up=2)
+    CyclicLR(opt, base_lr=0.1, max_lr=1.0, step_size_up=2, cycle_momentum=False)
+    with pytest.raises(ValueError, match="keys"):
+        CyclicLR(opt, base_lr=0.1, max_lr=1.0, cycle_momentum=False).load_state_dict(
+            {"last_epoch": 3})
+
+
+def test_a_scale_mode_given_with_a_built_in_mode_is_honoured():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.0)
+    sched = CyclicLR(opt, base_lr=1.0, max_lr=5.0, step_size_up=4, mode="exp_range",
+                     gamma=0.5, scale_mode="cycle", cycle_momentum=False)
+    lrs, _ = read_groups(opt, sched, 9)
+    # scale = gamma**cycle: 1/2 in the first cycle, 1/4 in the second (PyTorch would use
+    # gamma**step here and ignore scale_mode).
+    assert lrs[:, 0].tolist() == [1, 1.5, 2, 2.5, 3, 2.5, 2, 1.5, 1]
+    assert sched.get_last_lr() == [1.0 + 4 * 0.25 * 0.25]
