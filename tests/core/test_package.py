@@ -7,8 +7,10 @@ import sys
 
 import pytest
 
-CORE_MODULES = ["cyclr", "cyclr._base", "cyclr.cyclic", "cyclr.onecycle", "cyclr.compose", "cyclr.rangetest",
-                "cyclr.planning"]
+CORE_MODULES = ["cyclr", "cyclr._base", "cyclr.cyclic", "cyclr.onecycle", "cyclr.compose",
+                "cyclr.planning", "cyclr.rangetest", "cyclr.rangetest.ladder",
+                "cyclr.rangetest.recorder", "cyclr.rangetest.result", "cyclr.rangetest.suggestions",
+                "cyclr.rangetest.recommend", "cyclr.app.datasets"]
 
 
 def run_cyclr(*args, tmp_path):

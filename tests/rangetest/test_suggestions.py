@@ -40,14 +40,48 @@ SHAPES = [dict(), dict(k=2.0), dict(k=5.0), dict(n=150), dict(n=600), dict(centr
                          or "default")
 def test_bounds_of_a_sigmoid_descent_then_blow_up(shape, seed):
     lrs, noisy, clean = sigmoid_curve(seed=seed, **shape)
+    fall = bounds_suggestion(lrs, noisy, max_ratio=math.inf)
+    # the reading itself, without the max_ratio window: base_lr where the fall has clearly
+    # begun but is far from done; max_lr where most of it is done and before the true
+    # bottom (the blow-up starts there)
+    assert 0.0 <= fallen(clean, fall.base_index) < 0.3
+    assert fallen(clean, fall.max_index) > 0.75
+    assert fall.max_index < int(np.argmin(clean))
+    assert fall.max_lr / fall.base_lr >= 3.0
+    # these falls run over about two decades (the recorded real ones over one), so their
+    # start lies more than a decade below max_lr and the window lifts base_lr to the first
+    # rung at or above max_lr / 10; max_lr does not move
     b = bounds_suggestion(lrs, noisy)
-    # base_lr where the fall has clearly begun but is far from done; max_lr where most of
-    # it is done and before the true bottom (the blow-up starts there)
-    assert 0.0 <= fallen(clean, b.base_index) < 0.3
-    assert fallen(clean, b.max_index) > 0.75
-    assert b.max_index < int(np.argmin(clean))
-    assert b.max_lr / b.base_lr >= 3.0
+    assert fall.max_lr / fall.base_lr > 10.0
+    assert b.max_index == fall.max_index
+    assert lrs[b.base_index - 1] < b.max_lr / 10.0 <= b.base_lr
     assert (b.base_lr, b.max_lr) == (lrs[b.base_index], lrs[b.max_index])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_fall_within_a_decade_keeps_its_start_as_base_lr(seed):
+    # a sharp fall (k=8 per decade) close before the blow-up reads as a ratio of 8 to 9,
+    # inside [min_ratio, max_ratio] = [4, 10]: the window changes nothing
+    lrs, noisy, clean = sigmoid_curve(seed=seed, k=8.0, blowup=-1.2)
+    b = bounds_suggestion(lrs, noisy)
+    assert b == bounds_suggestion(lrs, noisy, max_ratio=math.inf)
+    assert 4.0 <= b.max_lr / b.base_lr <= 10.0
+    assert fallen(clean, b.base_index) < 0.05 and fallen(clean, b.max_index) > 0.75
+
+
+def test_min_ratio_wins_when_no_rung_lies_between_the_two_ratios():
+    # a coarse ladder (x21.5 per rung): no rung between max_lr / 10 and max_lr / 4, so
+    # base_lr is the rung below max_lr, further than max_ratio but never nearer than min_ratio
+    lrs, noisy, _ = sigmoid_curve(n=10, start=1e-12, end=1.0, noise=0.0, centre=-6.0,
+                                  blowup=-1.0)
+    b = bounds_suggestion(lrs, noisy, lag=1)
+    assert b.base_index == b.max_index - 1 and b.max_lr / b.base_lr > 10.0
+
+
+def test_max_ratio_below_min_ratio_raises():
+    lrs, noisy, _ = sigmoid_curve()
+    with pytest.raises(ValueError, match="max_ratio must be >= min_ratio"):
+        bounds_suggestion(lrs, noisy, min_ratio=4.0, max_ratio=3.0)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -65,7 +99,9 @@ def test_a_curve_that_never_diverges_is_read_before_its_end():
     lrs, noisy, clean = sigmoid_curve(blowup=5.0)        # falls, then flat to the last rung
     b = bounds_suggestion(lrs, noisy)
     assert fallen(clean, b.max_index) > 0.9 and b.max_index < lrs.size - 1
-    assert fallen(clean, b.base_index) < 0.3
+    assert 4.0 <= b.max_lr / b.base_lr <= 10.0
+    # without the max_ratio window, base_lr is where the fall begins
+    assert fallen(clean, bounds_suggestion(lrs, noisy, max_ratio=math.inf).base_index) < 0.3
 
 
 def test_a_curve_that_diverges_almost_at_once_gives_bounds_at_the_start():

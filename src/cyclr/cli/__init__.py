@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 from typing import Optional, Sequence
 
@@ -55,6 +56,8 @@ def build_parser(only: Optional[str] = None) -> OneLineParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # TensorFlow's C++ start-up chatter would bury the command's own one-line messages.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     chosen = next((a for a in argv if not a.startswith("-")), None)
     try:
         parser = build_parser(only=chosen if chosen in COMMANDS else None)

@@ -1,0 +1,30 @@
+"""cyclr for Keras 3 (TensorFlow, JAX and PyTorch backends).
+
+- :class:`CyclicLR`: bckenstler's callback, reading the step from the optimizer.
+- :class:`CyclicalLearningRate`, :class:`OneCycleSchedule`, :class:`KerasSchedule`:
+  ``LearningRateSchedule`` objects computed in the graph, saved in ``.keras`` files.
+- :class:`SGD`, :class:`Adam`, :class:`AdamW`: Keras' optimizers with a momentum
+  (``beta_1``) schedule, for cyclical momentum.
+- :class:`LRFinder` and :func:`find_lr`: the learning-rate range test.
+
+Importing this module registers the schedules and optimizers with Keras, so
+``keras.models.load_model`` finds them without ``custom_objects``.
+"""
+from cyclr.keras._ops import KERAS_OPS
+from cyclr.keras.callbacks import CyclicLR
+from cyclr.keras.finder import LRFinder, find_lr
+from cyclr.keras.optimizers import SGD, Adam, AdamW
+from cyclr.keras.schedules import CyclicalLearningRate, KerasSchedule, OneCycleSchedule
+
+__all__ = [
+    "KERAS_OPS",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "CyclicLR",
+    "CyclicalLearningRate",
+    "KerasSchedule",
+    "LRFinder",
+    "OneCycleSchedule",
+    "find_lr",
+]

@@ -1,0 +1,64 @@
+"""Run folders and the files in them, written so that a failure never leaves half a file."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Sequence
+
+
+def prepare_out(path, overwrite: bool) -> Path:
+    """Make ``path`` the run folder; refuse an existing non-empty one unless ``overwrite``.
+
+    Raises:
+      ValueError: the folder exists and holds files, and ``overwrite`` is False;
+        or ``path`` is a file.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out must be a folder; received --out={str(path)!r}, a file")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise ValueError(f"--out {str(path)!r} already exists and is not empty; "
+                         "pass --overwrite to replace its files")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _atomic(path: Path, write) -> Path:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", newline="") as handle:
+            write(handle)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def write_json(path, data) -> Path:
+    """Write ``data`` as indented JSON (NaN is refused: it is not JSON)."""
+    return _atomic(path, lambda f: (json.dump(data, f, indent=2, allow_nan=False), f.write("\n")))
+
+
+def write_text(path, text: str) -> Path:
+    return _atomic(path, lambda f: f.write(text))
+
+
+def write_csv(path, columns: Sequence[str], rows: Iterable[dict]) -> Path:
+    """Write ``rows`` (dicts) under ``columns``; missing values are empty cells."""
+    def write(handle):
+        writer = csv.DictWriter(handle, fieldnames=list(columns), restval="")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _cell(v) for k, v in row.items()})
+    return _atomic(path, write)
+
+
+def _cell(value):
+    if isinstance(value, float):
+        return repr(value)  # round-trips exactly
+    return value

@@ -1,0 +1,89 @@
+"""Training policies by name: the optimizer, its learning-rate schedule and its momentum.
+
+The policies of Smith's Table 1 and the usual alternatives:
+
+- ``fixed``: SGD with momentum 0.9 at one learning rate, the one a careful user
+  picks without cyclr: the range test's ``minimum`` reading (the lr at the
+  lowest smoothed loss, divided by 10; fastai's long-standing default advice).
+- ``triangular``, ``triangular2``, ``exp_range``, ``sine``, ``parabolic``: SGD
+  with momentum 0.9 and a cyclical lr between the range test's bounds.
+  ``exp_range`` decays to 10% of its amplitude by the end of the run.
+- ``onecycle``: SGD with Smith's one-cycle policy peaking at the test's
+  ``max_lr``, momentum cycling 0.95 -> 0.85 -> 0.95.
+- ``adam``: Adam at its default rate 1e-3, constant.
+- ``adam+clr``: Adam with a triangular lr between bounds from a range test
+  run with Adam.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from cyclr import Constant, CyclicSchedule, OneCycle, Schedule
+
+POLICIES = ("fixed", "triangular", "triangular2", "exp_range", "sine", "parabolic", "onecycle",
+            "adam", "adam+clr")
+CYCLICAL = {"triangular": dict(mode="triangular"), "triangular2": dict(mode="triangular2"),
+            "exp_range": dict(mode="exp_range"), "sine": dict(waveform="sine"),
+            "parabolic": dict(waveform="parabolic")}
+ADAM_DEFAULT_LR = 1e-3
+SGD_MOMENTUM = 0.9
+#: exp_range keeps this fraction of its amplitude at the end of the run.
+EXP_RANGE_FINAL_SCALE = 0.1
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a policy trains with: ``optimizer`` ('sgd' or 'adam'), the lr ``schedule``
+    (with momentum in it when momentum cycles), and the fixed ``momentum`` otherwise."""
+
+    policy: str
+    optimizer: str
+    schedule: Schedule
+    momentum: Optional[float]
+
+    @property
+    def bounds(self) -> str:
+        s = self.schedule
+        if isinstance(s, CyclicSchedule):
+            return f"{s.base_lr:.3g} - {s.max_lr:.3g}"
+        if isinstance(s, OneCycle):
+            return f"{s.initial_lr:.3g} - {s.max_lr:.3g}"
+        return f"{s.value:.3g}"
+
+
+def needs_range_test(policy: str) -> Optional[str]:
+    """The optimizer whose range test the policy's rates come from, or None."""
+    if policy == "adam":
+        return None
+    return "adam" if policy == "adam+clr" else "sgd"
+
+
+def make_plan(policy: str, *, total_steps: int, step_size: int, base_lr: float = None,
+              max_lr: float = None, fixed_lr: float = None, cycle_momentum: bool = False,
+              base_momentum: float = 0.85, max_momentum: float = 0.95,
+              optimizer: str = None, mode: str = None, waveform: str = None,
+              gamma: float = None) -> Plan:
+    """Build the :class:`Plan` for ``policy``; ``optimizer``/``mode``/``waveform``/``gamma``
+    override the policy's own choice (``cyclr train --mode ...``)."""
+    if policy not in POLICIES:
+        raise ValueError(f"policy must be one of {', '.join(POLICIES)}; received {policy!r}")
+    momentum = {"base_momentum": base_momentum, "max_momentum": max_momentum} \
+        if cycle_momentum else {}
+    if policy == "fixed":
+        return Plan(policy, optimizer or "sgd", Constant(fixed_lr), SGD_MOMENTUM)
+    if policy == "adam":
+        return Plan(policy, "adam", Constant(ADAM_DEFAULT_LR), None)
+    if policy == "onecycle":
+        s = OneCycle(max_lr, total_steps, base_momentum=base_momentum, max_momentum=max_momentum)
+        return Plan(policy, optimizer or "sgd", s, None)
+    kwargs = dict(CYCLICAL.get(policy, {}))
+    if mode is not None:
+        kwargs["mode"] = mode
+    if waveform is not None:
+        kwargs["waveform"] = waveform
+    if kwargs.get("mode") == "exp_range":
+        kwargs["gamma"] = gamma if gamma is not None else EXP_RANGE_FINAL_SCALE ** (1 / total_steps)
+    s = CyclicSchedule(base_lr, max_lr, step_size, **kwargs, **momentum)
+    opt = optimizer or ("adam" if policy == "adam+clr" else "sgd")
+    return Plan(policy, opt, s, None if cycle_momentum else (SGD_MOMENTUM if opt == "sgd" else None))

@@ -1,0 +1,105 @@
+"""Figures of a training run and one self-contained HTML page that shows them."""
+from __future__ import annotations
+
+import base64
+import html
+import math
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from cyclr.app.files import write_text
+from cyclr.plotting import pyplot, save_figure
+
+
+def _column(rows, key):
+    return np.array([np.nan if r.get(key) in (None, "") else float(r[key]) for r in rows])
+
+
+def plot_lr_momentum(step_rows: Sequence[dict], path) -> Path:
+    """The learning rate (and momentum) the optimizer actually used, per step."""
+    plt = pyplot()
+    steps = _column(step_rows, "step")
+    momentum = _column(step_rows, "momentum")
+    has_m = np.isfinite(momentum).any()
+    fig, axes = plt.subplots(2 if has_m else 1, 1, sharex=True, squeeze=False,
+                             figsize=(8, 5 if has_m else 3))
+    axes[0][0].plot(steps, _column(step_rows, "lr"), color="C0")
+    axes[0][0].set_ylabel("learning rate")
+    if has_m:
+        axes[1][0].plot(steps, momentum, color="C1")
+        axes[1][0].set_ylabel("momentum")
+    for ax in axes[:, 0]:
+        ax.grid(alpha=0.3)
+    axes[-1][0].set_xlabel("step")
+    axes[0][0].set_title("learning rate and momentum used", fontsize=10)
+    return save_figure(fig, path)
+
+
+def plot_curves(step_rows: Sequence[dict], epoch_rows: Sequence[dict], path) -> Path:
+    """Training loss per step (raw and smoothed); validation/test loss and accuracy per epoch."""
+    plt = pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    steps, loss = _column(step_rows, "step"), _column(step_rows, "loss")
+    left.plot(steps, loss, color="C0", alpha=0.25, lw=0.8, label="train (batch)")
+    if len(loss) > 10:
+        k = max(1, len(loss) // 50)
+        smooth = np.convolve(loss, np.ones(k) / k, mode="valid")
+        left.plot(steps[k - 1:], smooth, color="C0", label=f"train (mean of {k})")
+    e_steps = _column(epoch_rows, "step")
+    for key, color in (("val_loss", "C1"), ("test_loss", "C2")):
+        values = _column(epoch_rows, key)
+        if np.isfinite(values).any():
+            left.plot(e_steps, values, "o-", color=color, ms=3, label=key.replace("_", " "))
+    left.set_xlabel("step")
+    left.set_ylabel("loss")
+    left.set_yscale("log")
+    left.legend(fontsize=8)
+    for key, color in (("val_accuracy", "C1"), ("test_accuracy", "C2")):
+        values = _column(epoch_rows, key)
+        if np.isfinite(values).any():
+            right.plot(e_steps, values, "o-", color=color, ms=3, label=key.replace("_", " "))
+    right.set_xlabel("step")
+    right.set_ylabel("accuracy")
+    right.legend(fontsize=8)
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    return save_figure(fig, path)
+
+
+def _image(path: Path) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(Path(path).name)}" src="data:image/png;base64,{data}">'
+
+
+def _table(rows: dict) -> str:
+    cells = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
+                    for k, v in rows.items())
+    return f"<table>{cells}</table>"
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.6g}"
+    return str(value)
+
+
+def write_report(path, title: str, summary: dict, config: dict,
+                 figures: Sequence[tuple[str, Path]], notes: Optional[Sequence[str]] = None) -> Path:
+    """One HTML page, images embedded, that tells a person what happened in the run."""
+    parts = [f"<h1>{html.escape(title)}</h1>"]
+    for note in notes or ():
+        parts.append(f"<p class=note>{html.escape(note)}</p>")
+    parts.append("<h2>Summary</h2>" + _table(summary))
+    for caption, figure in figures:
+        if Path(figure).is_file():
+            parts.append(f"<h2>{html.escape(caption)}</h2>{_image(figure)}")
+    parts.append("<h2>Configuration</h2>" + _table(config))
+    style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
+             "table{border-collapse:collapse}th,td{padding:2px 10px;text-align:left;"
+             "border-bottom:1px solid #ddd}img{max-width:100%}.note{background:#fff4d6;"
+             "padding:6px 10px}")
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+            f"</title><style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
+    return write_text(path, page)

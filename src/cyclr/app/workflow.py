@@ -1,0 +1,82 @@
+"""The seed's workflow as functions: range test -> bounds -> step size -> training -> report."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from cyclr import check, step_size_for, steps_per_epoch
+from cyclr.app.files import write_json
+from cyclr.app.policies import Plan
+from cyclr.app.session import MetricsLog, progress_bar
+
+
+@dataclass
+class Bounds:
+    """The rates a run uses and where they came from."""
+
+    base_lr: float
+    max_lr: float
+    fixed_lr: Optional[float] = None
+    source: str = "range test"
+    range_test: object = None
+    extra: dict = field(default_factory=dict)
+
+
+def find_bounds(runner, optimizer: str, start_lr: float, end_lr: float, num_steps: int,
+                out: Optional[Path] = None, stem: str = "range_test") -> Bounds:
+    """Run the range test; save its JSON and plot into ``out``; read the bounds off it.
+
+    Raises:
+      ValueError: the curve gives no bounds (e.g. it diverged at once).
+    """
+    with progress_bar(num_steps, f"range test ({optimizer})") as bar:
+        result = runner.range_test(optimizer, start_lr, end_lr, num_steps,
+                                   progress=bar is not None)
+    if out is not None:
+        result.to_json(out / f"{stem}.json")
+        result.plot(out / f"{stem}.png")
+    suggested = result.suggestions()
+    bounds = suggested["bounds"]
+    if bounds is None:
+        raise ValueError(
+            f"the range test ({start_lr:g} -> {end_lr:g}, stopped: {result.stop_reason}) shows no "
+            "descent to read bounds from; widen --start-lr/--end-lr or pass --base-lr/--max-lr")
+    minimum = suggested["minimum"]
+    return Bounds(bounds.base_lr, bounds.max_lr,
+                  fixed_lr=None if minimum is None else minimum.lr, range_test=result,
+                  extra={name: (s.lr if s else None) for name, s in suggested.items()
+                         if name != "bounds"})
+
+
+def half_cycle(data, batch_size: int, epochs_per_half_cycle: float) -> int:
+    return step_size_for(len(data.x_train), batch_size, epochs=epochs_per_half_cycle)
+
+
+def default_epochs(epochs_per_half_cycle: float, cycles: int = 3) -> int:
+    """Enough epochs for ``cycles`` whole cycles (Smith: end at a cycle boundary)."""
+    return max(1, math.ceil(2 * cycles * epochs_per_half_cycle))
+
+
+def train_plan(runner, plan: Plan, epochs: int, log: MetricsLog) -> dict:
+    """Train a fresh model with ``plan``; return the run's summary numbers."""
+    runner.new_model()
+    spe = steps_per_epoch(len(runner.data.x_train), runner.batch_size)
+    findings = [f.message for f in check(plan.schedule, epochs * spe, spe)]
+    start = time.perf_counter()
+    with progress_bar(epochs * spe, f"train {plan.policy}") as bar:
+        runner.train(plan, epochs, log.on_step, log.on_epoch, progress=bar)
+    seconds = time.perf_counter() - start
+    last = log.epochs[-1] if log.epochs else {}
+    return {"test_accuracy": last.get("test_accuracy", math.nan),
+            "test_loss": last.get("test_loss", math.nan),
+            "val_accuracy": last.get("val_accuracy", math.nan),
+            "steps": len(log.rows), "steps_per_epoch": spe, "epochs": epochs,
+            "seconds": seconds, "checks": findings}
+
+
+def save_summary(path, summary: dict) -> None:
+    write_json(path, {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                      for k, v in summary.items()})

@@ -1,0 +1,102 @@
+"""Options every training command takes, and turning their errors into one line."""
+from __future__ import annotations
+
+import argparse
+import os
+
+from cyclr.cli.errors import UsageError
+
+FRAMEWORKS = ("keras", "torch")
+MODELS = ("auto", "seed_cnn", "cnn1d", "mlp")
+OPTIMIZERS = ("sgd", "adam")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, received {text!r}")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, received {text!r}")
+    return value
+
+
+def add_common(p: argparse.ArgumentParser, *, default_out: str, epochs: int = None) -> None:
+    """``--dataset/--data --framework --model --optimizer --epochs --batch-size --seed --out``."""
+    from cyclr.app.data import DATASET_NAMES
+    data = p.add_argument_group("data and model")
+    data.add_argument("--dataset", default="digits", choices=DATASET_NAMES,
+                      help="a dataset by name (default: digits, offline)")
+    data.add_argument("--data", metavar="FILE.npz",
+                      help="your own data in the layout of Keras's mnist.npz "
+                           "(x_train, y_train, x_test, y_test); overrides --dataset")
+    data.add_argument("--validation-split", type=float, default=0.2,
+                      help="the last fraction of the training data used for validation (0.2)")
+    data.add_argument("--framework", choices=FRAMEWORKS, default="keras",
+                      help="keras (backend from KERAS_BACKEND) or torch (default: keras)")
+    data.add_argument("--model", choices=MODELS, default="auto",
+                      help="seed_cnn (the seed's CNN), cnn1d (MNIST-1D's), mlp; auto: seed_cnn for "
+                           "images, cnn1d for sequences")
+    train = p.add_argument_group("training")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
+    train.add_argument("--epochs", type=positive_int, default=epochs,
+                       help="training epochs" + ("" if epochs is None else f" (default {epochs})"))
+    train.add_argument("--batch-size", type=positive_int, default=32)
+    train.add_argument("--seed", type=int, default=0, help="makes runs reproducible")
+    train.add_argument("--out", default=default_out, help=f"run folder (default {default_out})")
+    train.add_argument("--overwrite", action="store_true",
+                       help="write into an existing, non-empty --out")
+    rt = p.add_argument_group("range test (defaults: SGD 1e-4 -> 10 in 400 rungs, "
+                              "Adam 1e-5 -> 1 in 300; see bench/suggest_bounds.py)")
+    rt.add_argument("--start-lr", type=positive_float)
+    rt.add_argument("--end-lr", type=positive_float)
+    rt.add_argument("--num-steps", type=positive_int, help="rungs of the range test")
+
+
+#: The range tests suggest_bounds was validated with (bench/suggest_bounds.py): SGD's loss
+#: is flat below ~1e-3 on the bundled tasks; Adam trains decades lower and diverges by 1.
+RANGE_TEST_DEFAULTS = {"sgd": (1e-4, 10.0, 400), "adam": (1e-5, 1.0, 300)}
+
+
+def range_test_settings(args, optimizer: str) -> tuple[float, float, int]:
+    """``(start_lr, end_lr, num_steps)``: the options given, else the optimizer's defaults."""
+    start, end, steps = RANGE_TEST_DEFAULTS[optimizer]
+    start = start if args.start_lr is None else args.start_lr
+    end = end if args.end_lr is None else args.end_lr
+    if end <= start:
+        raise UsageError(f"--end-lr must exceed --start-lr; received --start-lr={start}, "
+                         f"--end-lr={end}")
+    return start, end, steps if args.num_steps is None else args.num_steps
+
+
+def resolve_model(args, data) -> str:
+    if args.model != "auto":
+        return args.model
+    return "cnn1d" if data.is_sequence else "seed_cnn"
+
+
+def load_data_or_fail(args):
+    """The run's data, or a one-line UsageError naming what was wrong."""
+    from cyclr.app.data import load_data
+    from cyclr.app.downloads import DownloadError
+    if args.framework == "torch":
+        # keras.datasets downloads with any backend: a PyTorch run need not start TensorFlow.
+        os.environ.setdefault("KERAS_BACKEND", "torch")
+    try:
+        return load_data(args.dataset, args.data, args.validation_split)
+    except (ValueError, DownloadError) as exc:
+        raise UsageError(str(exc).splitlines()[0]) from None
+
+
+def keras_backend() -> str:
+    return os.environ.get("KERAS_BACKEND", "tensorflow")

@@ -1,0 +1,74 @@
+"""``cyclr compare``: several policies, same data, model and budget, in Smith's Table 1 layout."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cyclr.cli import _common
+from cyclr.cli.errors import UsageError
+
+NAME = "compare"
+HELP = "train several policies on the same budget and compare"
+DEFAULT_POLICIES = "fixed,triangular,triangular2,exp_range,onecycle,adam,adam+clr"
+
+
+def add_arguments(p) -> None:
+    _common.add_common(p, default_out="runs/compare")
+    p.add_argument("--policies", default=DEFAULT_POLICIES,
+                   help=f"comma-separated (default {DEFAULT_POLICIES}; also sine, parabolic)")
+    p.add_argument("--seeds", type=_common.positive_int, default=3,
+                   help="seeds per policy: --seed, --seed+1, ... (default 3)")
+    p.add_argument("--target", type=float,
+                   help="test accuracy to time (default: the fixed policy's final accuracy)")
+    p.add_argument("--epochs-per-half-cycle", type=_common.positive_float, default=4.0)
+
+
+def parse_policies(text: str) -> list[str]:
+    from cyclr.app.policies import POLICIES
+    chosen = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = [p for p in chosen if p not in POLICIES]
+    if unknown or not chosen:
+        raise UsageError(f"--policies must name some of {', '.join(POLICIES)}; received "
+                         f"--policies={text!r}")
+    return list(dict.fromkeys(chosen))
+
+
+def run(args) -> int:
+    from cyclr.app.compare import compare
+    from cyclr.app.files import prepare_out
+
+    policies = parse_policies(args.policies)
+    if args.target is None and "fixed" not in policies:
+        raise UsageError("without the fixed policy there is no default target; add fixed to "
+                         f"--policies or pass --target; received --policies={args.policies!r}")
+    if args.target is not None and not 0 < args.target <= 1:
+        raise UsageError(f"--target is an accuracy in (0, 1]; received --target={args.target}")
+    data = _common.load_data_or_fail(args)
+    try:
+        out = prepare_out(args.out, args.overwrite)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print(data.describe())
+    try:
+        table = compare(args, data, policies, out)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print(table)
+    print(f"wrote {out}/compare.md, compare.csv, compare.png")
+    return 0
+
+
+def mean_std(values) -> str:
+    values = np.asarray(values, dtype=float)
+    return f"{values.mean():.4f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.4f}"
+
+
+def iterations_cell(values) -> str:
+    reached = [v for v in values if not math.isnan(v)]
+    if not reached:
+        return "not reached"
+    cell = f"{np.mean(reached):,.0f}"
+    if len(reached) < len(values):
+        cell += f" ({len(reached)}/{len(values)} seeds)"
+    return cell

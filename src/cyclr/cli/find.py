@@ -1,0 +1,46 @@
+"""``cyclr find``: the range test on a dataset and model; suggested bounds and step size."""
+from __future__ import annotations
+
+from cyclr.cli import _common
+from cyclr.cli.errors import UsageError
+
+NAME = "find"
+HELP = "run a learning-rate range test on a dataset and model"
+
+
+def add_arguments(p) -> None:
+    _common.add_common(p, default_out="runs/find")
+    p.add_argument("--epochs-per-half-cycle", type=_common.positive_float, default=4.0,
+                   help="step size in epochs (Smith: 2-10; default 4)")
+
+
+def run(args) -> int:
+    from cyclr.app.files import prepare_out
+    from cyclr.app.session import make_runner
+    from cyclr.app.workflow import find_bounds, half_cycle, save_summary
+
+    settings = _common.range_test_settings(args, args.optimizer)
+    data = _common.load_data_or_fail(args)
+    try:
+        out = prepare_out(args.out, args.overwrite)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    model = _common.resolve_model(args, data)
+    print(data.describe())
+    runner = make_runner(args.framework, data, model, args.batch_size, args.seed)
+    try:
+        bounds = find_bounds(runner, args.optimizer, *settings, out)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    step_size = half_cycle(data, args.batch_size, args.epochs_per_half_cycle)
+    print(bounds.range_test.summary())
+    print(f"suggested: base_lr={bounds.base_lr:.3g} max_lr={bounds.max_lr:.3g} "
+          f"step_size={step_size} ({args.epochs_per_half_cycle:g} epochs of "
+          f"{runner.steps_per_epoch} steps)")
+    save_summary(out / "summary.json", {
+        "base_lr": bounds.base_lr, "max_lr": bounds.max_lr, "step_size": step_size,
+        "steps_per_epoch": runner.steps_per_epoch, **{f"{k}_lr": v for k, v in bounds.extra.items()},
+        "stop_reason": bounds.range_test.stop_reason, "framework": args.framework,
+        "model": model, "dataset": data.name, "optimizer": args.optimizer})
+    print(f"wrote {out}/range_test.json, range_test.png, summary.json")
+    return 0

@@ -1,0 +1,96 @@
+"""The CyclicLR callback: the lr inside model.fit, resume, history, bckenstler's arguments."""
+import os
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from keras_probe import (
+    CASES,
+    assert_lrs,
+    probe_fit,
+    probe_model,
+)
+
+import cyclr
+from cyclr.keras import CyclicalLearningRate, CyclicLR
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_callback_lr_used_in_fit_equals_core(name):
+    core = cyclr.CyclicSchedule(0.01, 0.05, **CASES[name])
+    args = dict(CASES[name])
+    callback = CyclicLR(0.01, 0.05, **args)
+    rec = probe_fit(probe_model(keras.optimizers.SGD(0.5)), epochs=4, callbacks=[callback])
+    assert rec.steps == list(range(16))
+    assert_lrs(rec.lrs, core(np.arange(16)))
+    np.testing.assert_allclose(rec.deltas, core(np.arange(16)), rtol=0, atol=1e-7)
+    assert callback.history["lr"] == [core(i) for i in range(16)]
+
+
+def test_callback_runs_a_ready_onecycle():
+    core = cyclr.OneCycle(0.05, total_steps=16, anneal="linear")
+    rec = probe_fit(probe_model(keras.optimizers.SGD(0.5)), epochs=4,
+                    callbacks=[CyclicLR(schedule=core, cycle_momentum=False)])
+    assert_lrs(rec.lrs, core(np.arange(16)))
+
+
+def test_bckenstler_defaults_and_history():
+    callback = CyclicLR()
+    assert callback.schedule == cyclr.CyclicSchedule(0.001, 0.006, 2000)
+    rec = probe_fit(probe_model(keras.optimizers.SGD(0.5)), epochs=1, callbacks=[callback])
+    assert callback.history["iterations"] == [1, 2, 3, 4]
+    assert callback.history["lr"] == [callback.schedule(i) for i in range(4)]
+    assert len(callback.history["loss"]) == 4
+    assert_lrs(rec.lrs, [0.001 + 0.005 * i / 2000 for i in range(4)])
+
+
+def test_exp_range_reads_the_global_step_as_bckenstler():
+    # bckenstler passes scale_mode='cycle' by default but exp_range ignores it
+    callback = CyclicLR(0.01, 0.05, 3, mode="exp_range", gamma=0.9)
+    assert callback.schedule.effective_scale_mode == "iterations"
+
+
+def test_fractional_step_size_is_rounded_with_a_warning():
+    with pytest.warns(UserWarning, match="step_size=4.5"):
+        callback = CyclicLR(0.01, 0.05, step_size=4 * 9 / 8)
+    assert callback.schedule.step_size == 4
+    assert CyclicLR(step_size=2000.0).schedule.step_size == 2000
+
+
+def test_resume_continues_the_cycle(tmp_path):
+    core = cyclr.CyclicSchedule(0.01, 0.05, step_size=3, mode="triangular2")
+    model = probe_model(keras.optimizers.SGD(0.5))
+    first = probe_fit(model, epochs=2, callbacks=[CyclicLR(0.01, 0.05, 3, mode="triangular2")])
+    path = os.path.join(tmp_path, "m.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    # a new callback: the step comes from the restored optimizer, not from the callback
+    second = probe_fit(loaded, epochs=2, callbacks=[CyclicLR(0.01, 0.05, 3, mode="triangular2")])
+    assert second.steps == list(range(8, 16))
+    assert_lrs(first.lrs + second.lrs, core(np.arange(16)))
+
+
+def test_reset_restarts_the_cycle_with_new_bounds():
+    callback = CyclicLR(0.01, 0.05, 2)
+    model = probe_model(keras.optimizers.SGD(0.5))
+    first = probe_fit(model, epochs=1, callbacks=[callback])
+    callback.reset(base_lr=0.02, max_lr=0.04)
+    second = probe_fit(model, epochs=1, callbacks=[callback])
+    assert_lrs(first.lrs, cyclr.CyclicSchedule(0.01, 0.05, 2)(np.arange(4)))
+    assert second.steps == [4, 5, 6, 7]
+    assert_lrs(second.lrs, cyclr.CyclicSchedule(0.02, 0.04, 2)(np.arange(4)))
+
+
+def test_refuses_an_optimizer_that_already_has_a_schedule():
+    model = probe_model(keras.optimizers.SGD(CyclicalLearningRate(0.01, 0.05, 2)))
+    with pytest.raises(ValueError, match="learning_rate=CyclicalLearningRate"):
+        probe_fit(model, epochs=1, callbacks=[CyclicLR(0.01, 0.05, 2)])
+
+
+def test_errors_name_the_parameter_and_value():
+    with pytest.raises(ValueError, match="step_size=-3"):
+        CyclicLR(step_size=-3)
+    with pytest.raises(ValueError, match="base_lr"):
+        CyclicLR(base_lr=0.1, max_lr=0.01)

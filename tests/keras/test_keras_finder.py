@@ -1,0 +1,200 @@
+"""LRFinder and find_lr: the batch's own loss, restore bit-for-bit, divergence, NaN, inputs."""
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+import cyclr.keras as ck
+from cyclr.keras import _backend
+
+N, BATCH = 64, 16  # four batches per epoch
+
+
+def data(seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(N, 6)).astype("float32")
+    y = (x[:, 0] + x[:, 1] > 0).astype("int64") + (x[:, 2] > 0.5)
+    return x, y
+
+
+def classifier(lr=0.01, train_first=True):
+    """A tiny softmax classifier with Adam, already trained a little (nonzero slots)."""
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    if train_first:
+        x, y = data(1)
+        model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+    return model
+
+
+def state(model):
+    _backend.sync(model)
+    return [np.array(v.numpy()) for v in [*model.weights, *model.optimizer.variables]]
+
+
+def assert_bit_identical(before, after):
+    assert len(before) == len(after)
+    for a, b in zip(before, after):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        assert a.tobytes() == b.tobytes()
+
+
+class WeightsBefore(keras.callbacks.Callback):
+    """Copies the weights before every batch, to recompute that batch's loss by hand."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        _backend.sync(self.model)
+        self.seen.append([np.array(w.numpy()) for w in self.model.weights])
+
+
+class Boom(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 2:
+            raise RuntimeError("boom")
+
+
+def test_recorded_loss_is_the_batch_loss_computed_by_hand():
+    model = classifier()
+    x, y = data()
+    finder, before = ck.LRFinder(1e-3, 1e-1), WeightsBefore()
+    model.fit(x, y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0,
+              callbacks=[finder, before])
+    result = finder.result
+    assert result.stop_reason == "end_of_ladder" and len(result.losses) == 8
+    np.testing.assert_allclose(result.lrs, np.geomspace(1e-3, 1e-1, 8), rtol=1e-12)
+    probe = classifier(train_first=False)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    for i, weights in enumerate(before.seen):
+        probe.set_weights(weights)
+        rows = slice((i % 4) * BATCH, (i % 4 + 1) * BATCH)
+        by_hand = _backend.to_float(loss_fn(y[rows], probe(x[rows], training=False)))
+        assert result.losses[i] == pytest.approx(by_hand, rel=1e-5)
+    # the epoch's running mean would differ from the batch loss by now
+    assert not np.allclose(result.losses[4:], np.cumsum(result.losses[4:]) / np.arange(1, 5))
+
+
+def test_weights_and_optimizer_state_restored_after_the_ladder():
+    model = classifier()
+    x, y = data()
+    before = state(model)
+    finder = ck.LRFinder(1e-3, 1e-1)
+    model.fit(x, y, batch_size=BATCH, epochs=2, verbose=0, callbacks=[finder])
+    assert finder.result.stop_reason == "end_of_ladder"
+    assert_bit_identical(before, state(model))
+
+
+def test_divergence_stops_fit_and_restores():
+    model = classifier()
+    x, y = data()
+    before = state(model)
+    finder = ck.LRFinder(1e-2, 1e6, num_steps=40)
+    model.fit(x, y, batch_size=BATCH, epochs=10, verbose=0, callbacks=[finder])
+    assert finder.result.stop_reason in ("diverged", "non_finite_loss")
+    assert 5 <= len(finder.result.losses) < 40
+    assert_bit_identical(before, state(model))
+
+
+def test_nan_loss_stops_at_that_rung():
+    model = classifier()
+    x, y = data()
+    weights = np.ones(N, "float32")
+    weights[2 * BATCH + 3] = np.nan  # the third batch's loss is NaN, on every backend
+    before = state(model)
+    finder = ck.LRFinder(1e-3, 1e-2)
+    model.fit(x, y, sample_weight=weights, batch_size=BATCH, epochs=3, shuffle=False, verbose=0,
+              callbacks=[finder])
+    assert finder.result.stop_reason == "non_finite_loss"
+    assert len(finder.result.losses) == 3 and np.isnan(finder.result.losses[-1])
+    assert_bit_identical(before, state(model))
+
+
+def test_exception_mid_fit_restores_with_the_context_manager():
+    model = classifier()
+    x, y = data()
+    before = state(model)
+    with pytest.raises(RuntimeError, match="boom"):
+        with ck.LRFinder(1e-3, 1.0) as finder:
+            model.fit(x, y, batch_size=BATCH, epochs=3, verbose=0, callbacks=[finder, Boom()])
+    assert finder.result.stop_reason == "interrupted"
+    assert len(finder.result.losses) == 3
+    assert_bit_identical(before, state(model))
+
+
+def test_find_lr_restores_after_an_exception():
+    model = classifier()
+    x, y = data()
+    before = state(model)
+    with pytest.raises(RuntimeError, match="boom"):
+        ck.find_lr(model, x, y, batch_size=BATCH, num_steps=10, callbacks=[Boom()])
+    assert_bit_identical(before, state(model))
+
+
+def test_find_lr_on_arrays_returns_a_result_with_bounds(tmp_path, png_header):
+    model = classifier()
+    x, y = data()
+    before = state(model)
+    result = ck.find_lr(model, x, y, batch_size=BATCH, start_lr=1e-4, end_lr=10.0,
+                        num_steps=24)
+    assert result.lrs[0] == pytest.approx(1e-4) and len(result.losses) <= 24
+    assert result.stop_reason in ("end_of_ladder", "diverged", "non_finite_loss")
+    assert_bit_identical(before, state(model))
+    path = tmp_path / "rt.png"
+    result.plot(str(path))
+    assert path.read_bytes()[:8] == png_header
+
+
+def test_find_lr_reads_a_validation_metric():
+    model = classifier()
+    x, y = data()
+    xv, yv = data(2)
+    result = ck.find_lr(model, x, y, batch_size=BATCH, start_lr=1e-3, end_lr=1.0, num_steps=10,
+                        validation_data=(xv[:32], yv[:32]), monitor="val_accuracy")
+    assert result.val_accuracies is not None
+    assert len(result.val_accuracies) == len(result.losses)
+    assert np.all((result.val_accuracies >= 0) & (result.val_accuracies <= 1))
+
+
+class Batches(keras.utils.PyDataset):
+    def __init__(self, x, y):
+        super().__init__()
+        self.x, self.y = x, y
+
+    def __len__(self):
+        return len(self.x) // BATCH
+
+    def __getitem__(self, i):
+        return self.x[i * BATCH:(i + 1) * BATCH], self.y[i * BATCH:(i + 1) * BATCH]
+
+
+def test_find_lr_takes_a_pydataset_and_a_generator():
+    x, y = data()
+
+    def forever():
+        while True:
+            for i in range(N // BATCH):
+                yield x[i * BATCH:(i + 1) * BATCH], y[i * BATCH:(i + 1) * BATCH]
+
+    for source in (Batches(x, y), forever()):
+        result = ck.find_lr(classifier(), source, start_lr=1e-3, end_lr=1e-1, num_steps=10)
+        assert len(result.losses) == 10 and result.stop_reason == "end_of_ladder"
+
+
+def test_errors_name_the_parameter_and_value():
+    with pytest.raises(ValueError, match="end_lr"):
+        ck.LRFinder(1.0, 0.1)
+    with pytest.raises(ValueError, match="monitor='val_loss'"):
+        ck.LRFinder(monitor="val_loss")
+    model = classifier()
+    model.compile(keras.optimizers.SGD(ck.CyclicalLearningRate(0.1, 1.0, 2)),
+                  "sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="learning_rate=CyclicalLearningRate"):
+        ck.find_lr(model, *data(), num_steps=4)
+    with pytest.raises(RuntimeError, match="has not run"):
+        ck.LRFinder().suggest_bounds()
