@@ -19,12 +19,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[all]'
 	touch $@
 
-# The main job: the seed's schedule (base 1e-4, max 1e-2, a half cycle of 4
-# epochs of 60,000 images at batch 50, 15 epochs), drawn and checked.
+# The main job: the seed's workflow on the bundled digits data: range test ->
+# (base_lr, max_lr) -> step size of 4 epochs -> triangular CLR training with
+# the seed's CNN in Keras -> runs/train-<time>/report.html. RUN_ARGS adds options.
 run: install
-	mkdir -p $(OUT)
-	$(VENV)/bin/cyclr preview --base-lr 1e-4 --max-lr 1e-2 --step-size 4800 \
-		--steps 18000 --steps-per-epoch 1200 --out $(OUT)/seed_schedule.png
+	$(VENV)/bin/cyclr train --out $(OUT)/train-$$(date +%Y%m%d-%H%M%S) $(RUN_ARGS)
 
 # Everything but Keras in one process, then the Keras tests once per backend.
 test: install test-core test-keras
@@ -38,7 +37,10 @@ test-keras: install
 		KERAS_BACKEND=$$backend $(PYTEST) tests/keras -q || exit 1; \
 	done
 
+# Every bench/*.py in turn (about 20 minutes on 2 cores); each prints its table and
+# writes it to bench/results/. The bench extra holds the peers they run live.
 bench: install
+	$(PY) -m pip install --quiet -e '.[bench]'
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:

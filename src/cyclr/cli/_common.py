@@ -98,5 +98,15 @@ def load_data_or_fail(args):
         raise UsageError(str(exc).splitlines()[0]) from None
 
 
+def open_run(args):
+    """``(data, out)``: the run's data and its folder, or a one-line UsageError."""
+    from cyclr.app.files import prepare_out
+    data = load_data_or_fail(args)
+    try:
+        return data, prepare_out(args.out, args.overwrite)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def keras_backend() -> str:
     return os.environ.get("KERAS_BACKEND", "tensorflow")

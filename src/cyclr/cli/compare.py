@@ -36,7 +36,6 @@ def parse_policies(text: str) -> list[str]:
 
 def run(args) -> int:
     from cyclr.app.compare import compare
-    from cyclr.app.files import prepare_out
 
     policies = parse_policies(args.policies)
     if args.target is None and "fixed" not in policies:
@@ -44,11 +43,7 @@ def run(args) -> int:
                          f"--policies or pass --target; received --policies={args.policies!r}")
     if args.target is not None and not 0 < args.target <= 1:
         raise UsageError(f"--target is an accuracy in (0, 1]; received --target={args.target}")
-    data = _common.load_data_or_fail(args)
-    try:
-        out = prepare_out(args.out, args.overwrite)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    data, out = _common.open_run(args)
     print(data.describe())
     try:
         table = compare(args, data, policies, out)

@@ -15,16 +15,11 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from cyclr.app.files import prepare_out
     from cyclr.app.session import make_runner
     from cyclr.app.workflow import find_bounds, half_cycle, save_summary
 
     settings = _common.range_test_settings(args, args.optimizer)
-    data = _common.load_data_or_fail(args)
-    try:
-        out = prepare_out(args.out, args.overwrite)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    data, out = _common.open_run(args)
     model = _common.resolve_model(args, data)
     print(data.describe())
     runner = make_runner(args.framework, data, model, args.batch_size, args.seed)

@@ -47,7 +47,7 @@ def _check_args(args) -> None:
 
 
 def run(args) -> int:
-    from cyclr.app.files import prepare_out, write_json
+    from cyclr.app.files import write_json
     from cyclr.app.policies import make_plan, needs_range_test
     from cyclr.app.report import plot_curves, plot_lr_momentum, write_report
     from cyclr.app.session import MetricsLog, make_runner
@@ -57,11 +57,7 @@ def run(args) -> int:
     _check_args(args)
     optimizer = args.optimizer if args.policy not in ("adam", "adam+clr") else "adam"
     settings = _common.range_test_settings(args, optimizer)
-    data = _common.load_data_or_fail(args)
-    try:
-        out = prepare_out(args.out, args.overwrite)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    data, out = _common.open_run(args)
     model = _common.resolve_model(args, data)
     epochs = args.epochs or default_epochs(args.epochs_per_half_cycle)
     step_size = half_cycle(data, args.batch_size, args.epochs_per_half_cycle)
