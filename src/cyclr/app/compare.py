@@ -15,20 +15,19 @@ CSV_COLUMNS = ("policy", "seed", "optimizer", "base_lr", "max_lr", "final_accura
                "iterations_to_target", "seconds", "seconds_to_target", "steps")
 
 
-def compare(args, data, policies, out) -> str:
-    """Run every policy for every seed; write compare.csv/.md/.png; return the markdown table."""
-    from cyclr.cli._common import range_test_settings, resolve_model
-    from cyclr.cli.compare import iterations_cell, mean_std
+def compare(args, data, model: str, policies, range_tests: dict, out) -> str:
+    """Run every policy for every seed; write compare.csv/.md/.png; return the markdown table.
 
-    model = resolve_model(args, data)
+    ``range_tests`` maps an optimizer to its range test's ``(start_lr, end_lr, num_steps)``.
+    """
     epochs = args.epochs or default_epochs(args.epochs_per_half_cycle)
     step_size = half_cycle(data, args.batch_size, args.epochs_per_half_cycle)
     runner = make_runner(args.framework, data, model, args.batch_size, args.seed)
     spe = runner.steps_per_epoch
     bounds = {}
     for optimizer in sorted({needs_range_test(p) for p in policies} - {None}):
-        bounds[optimizer] = find_bounds(runner, optimizer, *range_test_settings(args, optimizer),
-                                        out, stem=f"range_test_{optimizer}")
+        bounds[optimizer] = find_bounds(runner, optimizer, *range_tests[optimizer], out,
+                                        stem=f"range_test_{optimizer}")
         b = bounds[optimizer]
         print(f"range test ({optimizer}): base_lr={b.base_lr:.3g} max_lr={b.max_lr:.3g} "
               f"minimum/10={b.fixed_lr:.3g}")
@@ -58,10 +57,9 @@ def compare(args, data, policies, out) -> str:
         hit = log.first_epoch_reaching(target)
         reached = math.nan if hit is None else hit["step"]
         seconds_to = math.nan if hit is None else hit["seconds"]
-        s = plan.schedule
+        base_lr, max_lr = plan.lr_range
         rows.append({"policy": r["policy"], "seed": r["seed"], "optimizer": plan.optimizer,
-                     "base_lr": getattr(s, "base_lr", getattr(s, "initial_lr", getattr(s, "value", None))),
-                     "max_lr": getattr(s, "max_lr", getattr(s, "value", None)),
+                     "base_lr": base_lr, "max_lr": max_lr,
                      "final_accuracy": r["summary"]["test_accuracy"],
                      "iterations_to_target": reached, "seconds": r["summary"]["seconds"],
                      "seconds_to_target": seconds_to, "steps": r["summary"]["steps"]})
@@ -87,6 +85,22 @@ def compare(args, data, policies, out) -> str:
                                                                    "step_size": step_size})
     _plot(runs, policies, target, out / "compare.png")
     return table
+
+
+def mean_std(values) -> str:
+    values = np.asarray(values, dtype=float)
+    return f"{values.mean():.4f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.4f}"
+
+
+def iterations_cell(values) -> str:
+    """Mean iterations over the seeds that reached the target, and how many did."""
+    reached = [v for v in values if not math.isnan(v)]
+    if not reached:
+        return "not reached"
+    cell = f"{np.mean(reached):,.0f}"
+    if len(reached) < len(values):
+        cell += f" ({len(reached)}/{len(values)} seeds)"
+    return cell
 
 
 def _plot(runs, policies, target, path):

@@ -43,13 +43,19 @@ class Plan:
     momentum: Optional[float]
 
     @property
-    def bounds(self) -> str:
+    def lr_range(self) -> tuple[float, float]:
+        """The lowest and highest lr the policy's cycle spans (one value when fixed)."""
         s = self.schedule
         if isinstance(s, CyclicSchedule):
-            return f"{s.base_lr:.3g} - {s.max_lr:.3g}"
+            return s.base_lr, s.max_lr
         if isinstance(s, OneCycle):
-            return f"{s.initial_lr:.3g} - {s.max_lr:.3g}"
-        return f"{s.value:.3g}"
+            return s.initial_lr, s.max_lr
+        return s.value, s.value
+
+    @property
+    def bounds(self) -> str:
+        low, high = self.lr_range
+        return f"{low:.3g}" if low == high else f"{low:.3g} - {high:.3g}"
 
 
 def needs_range_test(policy: str) -> Optional[str]:

@@ -1,10 +1,6 @@
 """``cyclr compare``: several policies, same data, model and budget, in Smith's Table 1 layout."""
 from __future__ import annotations
 
-import math
-
-import numpy as np
-
 from cyclr.cli import _common
 from cyclr.cli.errors import UsageError
 
@@ -36,6 +32,7 @@ def parse_policies(text: str) -> list[str]:
 
 def run(args) -> int:
     from cyclr.app.compare import compare
+    from cyclr.app.policies import needs_range_test
 
     policies = parse_policies(args.policies)
     if args.target is None and "fixed" not in policies:
@@ -43,27 +40,14 @@ def run(args) -> int:
                          f"--policies or pass --target; received --policies={args.policies!r}")
     if args.target is not None and not 0 < args.target <= 1:
         raise UsageError(f"--target is an accuracy in (0, 1]; received --target={args.target}")
+    range_tests = {opt: _common.range_test_settings(args, opt)
+                   for opt in {needs_range_test(p) for p in policies} - {None}}
     data, out = _common.open_run(args)
     print(data.describe())
     try:
-        table = compare(args, data, policies, out)
+        table = compare(args, data, _common.resolve_model(args, data), policies, range_tests, out)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     print(table)
     print(f"wrote {out}/compare.md, compare.csv, compare.png")
     return 0
-
-
-def mean_std(values) -> str:
-    values = np.asarray(values, dtype=float)
-    return f"{values.mean():.4f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.4f}"
-
-
-def iterations_cell(values) -> str:
-    reached = [v for v in values if not math.isnan(v)]
-    if not reached:
-        return "not reached"
-    cell = f"{np.mean(reached):,.0f}"
-    if len(reached) < len(values):
-        cell += f" ({len(reached)}/{len(values)} seeds)"
-    return cell
