@@ -228,3 +228,23 @@ def test_robust_smooth_removes_a_spike_and_keeps_a_line():
     np.testing.assert_allclose(robust_smooth(line)[10:-10], line[10:-10], atol=1e-12)
     # ... and a spike of 100 moves it by at most one step of the line (the median's shift)
     np.testing.assert_allclose(robust_smooth(spiked), robust_smooth(line), atol=0.01)
+
+
+@pytest.mark.parametrize("num_steps", [10, 12, 15, 20, 30])
+def test_short_ladders_keep_max_lr_in_the_fall_and_below_it_base_lr(num_steps):
+    # A sigmoid fall centred on lr = 1e-2 that never diverges, read on a short ladder:
+    # the 15-rung lag alone would put max_lr on rung 0 (base_lr == max_lr).
+    lrs = lr_ladder(1e-4, 1.0, num_steps)
+    losses = 2.3 - 2.0 / (1 + np.exp(-3 * (np.log10(lrs) + 2)))
+    b = bounds_suggestion(lrs, losses)
+    assert b.base_index < b.max_index
+    assert b.max_index >= (num_steps - 1) // 2          # the middle of the fall, at least
+    assert 4 <= b.max_lr / b.base_lr <= 10 * (1 + 1e-12) or b.base_index == b.max_index - 1
+
+
+def test_a_fall_of_one_rung_gives_a_clear_error():
+    # It dips at rung 1 and rises after: no room for two bounds in a one-rung fall.
+    lrs = lr_ladder(1e-4, 1.0, 12)
+    losses = np.r_[2.3, np.linspace(2.0, 3.0, 11)]
+    with pytest.raises(ValueError, match="too few rungs"):
+        bounds_suggestion(lrs, losses)

@@ -214,7 +214,7 @@ def bounds_suggestion(lrs, losses, *, mode="loss", lag=15, base_fraction=0.1,
         m    = argmin s                            # the bottom, before the blow-up
         t    = argmax s[:m+1]                      # the top of the plateau before it
         drop = s[t] - s[m]
-        max  = max(m - lag, 0)
+        max  = max(m - lag, t + (m - t) // 2)      # never before the middle of the fall
         fall = 1 + the last rung before max with s > s[t] - base_fraction * drop
         base = max(fall - lag, 0)
         base = max(base, the first rung with lr >= lrs[max] / max_ratio)
@@ -258,7 +258,8 @@ def bounds_suggestion(lrs, losses, *, mode="loss", lag=15, base_fraction=0.1,
 
     Raises:
       ValueError: fewer than ``MIN_POINTS`` finite points; a curve that never
-        falls (its lowest point is its first: lower ``start_lr``); bad arguments.
+        falls (its lowest point is its first: lower ``start_lr``); a fall too
+        short to hold two bounds; bad arguments.
 
     >>> lrs = np.geomspace(1e-4, 1.0, 41)
     >>> losses = 2.0 - np.tanh(np.log10(lrs) + 2.0) + 50 * np.clip(np.log10(lrs) + 0.5, 0, None)
@@ -290,12 +291,17 @@ def bounds_suggestion(lrs, losses, *, mode="loss", lag=15, base_fraction=0.1,
         what = "accuracy never rises" if mode == "accuracy" else "loss never falls"
         raise ValueError(f"the {what} on this ladder (its best smoothed value is at the first "
                          f"rung, lr={lrs[0]!r}); rerun the range test with a lower start_lr")
-    high = max(bottom - lag, 0)
+    # The lag never pulls max_lr back past the middle of the fall: on a short ladder
+    # (a few dozen rungs) it would otherwise land on the plateau, or on rung 0.
+    high = max(bottom - lag, top + (bottom - top) // 2)
     above = np.flatnonzero(s[:high] > s[top] - base_fraction * drop)
     base = max(int(above[-1]) + 1 - lag, 0) if above.size else 0
     base = max(base, int(np.searchsorted(lrs, lrs[high] / max_ratio)))
     ratio_cap = np.flatnonzero(lrs <= lrs[high] / min_ratio)
     base = min(base, int(ratio_cap[-1]) if ratio_cap.size else 0)
+    if base >= high:
+        raise ValueError(f"the fall of this curve spans too few rungs ({bottom - top}) to place "
+                         "two bounds on it; rerun the range test with more num_steps")
     return BoundsSuggestion(float(lrs[base]), float(lrs[high]), base, high)
 
 
