@@ -8,6 +8,7 @@ import torch
 from torch.optim.lr_scheduler import LRScheduler
 
 from cyclr._base import Schedule, deserialize, serialize
+from cyclr._ops import PYTHON
 from cyclr.cyclic import CyclicSchedule
 
 _STATE_KEYS = ("step", "schedules", "group_scale")
@@ -53,6 +54,14 @@ def _restore_schedule(entry: dict, current: Schedule, group: int) -> Schedule:
             f"({entry.get('scale_fn')}) that is not saved with it; build the scheduler with the "
             f"same schedule before loading; received a scheduler whose schedule is {current!r}")
     return current
+
+
+def _checked_step(step) -> float:
+    # The per-step path: the schedule's scalar math without Schedule.__call__'s
+    # input checks (the step is this scheduler's own int; only its sign needs one).
+    if step < 0:
+        raise ValueError(f"step must be >= 0; received step={step}")
+    return float(step)
 
 
 class CyclicLR(LRScheduler):
@@ -227,11 +236,14 @@ class CyclicLR(LRScheduler):
 
     def lrs_at(self, step: int) -> list[float]:
         """The learning rate of every parameter group at ``step``."""
-        return [s(step) * k for s, k in zip(self._group_schedules(), self.group_scale)]
+        t = _checked_step(step)
+        return [float(s.lr_at(t, PYTHON)) * k
+                for s, k in zip(self._group_schedules(), self.group_scale)]
 
     def momenta_at(self, step: int) -> list[float]:
         """The momentum (or ``beta_1``) of every parameter group at ``step``."""
-        return [s.momentum(step) for s in self._group_schedules()]
+        t = _checked_step(step)
+        return [float(s.momentum_at(t, PYTHON)) for s in self._group_schedules()]
 
     def get_lr(self) -> list[float]:
         """The learning rates for the current step (pure: writes nothing)."""
