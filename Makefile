@@ -37,11 +37,14 @@ test-keras: install
 		KERAS_BACKEND=$$backend $(PYTEST) tests/keras -q || exit 1; \
 	done
 
-# Every bench/*.py in turn (about 20 minutes on 2 cores); each prints its table and
-# writes it to bench/results/. The bench extra holds the peers they run live.
+# Every benchmark in turn (about 15 minutes on 2 quiet cores); each prints its table and
+# writes it to bench/results/, then the README's Results section is refreshed from them.
+# The bench extra holds the peers they run live (torch-lr-finder).
+BENCHES ?= schedule_speed overhead suggest_bounds finder_peers time_to_accuracy
 bench: install
 	$(PY) -m pip install --quiet -e '.[bench]'
-	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for name in $(BENCHES); do echo "== bench/$$name.py"; $(PY) bench/$$name.py || exit 1; done
+	$(PY) bench/readme_results.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache

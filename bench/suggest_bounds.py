@@ -43,7 +43,7 @@ from torch import nn
 from cyclr.app import datasets, torch_models
 from cyclr.cyclic import CyclicSchedule
 from cyclr.planning import step_size_for
-from cyclr.rangetest import SINGLE_SUGGESTIONS, RangeTest, RangeTestResult, bounds_suggestion
+from cyclr.rangetest import SINGLE_SUGGESTIONS, RangeTest, bounds_suggestion
 
 HERE = Path(__file__).resolve().parent
 MOMENTUM = 0.9

@@ -87,7 +87,7 @@ class KerasRunner:
         keras.utils.set_random_seed(self.seed + 10_000)
         return ck.find_lr(self.model, self.data.x_train, self.data.y_train,
                           batch_size=self.batch_size, start_lr=start_lr, end_lr=end_lr,
-                          num_steps=num_steps)
+                          num_steps=num_steps, verbose=1 if progress else 0)
 
     def evaluate(self, x, y) -> tuple[float, float]:
         scores = self.model.evaluate(x, y, batch_size=1024, verbose=0, return_dict=True)

@@ -28,6 +28,10 @@ CYCLICAL = {"triangular": dict(mode="triangular"), "triangular2": dict(mode="tri
             "parabolic": dict(waveform="parabolic")}
 ADAM_DEFAULT_LR = 1e-3
 SGD_MOMENTUM = 0.9
+#: ``(start_lr, end_lr, num_steps)`` of the range test per optimizer, the settings
+#: suggest_bounds was validated with (bench/suggest_bounds.py): SGD's loss is flat below
+#: ~1e-3 on the bundled tasks; Adam trains decades lower and diverges by 1.
+RANGE_TEST_DEFAULTS = {"sgd": (1e-4, 10.0, 400), "adam": (1e-5, 1.0, 300)}
 #: exp_range keeps this fraction of its amplitude at the end of the run.
 EXP_RANGE_FINAL_SCALE = 0.1
 

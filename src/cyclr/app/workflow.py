@@ -10,7 +10,7 @@ from typing import Optional
 from cyclr import check, step_size_for, steps_per_epoch
 from cyclr.app.files import write_json
 from cyclr.app.policies import Plan
-from cyclr.app.session import MetricsLog, progress_bar
+from cyclr.app.session import MetricsLog, progress_bar, show_progress
 
 
 @dataclass
@@ -32,9 +32,7 @@ def find_bounds(runner, optimizer: str, start_lr: float, end_lr: float, num_step
     Raises:
       ValueError: the curve gives no bounds (e.g. it diverged at once).
     """
-    with progress_bar(num_steps, f"range test ({optimizer})") as bar:
-        result = runner.range_test(optimizer, start_lr, end_lr, num_steps,
-                                   progress=bar is not None)
+    result = runner.range_test(optimizer, start_lr, end_lr, num_steps, progress=show_progress())
     if out is not None:
         result.to_json(out / f"{stem}.json")
         result.plot(out / f"{stem}.png")

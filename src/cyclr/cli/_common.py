@@ -63,13 +63,9 @@ def add_common(p: argparse.ArgumentParser, *, default_out: str, epochs: int = No
     rt.add_argument("--num-steps", type=positive_int, help="rungs of the range test")
 
 
-#: The range tests suggest_bounds was validated with (bench/suggest_bounds.py): SGD's loss
-#: is flat below ~1e-3 on the bundled tasks; Adam trains decades lower and diverges by 1.
-RANGE_TEST_DEFAULTS = {"sgd": (1e-4, 10.0, 400), "adam": (1e-5, 1.0, 300)}
-
-
 def range_test_settings(args, optimizer: str) -> tuple[float, float, int]:
     """``(start_lr, end_lr, num_steps)``: the options given, else the optimizer's defaults."""
+    from cyclr.app.policies import RANGE_TEST_DEFAULTS
     start, end, steps = RANGE_TEST_DEFAULTS[optimizer]
     start = start if args.start_lr is None else args.start_lr
     end = end if args.end_lr is None else args.end_lr
