@@ -27,6 +27,7 @@ class Ops:
       asfloat: step count (int, array or tensor) -> floating array or tensor.
       floor: elementwise floor, keeping a floating type.
       cos: elementwise cosine.
+      exp: elementwise exponential.
       where: ``where(cond, a, b)``; ``a`` and ``b`` may be Python floats.
       clip: ``clip(x, lo, hi)`` with Python-float bounds.
     """
@@ -35,6 +36,7 @@ class Ops:
     asfloat: Callable[[Any], Any]
     floor: Callable[[Any], Any]
     cos: Callable[[Any], Any]
+    exp: Callable[[Any], Any]
     where: Callable[[Any, Any, Any], Any]
     clip: Callable[[Any, float, float], Any]
 
@@ -52,6 +54,7 @@ PYTHON = Ops(
     asfloat=float,
     floor=lambda x: float(math.floor(x)),
     cos=math.cos,
+    exp=math.exp,
     where=_py_where,
     clip=_py_clip,
 )
@@ -61,6 +64,7 @@ NUMPY = Ops(
     asfloat=lambda x: np.asarray(x, dtype=np.float64),
     floor=np.floor,
     cos=np.cos,
+    exp=np.exp,
     where=np.where,
     clip=np.clip,
 )

@@ -24,7 +24,7 @@ from cyclr._base import Schedule
 from cyclr._ops import Ops
 
 JAX_OPS = Ops(name="jax", asfloat=lambda x: jnp.asarray(x).astype(jnp.result_type(float)),
-              floor=jnp.floor, cos=jnp.cos, where=jnp.where, clip=jnp.clip)
+              floor=jnp.floor, cos=jnp.cos, exp=jnp.exp, where=jnp.where, clip=jnp.clip)
 
 
 class _Evaluate:

@@ -15,9 +15,23 @@ from cli_helpers import one_line_error
     (["train", "--epochs", "0"], "'0'"),
     (["find", "--start-lr", "1", "--end-lr", "0.1"], "--end-lr=0.1"),
     (["train", "--data", "missing.npz"], "missing.npz"),
+    (["find", "--model", "cnn1d"], "--model cnn1d needs sequences"),
+    (["train", "--dataset", "mnist1d", "--model", "seed_cnn"], "--model seed_cnn needs images"),
+    (["train", "--policy", "exp_range", "--gamma", "2"], "--gamma=2.0"),
+    (["train", "--gamma", "0.5"], "--gamma does not apply to --policy triangular"),
+    (["train", "--policy", "adam", "--base-lr", "0.1", "--max-lr", "1"], "--base-lr, --max-lr"),
+    (["train", "--base-momentum", "0.8"], "need --cycle-momentum"),
+    (["train", "--policy", "fixed", "--mode", "triangular2"], "--mode does not apply"),
+    (["train", "--policy", "onecycle", "--cycle-momentum"], "--cycle-momentum does not apply"),
+    (["train", "--policy", "adam", "--optimizer", "sgd"], "--optimizer=sgd"),
+    (["train", "--cycle-momentum", "--base-momentum", "0.99", "--max-momentum", "0.9"],
+     "--base-momentum=0.99"),
+    (["compare", "--optimizer", "adam"], "--optimizer=adam"),
 ])
 def test_bad_options(cyclr_cli, args, needle, tmp_path):
+    """Each is refused before anything runs: no run folder is made."""
     one_line_error(cyclr_cli(*args, "--framework", "torch", "--out", tmp_path / "o"), needle)
+    assert not (tmp_path / "o").exists()
 
 
 def test_an_existing_out_is_never_overwritten(cyclr_cli, tmp_path):

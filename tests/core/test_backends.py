@@ -34,3 +34,11 @@ def test_torch_tensors_equal_numpy(name):
     if s.has_momentum:
         m = s.momentum_at(TORCH_OPS.asfloat(torch.arange(STEPS)), TORCH_OPS)
         np.testing.assert_allclose(m.numpy(), s.momentum(np.arange(STEPS)), rtol=1e-12)
+
+
+def test_jax_exp_range_far_into_the_run():
+    jax = pytest.importorskip("jax")
+    from cyclr.jax import optax_schedule
+    from schedule_cases import LONG_EXP_RANGE, LONG_STEPS
+    got = np.asarray(jax.jit(optax_schedule(LONG_EXP_RANGE))(jax.numpy.array(LONG_STEPS)))
+    np.testing.assert_allclose(got, LONG_EXP_RANGE(np.array(LONG_STEPS)), rtol=2e-6)

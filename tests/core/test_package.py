@@ -81,3 +81,18 @@ def test_console_script_is_installed():
     exe = shutil.which("cyclr") or os.path.join(os.path.dirname(sys.executable), "cyclr")
     proc = subprocess.run([exe, "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("cyclr ")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--one-cycle", "--max-lr", "0.1", "--steps", "100", "--mode", "triangular2"],
+     "--mode does not apply to --one-cycle"),
+    (["--base-lr", "0.01", "--max-lr", "0.1", "--step-size", "10", "--pct-start", "0.2"],
+     "--pct-start does not apply here"),
+    (["--base-lr", "0.01", "--max-lr", "0.1", "--step-size", "10", "--base-momentum", "0.8"],
+     "--base-momentum does not apply here"),
+    (["--base-lr", "0.01", "--max-lr", "0.1", "--step-size", "10", "--steps", "10000000000"],
+     "--steps must be <= 20,000,000"),
+])
+def test_preview_refuses_options_it_would_ignore(args, needle, tmp_path):
+    proc = run_cyclr("preview", *args, tmp_path=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and needle in proc.stderr

@@ -34,6 +34,8 @@ def double(x):
     ((0.1, 1.0, 4), dict(mode="exp_range", gamma=-0.5), "gamma=-0.5"),
     ((0.1, 1.0, 4), dict(gamma=0.99), "gamma=0.99 with mode='triangular'"),
     ((0.1, 1.0, 4), dict(scale_fn=double), "scale_mode=None"),
+    ((0.1, 1.0, 4), dict(scale_fn=double, scale_mode="cycle", gamma=0.5), "and a scale_fn"),
+    ((0.1, 1.0, 4), dict(scale_mode="iterations"), "scale_mode='iterations' with mode"),
     ((0.1, 1.0, 4), dict(scale_fn=double, scale_mode="cycle", mode="triangular2"),
      "mode='triangular2'"),
     ((0.1, 1.0, 4), dict(scale_fn=3, scale_mode="cycle"), "scale_fn=3"),

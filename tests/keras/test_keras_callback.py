@@ -94,3 +94,11 @@ def test_errors_name_the_parameter_and_value():
         CyclicLR(step_size=-3)
     with pytest.raises(ValueError, match="base_lr"):
         CyclicLR(base_lr=0.1, max_lr=0.01)
+
+
+def test_arguments_a_given_schedule_would_ignore_are_refused():
+    import cyclr
+    with pytest.raises(ValueError, match="mode='exp_range'"):
+        CyclicLR(schedule=cyclr.CyclicSchedule(0.1, 1.0, 4), mode="exp_range")
+    with pytest.raises(ValueError, match="step_size=100"):
+        CyclicLR(step_size=100, step_size_up=50)

@@ -23,3 +23,10 @@ def test_keras_ops_equal_numpy(name):
     if s.has_momentum:
         m = keras.ops.convert_to_numpy(s.momentum_at(KERAS_OPS.asfloat(steps), KERAS_OPS))
         np.testing.assert_allclose(m, s.momentum(np.arange(STEPS)), rtol=2e-6)
+
+
+def test_keras_exp_range_far_into_the_run():
+    from schedule_cases import LONG_EXP_RANGE, LONG_STEPS
+    steps = keras.ops.convert_to_tensor(LONG_STEPS)
+    got = keras.ops.convert_to_numpy(LONG_EXP_RANGE.lr_at(KERAS_OPS.asfloat(steps), KERAS_OPS))
+    np.testing.assert_allclose(got, LONG_EXP_RANGE(np.array(LONG_STEPS)), rtol=2e-6)

@@ -297,3 +297,21 @@ def test_errors_name_the_parameter_and_the_value(kwargs, message):
     with pytest.raises(ValueError, match=message):
         range_test(model, opt, args.pop("criterion"), args.pop("train_loader"), **args)
     assert model.w.item() == 100.0
+
+
+def test_a_loader_with_its_own_generator_gives_the_same_batches_after_the_test():
+    """The test draws batches from the loader's generator; it puts that state back too."""
+    x, y = torch.randn(64, 5), torch.randint(0, 3, (64,))
+    firsts = []
+    for run_test in (False, True):
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=8,
+                                             shuffle=True,
+                                             generator=torch.Generator().manual_seed(3))
+        np.random.seed(11)
+        if run_test:
+            model = torch.nn.Linear(5, 3)
+            opt = torch.optim.SGD(model.parameters(), lr=0.01)
+            range_test(model, opt, torch.nn.functional.cross_entropy, loader, start_lr=1e-4,
+                       end_lr=1.0, num_steps=20)
+        firsts.append((next(iter(loader))[1].tolist(), np.random.randint(1000)))
+    assert firsts[0] == firsts[1]

@@ -315,3 +315,11 @@ def test_a_scale_mode_given_with_a_built_in_mode_is_honoured():
     # gamma**step here and ignore scale_mode).
     assert lrs[:, 0].tolist() == [1, 1.5, 2, 2.5, 3, 2.5, 2, 1.5, 1]
     assert sched.get_last_lr() == [1.0 + 4 * 0.25 * 0.25]
+
+
+def test_keywords_a_given_schedule_would_ignore_are_refused():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match="mode='exp_range', gamma=0.5"):
+        CyclicLR(opt, CyclicSchedule(0.1, 1.0, 4), mode="exp_range", gamma=0.5)
+    with pytest.raises(ValueError, match="waveform='sine'"):
+        CyclicLR(opt, CyclicSchedule(0.1, 1.0, 4), waveform="sine")

@@ -48,7 +48,7 @@ def add_common(p: argparse.ArgumentParser, *, default_out: str, epochs: int = No
                       help="seed_cnn (the seed's CNN), cnn1d (MNIST-1D's), mlp; auto: seed_cnn for "
                            "images, cnn1d for sequences")
     train = p.add_argument_group("training")
-    train.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, help="default sgd")
     train.add_argument("--epochs", type=positive_int, default=epochs,
                        help="training epochs" + ("" if epochs is None else f" (default {epochs})"))
     train.add_argument("--batch-size", type=positive_int, default=32)
@@ -94,12 +94,29 @@ def load_data_or_fail(args):
         raise UsageError(str(exc).splitlines()[0]) from None
 
 
-def open_run(args):
-    """``(data, out)``: the run's data and its folder, or a one-line UsageError."""
+def check_model(model: str, data) -> str:
+    """``model`` if it can take the data's inputs, else a one-line UsageError."""
+    rank = len(data.input_shape)
+    if (model == "cnn1d" and rank != 1) or (model == "seed_cnn" and rank not in (2, 3)):
+        needs = "sequences (N, L)" if model == "cnn1d" else "images (N, H, W[, C])"
+        raise UsageError(f"--model {model} needs {needs}; received inputs of shape "
+                         f"{data.input_shape} from {data.name}")
+    return model
+
+
+def open_run(args, check=None):
+    """``(data, out, model)``: the run's data, its folder and model, or a one-line UsageError.
+
+    ``check(data, model)`` may raise a UsageError before the folder is made, so that bad
+    options never leave files behind.
+    """
     from cyclr.app.files import prepare_out
     data = load_data_or_fail(args)
+    model = check_model(resolve_model(args, data), data)
+    if check is not None:
+        check(data, model)
     try:
-        return data, prepare_out(args.out, args.overwrite)
+        return data, prepare_out(args.out, args.overwrite), model
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

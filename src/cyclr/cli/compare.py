@@ -42,10 +42,13 @@ def run(args) -> int:
         raise UsageError(f"--target is an accuracy in (0, 1]; received --target={args.target}")
     range_tests = {opt: _common.range_test_settings(args, opt)
                    for opt in {needs_range_test(p) for p in policies} - {None}}
-    data, out = _common.open_run(args)
+    if args.optimizer is not None:
+        raise UsageError("each policy of compare has its own optimizer (sgd; adam for adam and "
+                         f"adam+clr); received --optimizer={args.optimizer}")
+    data, out, model = _common.open_run(args)
     print(data.describe())
     try:
-        table = compare(args, data, _common.resolve_model(args, data), policies, range_tests, out)
+        table = compare(args, data, model, policies, range_tests, out)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     print(table)

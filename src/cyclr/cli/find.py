@@ -18,13 +18,13 @@ def run(args) -> int:
     from cyclr.app.session import make_runner
     from cyclr.app.workflow import find_bounds, half_cycle, save_summary
 
-    settings = _common.range_test_settings(args, args.optimizer)
-    data, out = _common.open_run(args)
-    model = _common.resolve_model(args, data)
+    optimizer = args.optimizer or "sgd"
+    settings = _common.range_test_settings(args, optimizer)
+    data, out, model = _common.open_run(args)
     print(data.describe())
     runner = make_runner(args.framework, data, model, args.batch_size, args.seed)
     try:
-        bounds = find_bounds(runner, args.optimizer, *settings, out)
+        bounds = find_bounds(runner, optimizer, *settings, out)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     step_size = half_cycle(data, args.batch_size, args.epochs_per_half_cycle)
@@ -36,6 +36,6 @@ def run(args) -> int:
         "base_lr": bounds.base_lr, "max_lr": bounds.max_lr, "step_size": step_size,
         "steps_per_epoch": runner.steps_per_epoch, **{f"{k}_lr": v for k, v in bounds.extra.items()},
         "stop_reason": bounds.range_test.stop_reason, "framework": args.framework,
-        "model": model, "dataset": data.name, "optimizer": args.optimizer})
+        "model": model, "dataset": data.name, "optimizer": optimizer})
     print(f"wrote {out}/range_test.json, range_test.png, summary.json")
     return 0

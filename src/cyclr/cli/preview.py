@@ -19,47 +19,73 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--step-size", type=int, help="steps per half cycle")
     p.add_argument("--step-size-up", type=int, help="steps from base_lr up to max_lr")
     p.add_argument("--step-size-down", type=int, help="steps from max_lr down to base_lr")
-    p.add_argument("--mode", default="triangular", choices=MODES)
-    p.add_argument("--waveform", default="triangular", choices=WAVEFORMS)
-    p.add_argument("--gamma", type=float, default=1.0, help="exp_range decay per step")
-    p.add_argument("--decay-target", default="amplitude", choices=DECAY_TARGETS)
+    p.add_argument("--mode", choices=MODES, help="bound decay (default triangular)")
+    p.add_argument("--waveform", choices=WAVEFORMS, help="shape of a cycle (default triangular)")
+    p.add_argument("--gamma", type=float, help="exp_range decay per step")
+    p.add_argument("--decay-target", choices=DECAY_TARGETS, help="default amplitude")
     p.add_argument("--scale-mode", choices=SCALE_MODES, help="what the decay reads")
     p.add_argument("--momentum", action="store_true",
                    help="cycle momentum too (inverse to the lr)")
-    p.add_argument("--base-momentum", type=float, default=0.85)
-    p.add_argument("--max-momentum", type=float, default=0.95)
+    p.add_argument("--base-momentum", type=float, help="default 0.85")
+    p.add_argument("--max-momentum", type=float, help="default 0.95")
     p.add_argument("--one-cycle", action="store_true", help="Smith's one-cycle policy instead")
     p.add_argument("--total-steps", type=int, help="one-cycle length (default: --steps)")
-    p.add_argument("--pct-start", type=float, default=0.3)
-    p.add_argument("--anneal", default="cos", choices=("cos", "linear"))
-    p.add_argument("--div-factor", type=float, default=25.0)
-    p.add_argument("--final-div-factor", type=float, default=1e4)
+    p.add_argument("--pct-start", type=float, help="default 0.3")
+    p.add_argument("--anneal", choices=("cos", "linear"), help="default cos")
+    p.add_argument("--div-factor", type=float, help="default 25")
+    p.add_argument("--final-div-factor", type=float, help="default 1e4")
     p.add_argument("--three-phase", action="store_true")
     p.add_argument("--steps", type=int, help="length of the run to preview and check")
     p.add_argument("--steps-per-epoch", type=int, help="to check the step size in epochs")
     p.add_argument("--out", help="write the figure here (.png, .pdf or .svg)")
 
 
+CYCLIC_ONLY = ("base_lr", "step_size", "step_size_up", "step_size_down", "mode", "waveform",
+               "gamma", "decay_target", "scale_mode")
+ONE_CYCLE_ONLY = ("total_steps", "pct_start", "anneal", "div_factor", "final_div_factor")
+#: the largest run preview evaluates step by step
+MAX_STEPS = 20_000_000
+
+
+def _given(args, names) -> list[str]:
+    return [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) is not None]
+
+
+def _do_not_apply(options: list[str]) -> str:
+    return f"{', '.join(options)} {'does' if len(options) == 1 else 'do'} not apply"
+
+
+def _given_kwargs(args, names) -> dict:
+    return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+
+
 def build_schedule(args) -> object:
-    """The schedule the options describe; bad values become one-line UsageErrors."""
+    """The schedule the options describe; bad or inapplicable options become UsageErrors."""
+    if args.one_cycle:
+        extra = _given(args, CYCLIC_ONLY) + (["--momentum"] if args.momentum else [])
+        if extra:
+            raise UsageError(f"{_do_not_apply(extra)} to --one-cycle")
+    else:
+        extra = _given(args, ONE_CYCLE_ONLY) + (["--three-phase"] if args.three_phase else [])
+        if not args.momentum:
+            extra += _given(args, ("base_momentum", "max_momentum"))
+        if extra:
+            raise UsageError(f"{_do_not_apply(extra)} here: add --one-cycle, or --momentum "
+                             "for the momentum bounds")
     try:
         if args.one_cycle:
             total = args.total_steps if args.total_steps is not None else args.steps
             if total is None:
                 raise ValueError("--one-cycle needs --total-steps or --steps; received neither")
-            return OneCycle(args.max_lr, total, pct_start=args.pct_start, anneal=args.anneal,
-                            div_factor=args.div_factor, final_div_factor=args.final_div_factor,
-                            three_phase=args.three_phase, base_momentum=args.base_momentum,
-                            max_momentum=args.max_momentum)
+            return OneCycle(args.max_lr, total, three_phase=args.three_phase,
+                            **_given_kwargs(args, ONE_CYCLE_ONLY[1:] + ("base_momentum",
+                                                                         "max_momentum")))
         if args.base_lr is None:
             raise ValueError("--base-lr is required for a cyclical schedule; received none")
-        momentum = {"base_momentum": args.base_momentum,
-                    "max_momentum": args.max_momentum} if args.momentum else {}
+        momentum = {"base_momentum": 0.85, "max_momentum": 0.95} if args.momentum else {}
+        momentum.update(_given_kwargs(args, ("base_momentum", "max_momentum")))
         return CyclicSchedule(args.base_lr, args.max_lr, args.step_size,
-                              step_size_up=args.step_size_up, step_size_down=args.step_size_down,
-                              mode=args.mode, gamma=args.gamma, waveform=args.waveform,
-                              decay_target=args.decay_target, scale_mode=args.scale_mode,
-                              **momentum)
+                              **_given_kwargs(args, CYCLIC_ONLY[2:]), **momentum)
     except ValueError as exc:
         raise UsageError(_as_options(str(exc))) from None
 
@@ -106,6 +132,10 @@ def run(args) -> int:
         value = steps if name == "steps" else getattr(args, name)
         if value is not None and value < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1; received {value}")
+    if steps > MAX_STEPS:
+        raise UsageError(f"--steps must be <= {MAX_STEPS:,} for a preview (it evaluates every "
+                         f"step); received {steps:,}" + ("" if args.steps else
+                                                          " (3 cycles, the default)"))
     out = None
     if args.out:
         from cyclr.plotting import check_output_path

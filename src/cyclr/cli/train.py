@@ -28,13 +28,54 @@ def add_arguments(p) -> None:
                      "(default: 10%% of the amplitude left at the end)")
     pol.add_argument("--cycle-momentum", action="store_true",
                      help="cycle momentum (SGD) or beta_1 (Adam) inverse to the lr")
-    pol.add_argument("--base-momentum", type=float, default=0.85)
-    pol.add_argument("--max-momentum", type=float, default=0.95)
+    pol.add_argument("--base-momentum", type=float,
+                     help="with --cycle-momentum or onecycle (default 0.85)")
+    pol.add_argument("--max-momentum", type=float,
+                     help="with --cycle-momentum or onecycle (default 0.95)")
     pol.add_argument("--base-lr", type=_common.positive_float,
                      help="with --max-lr: skip the range test")
     pol.add_argument("--max-lr", type=_common.positive_float)
     pol.add_argument("--epochs-per-half-cycle", type=_common.positive_float, default=4.0,
                      help="step size in epochs (Smith: 2-10; default 4)")
+
+
+#: Options that shape a cyclical schedule, and the policies without one.
+SHAPE_OPTIONS = ("mode", "waveform", "gamma")
+NOT_CYCLICAL = ("fixed", "adam", "onecycle")
+
+
+def _refuse_ignored(args) -> None:
+    """Options that the chosen policy would not use are an error, not silently dropped."""
+    def given(names):
+        return [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) is not None]
+    extra = []
+    if args.policy in NOT_CYCLICAL:
+        extra += given(SHAPE_OPTIONS)
+    elif args.gamma is not None and (args.mode or _mode_of(args.policy)) != "exp_range":
+        extra.append("--gamma")
+    if args.policy == "adam":
+        extra += given(("base_lr", "max_lr"))
+    if args.cycle_momentum and args.policy in NOT_CYCLICAL:
+        extra.append("--cycle-momentum")
+    if not args.cycle_momentum and args.policy != "onecycle":
+        extra += given(("base_momentum", "max_momentum"))
+    if extra:
+        hint = " (momentum bounds need --cycle-momentum)" if any(
+            "momentum" in e for e in extra) and args.policy not in NOT_CYCLICAL else ""
+        raise UsageError(f"{', '.join(extra)} {'does' if len(extra) == 1 else 'do'} not apply "
+                         f"to --policy {args.policy}{hint}")
+
+
+def _mode_of(policy: str) -> str:
+    from cyclr.app.policies import CYCLICAL
+    return CYCLICAL.get(policy, {}).get("mode", "triangular")
+
+
+def _as_options(message: str) -> str:
+    """Name the core's parameters as this command spells them (gamma= -> --gamma=)."""
+    for name in ("base_momentum", "max_momentum", "base_lr", "max_lr", "gamma"):
+        message = message.replace(f"{name}=", f"--{name.replace('_', '-')}=")
+    return message
 
 
 def _check_args(args) -> None:
@@ -47,6 +88,7 @@ def _check_args(args) -> None:
 
 
 def run(args) -> int:
+    from cyclr import steps_per_epoch
     from cyclr.app.files import write_json
     from cyclr.app.policies import make_plan, needs_range_test
     from cyclr.app.report import plot_curves, plot_lr_momentum, write_report
@@ -55,11 +97,32 @@ def run(args) -> int:
                                     save_summary, train_plan)
 
     _check_args(args)
-    optimizer = args.optimizer if args.policy not in ("adam", "adam+clr") else "adam"
+    _refuse_ignored(args)
+    if args.policy in ("adam", "adam+clr") and args.optimizer not in (None, "adam"):
+        raise UsageError(f"--policy {args.policy} trains with Adam; received "
+                         f"--optimizer={args.optimizer}")
+    optimizer = "adam" if args.policy in ("adam", "adam+clr") else (args.optimizer or "sgd")
     settings = _common.range_test_settings(args, optimizer)
-    data, out = _common.open_run(args)
-    model = _common.resolve_model(args, data)
     epochs = args.epochs or default_epochs(args.epochs_per_half_cycle)
+    momentum = {k: v for k, v in (("base_momentum", args.base_momentum),
+                                  ("max_momentum", args.max_momentum)) if v is not None}
+
+    def plan_for(data, base_lr, max_lr, fixed_lr, step_size):
+        try:
+            return make_plan(args.policy, total_steps=epochs * steps_per_epoch(
+                                 len(data.x_train), args.batch_size), step_size=step_size,
+                             base_lr=base_lr, max_lr=max_lr, fixed_lr=fixed_lr,
+                             cycle_momentum=args.cycle_momentum, optimizer=optimizer,
+                             mode=args.mode, waveform=args.waveform, gamma=args.gamma,
+                             **momentum)
+        except ValueError as exc:
+            raise UsageError(_as_options(str(exc))) from None
+
+    def check(data, model):  # every option is checked before the run folder is made
+        plan_for(data, 1e-3, 1e-2, 1e-3, half_cycle(data, args.batch_size,
+                                                     args.epochs_per_half_cycle))
+
+    data, out, model = _common.open_run(args, check)
     step_size = half_cycle(data, args.batch_size, args.epochs_per_half_cycle)
     config = {k: v for k, v in vars(args).items() if k not in ("command",)}
     config.update(model=model, epochs=epochs, step_size=step_size, command="train",
@@ -82,14 +145,7 @@ def run(args) -> int:
             raise UsageError(str(exc)) from None
         print(bounds.range_test.summary())
     spe = runner.steps_per_epoch
-    try:
-        plan = make_plan(args.policy, total_steps=epochs * spe, step_size=step_size,
-                         base_lr=bounds.base_lr, max_lr=bounds.max_lr, fixed_lr=bounds.fixed_lr,
-                         cycle_momentum=args.cycle_momentum, base_momentum=args.base_momentum,
-                         max_momentum=args.max_momentum, optimizer=optimizer, mode=args.mode,
-                         waveform=args.waveform, gamma=args.gamma)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    plan = plan_for(data, bounds.base_lr, bounds.max_lr, bounds.fixed_lr, step_size)
     print(f"training: {plan.policy}, {plan.optimizer}, {plan.schedule!r}, {epochs} epochs of "
           f"{spe} steps")
 
@@ -108,8 +164,8 @@ def run(args) -> int:
     finally:
         summary["seconds"] = time.perf_counter() - started
         save_summary(out / "summary.json", summary)
-        _write_figures_and_report(out, summary, config, log, plot_lr_momentum, plot_curves,
-                                  write_report)
+        _write_figures_and_report(out, summary, config, log, bounds.range_test is not None,
+                                  plot_lr_momentum, plot_curves, write_report)
     print(f"test accuracy {summary['test_accuracy']:.4f} after {summary['steps']} steps "
           f"({summary['seconds']:.1f} s)")
     for finding in summary.get("checks", []):
@@ -118,9 +174,10 @@ def run(args) -> int:
     return 0
 
 
-def _write_figures_and_report(out, summary, config, log, plot_lr_momentum, plot_curves,
-                              write_report):
-    figures = [("Range test", out / "range_test.png")]
+def _write_figures_and_report(out, summary, config, log, ran_range_test, plot_lr_momentum,
+                              plot_curves, write_report):
+    # Only this run's range test: an --overwrite'n folder may hold an older one.
+    figures = [("Range test", out / "range_test.png")] if ran_range_test else []
     if log.rows:
         figures.append(("Learning rate and momentum used", plot_lr_momentum(log.rows, out / "lr.png")))
         figures.append(("Loss and accuracy", plot_curves(log.rows, log.epochs, out / "curves.png")))

@@ -6,4 +6,4 @@ from keras import ops as kops
 from cyclr._ops import Ops
 
 KERAS_OPS = Ops(name="keras", asfloat=lambda x: kops.cast(x, "float32"), floor=kops.floor,
-                cos=kops.cos, where=kops.where, clip=kops.clip)
+                cos=kops.cos, exp=kops.exp, where=kops.where, clip=kops.clip)

@@ -20,7 +20,7 @@ def _step_size(value):
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-            or not math.isfinite(value) or value < 0.5:
+            or not math.isfinite(value) or value < 1:
         raise ValueError(f"step_size must be a positive number of steps; "
                          f"received step_size={value!r}")
     rounded = round(value)
@@ -84,9 +84,25 @@ class CyclicLR(keras.callbacks.Callback):
             raise ValueError(f"cycle_momentum must be True, False or None; received "
                              f"cycle_momentum={cycle_momentum!r}")
         if schedule is not None:
+            given = {name: value for name, value, default in (
+                ("base_lr", base_lr, 0.001), ("max_lr", max_lr, 0.006),
+                ("step_size", step_size, 2000.), ("mode", mode, "triangular"),
+                ("gamma", gamma, 1.), ("scale_fn", scale_fn, None),
+                ("scale_mode", scale_mode, None), ("step_size_up", step_size_up, None),
+                ("step_size_down", step_size_down, None), ("waveform", waveform, "triangular"),
+                ("decay_target", decay_target, "amplitude"),
+                ("base_momentum", base_momentum, None), ("max_momentum", max_momentum, None),
+            ) if value is not default and value != default}
+            if given:
+                raise ValueError("schedule= fixes these; pass them to the schedule instead: "
+                                 + ", ".join(f"{k}={v!r}" for k, v in given.items()))
             self.schedule = as_keras_schedule(schedule).schedule
         else:
             if step_size_up is not None or step_size_down is not None:
+                if step_size != 2000.:
+                    raise ValueError("give step_size or step_size_up/step_size_down, not both; "
+                                     f"received step_size={step_size!r}, step_size_up="
+                                     f"{step_size_up!r}, step_size_down={step_size_down!r}")
                 step_size = None
             if scale_fn is not None and scale_mode is None:
                 scale_mode = "cycle"

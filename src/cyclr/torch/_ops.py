@@ -12,5 +12,5 @@ def _asfloat(x):
     return torch.as_tensor(x, dtype=torch.float64)
 
 
-TORCH_OPS = Ops(name="torch", asfloat=_asfloat, floor=torch.floor, cos=torch.cos,
+TORCH_OPS = Ops(name="torch", asfloat=_asfloat, floor=torch.floor, cos=torch.cos, exp=torch.exp,
                 where=torch.where, clip=torch.clamp)

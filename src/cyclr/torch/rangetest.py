@@ -10,10 +10,12 @@ import contextlib
 import copy
 import numbers
 import os
+import random
 import sys
 import tempfile
 from typing import Callable, Optional
 
+import numpy as np
 import torch
 
 from cyclr.rangetest import RangeTest, RangeTestResult
@@ -60,14 +62,17 @@ class _Snapshot:
 
     The model's and the optimizer's ``state_dict()`` (in memory, or in a
     temporary file inside ``checkpoint_dir``), the parameters' ``.grad``, each
-    module's train/eval mode, torch's random number generators (so the batches
-    and dropout masks of the training that follows are those it would have had
-    without the test) and a ``DistributedSampler``'s epoch.
+    module's train/eval mode, the random number generators (torch's global ones,
+    every ``torch.Generator`` a loader or its samplers hold, NumPy's and Python's
+    global ones: so the batches, augmentations and dropout masks of the training
+    that follows are those it would have had without the test) and a
+    ``DistributedSampler``'s epoch.
     """
 
     def __init__(self, model, optimizer, loaders, checkpoint_dir=None):
         self.model, self.optimizer, self.checkpoint_dir = model, optimizer, checkpoint_dir
         self.samplers = [getattr(loader, "sampler", None) for loader in loaders]
+        self.generators = _generators(loaders)
 
     def __enter__(self):
         params = list(self.model.parameters())
@@ -89,6 +94,8 @@ class _Snapshot:
         self.rng = torch.get_rng_state()
         self.cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
         self.epochs = [getattr(s, "epoch", None) for s in self.samplers]
+        self.generator_states = [g.get_state() for g in self.generators]
+        self.host_rng = (np.random.get_state(), random.getstate())
         return self
 
     def __exit__(self, *exc_info):
@@ -112,10 +119,28 @@ class _Snapshot:
             for sampler, epoch in zip(self.samplers, self.epochs):
                 if epoch is not None:
                     sampler.epoch = epoch
+            for generator, saved in zip(self.generators, self.generator_states):
+                generator.set_state(saved)
+            np.random.set_state(self.host_rng[0])
+            random.setstate(self.host_rng[1])
         finally:
             if self.path is not None:
                 os.remove(self.path)
         return False  # an exception (KeyboardInterrupt included) goes on up
+
+
+def _generators(loaders) -> list:
+    """Every distinct ``torch.Generator`` held by the loaders and their samplers."""
+    found = []
+    for loader in loaders:
+        sampler = getattr(loader, "sampler", None)
+        batch_sampler = getattr(loader, "batch_sampler", None)
+        for owner in (loader, sampler, batch_sampler, getattr(batch_sampler, "sampler", None),
+                      getattr(sampler, "sampler", None)):
+            g = getattr(owner, "generator", None)
+            if isinstance(g, torch.Generator) and all(g is not f for f in found):
+                found.append(g)
+    return found
 
 
 def _cycle(loader):

@@ -154,6 +154,16 @@ class CyclicLR(LRScheduler):
             if base_lr is not None or max_lr is not None:
                 raise ValueError("give a schedule or base_lr/max_lr, not both; received "
                                  f"schedule={schedule!r}, base_lr={base_lr!r}, max_lr={max_lr!r}")
+            given = {name: value for name, value, default in (
+                ("step_size_up", step_size_up, 2000), ("step_size_down", step_size_down, None),
+                ("mode", mode, "triangular"), ("gamma", gamma, 1.0),
+                ("scale_fn", scale_fn, None), ("scale_mode", scale_mode, None),
+                ("base_momentum", base_momentum, 0.8), ("max_momentum", max_momentum, 0.9),
+                ("waveform", waveform, "triangular"), ("decay_target", decay_target, "amplitude"),
+            ) if value is not default and value != default}
+            if given:
+                raise ValueError("the schedule fixes these; pass them to the schedule instead: "
+                                 + ", ".join(f"{k}={v!r}" for k, v in given.items()))
             if isinstance(schedule, numbers.Real):
                 raise ValueError("the second argument is a cyclr schedule; pass PyTorch's bounds "
                                  f"as keywords (base_lr=..., max_lr=...); received "
