@@ -47,10 +47,7 @@ def check_count(name: str, value: Any, *, minimum: int = 1) -> int:
 
 def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     if value not in choices:
-        raise ValueError(
-            f"{name} must be one of {', '.join(repr(c) for c in choices)}; "
-            f"received {name}={value!r}"
-        )
+        raise ValueError(f"{name} must be one of {tuple(choices)}; received {name}={value!r}")
     return value
 
 

@@ -44,7 +44,7 @@ def test_exp_ladder_is_evenly_spaced_in_log_lr():
     (dict(start_lr=-1.0, end_lr=1.0, num_steps=10, step_mode="linear"),
      "start_lr must be >= 0; received start_lr=-1.0"),
     (dict(start_lr=1e-3, end_lr=1.0, num_steps=1), "num_steps must be >= 2; received num_steps=1"),
-    (dict(start_lr=1e-3, end_lr=1.0, num_steps=10.0), "num_steps must be an integer"),
+    (dict(start_lr=1e-3, end_lr=1.0, num_steps=10.5), "num_steps must be an integer"),
     (dict(start_lr=1e-3, end_lr=1.0, num_steps=True), "num_steps must be an integer"),
     (dict(start_lr=1e-3, end_lr=math.inf, num_steps=10), "end_lr must be finite"),
     (dict(start_lr="0.1", end_lr=1.0, num_steps=10), "start_lr must be a real number"),

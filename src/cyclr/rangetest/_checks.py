@@ -6,6 +6,8 @@ import numbers
 
 import numpy as np
 
+from cyclr._base import check_choice, check_count
+
 
 def real(name: str, value) -> float:
     """Return ``value`` as a finite float, or raise ``ValueError`` naming it."""
@@ -18,19 +20,13 @@ def real(name: str, value) -> float:
 
 
 def count(name: str, value, minimum: int) -> int:
-    """Return ``value`` as an int ``>= minimum``, or raise ``ValueError`` naming it."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer; received {name}={value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}; received {name}={value!r}")
-    return int(value)
+    """Return ``value`` as an int ``>= minimum`` (the schedules' rule: integral floats pass)."""
+    return check_count(name, value, minimum=minimum)
 
 
 def choice(name: str, value, options) -> str:
     """Return ``value`` if it is one of ``options``, else raise ``ValueError`` naming it."""
-    if value not in options:
-        raise ValueError(f"{name} must be one of {tuple(options)}; received {name}={value!r}")
-    return value
+    return check_choice(name, value, tuple(options))
 
 
 def vector(name: str, values) -> np.ndarray:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import numbers
 import os
 import random
 import sys
@@ -18,6 +17,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
+from cyclr._base import check_count
 from cyclr.rangetest import RangeTest, RangeTestResult
 from cyclr.torch import distributed
 from cyclr.torch.scheduler import _set_value
@@ -158,12 +158,6 @@ def _cycle(loader):
             raise ValueError(f"train_loader yielded no batches; received "
                              f"train_loader={loader!r}")
         passes += 1
-
-
-def _check_count(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; received {name}={value!r}")
-    return int(value)
 
 
 class _Trainer:
@@ -328,8 +322,8 @@ def range_test(model: torch.nn.Module, optimizer: torch.optim.Optimizer, criteri
         raise ValueError(f"criterion must be callable; received criterion={criterion!r}")
     if batch_fn is not None and not callable(batch_fn):
         raise ValueError(f"batch_fn must be callable; received batch_fn={batch_fn!r}")
-    accumulation_steps = _check_count("accumulation_steps", accumulation_steps)
-    val_every = _check_count("val_every", val_every)
+    accumulation_steps = check_count("accumulation_steps", accumulation_steps)
+    val_every = check_count("val_every", val_every)
     if val_loader is None and (val_accuracy or monitor in ("val_loss", "val_accuracy")):
         raise ValueError("validation needs a val_loader; received val_loader=None with "
                          f"val_accuracy={val_accuracy!r}, monitor={monitor!r}")
