@@ -35,19 +35,26 @@ def check_output_path(path, name: str = "out") -> Path:
     return path
 
 
-def save_figure(fig, path) -> Path:
-    """Save ``fig`` to ``path`` atomically: a failure never leaves a half-written file."""
+def write_figure(fig, path, **savefig_kwargs) -> Path:
+    """``fig.savefig`` to ``path`` atomically: a failure never leaves a half-written file."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent, prefix=f".{path.name}.")
     os.close(fd)
     try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
+        fig.savefig(tmp, **savefig_kwargs)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-        pyplot().close(fig)
     return path
+
+
+def save_figure(fig, path) -> Path:
+    """Write a pyplot figure atomically (:func:`write_figure`), then close it."""
+    try:
+        return write_figure(fig, path, dpi=120, bbox_inches="tight")
+    finally:
+        pyplot().close(fig)
 
 
 def plot_schedule(schedule: Schedule, steps: int, path, *, steps_per_epoch: Optional[int] = None,

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 
 import cyclr.keras as ck
+from cyclr import steps_per_epoch
 from cyclr.app.keras_models import build
 from cyclr.app.policies import Plan
 from cyclr.keras import _backend
@@ -70,7 +71,7 @@ class KerasRunner:
 
     @property
     def steps_per_epoch(self) -> int:
-        return math.ceil(len(self.data.x_train) / self.batch_size)
+        return steps_per_epoch(len(self.data.x_train), self.batch_size)
 
     def optimizer(self, name: str, learning_rate, momentum):
         """cyclr's Keras SGD or Adam; ``momentum`` a float or a schedule with momentum."""

@@ -37,6 +37,15 @@ def plot_lr_momentum(step_rows: Sequence[dict], path) -> Path:
     return save_figure(fig, path)
 
 
+def _plot_per_epoch(ax, epoch_rows, metric: str) -> None:
+    """Validation and test ``metric`` at each epoch's last step, where measured."""
+    steps = _column(epoch_rows, "step")
+    for split, color in (("val", "C1"), ("test", "C2")):
+        values = _column(epoch_rows, f"{split}_{metric}")
+        if np.isfinite(values).any():
+            ax.plot(steps, values, "o-", color=color, ms=3, label=f"{split} {metric}")
+
+
 def plot_curves(step_rows: Sequence[dict], epoch_rows: Sequence[dict], path) -> Path:
     """Training loss per step (raw and smoothed); validation/test loss and accuracy per epoch."""
     plt = pyplot()
@@ -47,19 +56,12 @@ def plot_curves(step_rows: Sequence[dict], epoch_rows: Sequence[dict], path) -> 
         k = max(1, len(loss) // 50)
         smooth = np.convolve(loss, np.ones(k) / k, mode="valid")
         left.plot(steps[k - 1:], smooth, color="C0", label=f"train (mean of {k})")
-    e_steps = _column(epoch_rows, "step")
-    for key, color in (("val_loss", "C1"), ("test_loss", "C2")):
-        values = _column(epoch_rows, key)
-        if np.isfinite(values).any():
-            left.plot(e_steps, values, "o-", color=color, ms=3, label=key.replace("_", " "))
+    _plot_per_epoch(left, epoch_rows, "loss")
     left.set_xlabel("step")
     left.set_ylabel("loss")
     left.set_yscale("log")
     left.legend(fontsize=8)
-    for key, color in (("val_accuracy", "C1"), ("test_accuracy", "C2")):
-        values = _column(epoch_rows, key)
-        if np.isfinite(values).any():
-            right.plot(e_steps, values, "o-", color=color, ms=3, label=key.replace("_", " "))
+    _plot_per_epoch(right, epoch_rows, "accuracy")
     right.set_xlabel("step")
     right.set_ylabel("accuracy")
     right.legend(fontsize=8)

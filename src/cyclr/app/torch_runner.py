@@ -5,6 +5,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from cyclr import steps_per_epoch
 from cyclr.app.policies import Plan
 from cyclr.app.torch_models import build
 from cyclr.torch import CyclicLR, range_test
@@ -63,7 +64,7 @@ class TorchRunner:
 
     @property
     def steps_per_epoch(self) -> int:
-        return len(self.train_loader())
+        return steps_per_epoch(len(self.data.x_train), self.batch_size)  # len() of its loader
 
     def optimizer(self, name: str, lr: float, momentum) -> torch.optim.Optimizer:
         if name == "sgd":

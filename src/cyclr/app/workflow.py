@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from cyclr import check, step_size_for, steps_per_epoch
+from cyclr import check, step_size_for
 from cyclr.app.files import write_json, write_text
 from cyclr.app.policies import Plan
 from cyclr.app.session import MetricsLog, progress_bar, show_progress
@@ -61,7 +61,7 @@ def default_epochs(epochs_per_half_cycle: float, cycles: int = 3) -> int:
 def train_plan(runner, plan: Plan, epochs: int, log: MetricsLog) -> dict:
     """Train a fresh model with ``plan``; return the run's summary numbers."""
     runner.new_model()
-    spe = steps_per_epoch(len(runner.data.x_train), runner.batch_size)
+    spe = runner.steps_per_epoch
     findings = [f.message for f in check(plan.schedule, epochs * spe, spe)]
     start = time.perf_counter()
     with progress_bar(epochs * spe, f"train {plan.policy}") as bar:

@@ -11,6 +11,29 @@ MODELS = ("auto", "seed_cnn", "cnn1d", "mlp")
 OPTIMIZERS = ("sgd", "adam")
 
 
+#: Core parameter names as the commands spell them; step_size_up before step_size.
+_CORE_PARAMETERS = ("base_lr", "max_lr", "step_size_up", "step_size_down", "step_size",
+                    "total_steps", "pct_start", "div_factor", "final_div_factor",
+                    "base_momentum", "max_momentum", "decay_target", "scale_mode", "gamma")
+
+
+def as_options(message: str) -> str:
+    """Name the core's parameters in ``message`` as options (``base_lr=`` -> ``--base-lr=``)."""
+    for name in _CORE_PARAMETERS:
+        message = message.replace(f"{name}=", f"--{name.replace('_', '-')}=")
+    return message
+
+
+def given(args, names) -> list[str]:
+    """The options among ``names`` the user gave (not left at None), spelled as options."""
+    return [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) is not None]
+
+
+def do_not_apply(options: list[str]) -> str:
+    """``"--a, --b do not apply"`` (or ``does`` for one)."""
+    return f"{', '.join(options)} {'does' if len(options) == 1 else 'do'} not apply"
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)

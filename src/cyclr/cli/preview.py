@@ -6,6 +6,7 @@ import argparse
 import numpy as np
 
 from cyclr import CyclicSchedule, OneCycle, check
+from cyclr.cli._common import as_options, do_not_apply, given
 from cyclr.cli.errors import UsageError
 from cyclr.cyclic import DECAY_TARGETS, MODES, SCALE_MODES, WAVEFORMS
 
@@ -47,14 +48,6 @@ ONE_CYCLE_ONLY = ("total_steps", "pct_start", "anneal", "div_factor", "final_div
 MAX_STEPS = 20_000_000
 
 
-def _given(args, names) -> list[str]:
-    return [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) is not None]
-
-
-def _do_not_apply(options: list[str]) -> str:
-    return f"{', '.join(options)} {'does' if len(options) == 1 else 'do'} not apply"
-
-
 def _given_kwargs(args, names) -> dict:
     return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
 
@@ -62,15 +55,15 @@ def _given_kwargs(args, names) -> dict:
 def build_schedule(args) -> object:
     """The schedule the options describe; bad or inapplicable options become UsageErrors."""
     if args.one_cycle:
-        extra = _given(args, CYCLIC_ONLY) + (["--momentum"] if args.momentum else [])
+        extra = given(args, CYCLIC_ONLY) + (["--momentum"] if args.momentum else [])
         if extra:
-            raise UsageError(f"{_do_not_apply(extra)} to --one-cycle")
+            raise UsageError(f"{do_not_apply(extra)} to --one-cycle")
     else:
-        extra = _given(args, ONE_CYCLE_ONLY) + (["--three-phase"] if args.three_phase else [])
+        extra = given(args, ONE_CYCLE_ONLY) + (["--three-phase"] if args.three_phase else [])
         if not args.momentum:
-            extra += _given(args, ("base_momentum", "max_momentum"))
+            extra += given(args, ("base_momentum", "max_momentum"))
         if extra:
-            raise UsageError(f"{_do_not_apply(extra)} here: add --one-cycle, or --momentum "
+            raise UsageError(f"{do_not_apply(extra)} here: add --one-cycle, or --momentum "
                              "for the momentum bounds")
     try:
         if args.one_cycle:
@@ -87,16 +80,7 @@ def build_schedule(args) -> object:
         return CyclicSchedule(args.base_lr, args.max_lr, args.step_size,
                               **_given_kwargs(args, CYCLIC_ONLY[2:]), **momentum)
     except ValueError as exc:
-        raise UsageError(_as_options(str(exc))) from None
-
-
-def _as_options(message: str) -> str:
-    """Name parameters as the command line spells them (base_lr -> --base-lr)."""
-    for name in ("base_lr", "max_lr", "step_size_up", "step_size_down", "step_size", "total_steps",
-                 "pct_start", "div_factor", "final_div_factor", "base_momentum", "max_momentum",
-                 "decay_target", "scale_mode", "gamma"):
-        message = message.replace(f"{name}=", f"--{name.replace('_', '-')}=")
-    return message
+        raise UsageError(as_options(str(exc))) from None
 
 
 def summarize(schedule, steps: int, steps_per_epoch=None) -> list[str]:

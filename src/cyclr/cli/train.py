@@ -46,36 +46,26 @@ NOT_CYCLICAL = ("fixed", "adam", "onecycle")
 
 def _refuse_ignored(args) -> None:
     """Options that the chosen policy would not use are an error, not silently dropped."""
-    def given(names):
-        return [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) is not None]
     extra = []
     if args.policy in NOT_CYCLICAL:
-        extra += given(SHAPE_OPTIONS)
+        extra += _common.given(args, SHAPE_OPTIONS)
     elif args.gamma is not None and (args.mode or _mode_of(args.policy)) != "exp_range":
         extra.append("--gamma")
     if args.policy == "adam":
-        extra += given(("base_lr", "max_lr"))
+        extra += _common.given(args, ("base_lr", "max_lr"))
     if args.cycle_momentum and args.policy in NOT_CYCLICAL:
         extra.append("--cycle-momentum")
     if not args.cycle_momentum and args.policy != "onecycle":
-        extra += given(("base_momentum", "max_momentum"))
+        extra += _common.given(args, ("base_momentum", "max_momentum"))
     if extra:
         hint = " (momentum bounds need --cycle-momentum)" if any(
             "momentum" in e for e in extra) and args.policy not in NOT_CYCLICAL else ""
-        raise UsageError(f"{', '.join(extra)} {'does' if len(extra) == 1 else 'do'} not apply "
-                         f"to --policy {args.policy}{hint}")
+        raise UsageError(f"{_common.do_not_apply(extra)} to --policy {args.policy}{hint}")
 
 
 def _mode_of(policy: str) -> str:
     from cyclr.app.policies import CYCLICAL
     return CYCLICAL.get(policy, {}).get("mode", "triangular")
-
-
-def _as_options(message: str) -> str:
-    """Name the core's parameters as this command spells them (gamma= -> --gamma=)."""
-    for name in ("base_momentum", "max_momentum", "base_lr", "max_lr", "gamma"):
-        message = message.replace(f"{name}=", f"--{name.replace('_', '-')}=")
-    return message
 
 
 def _check_args(args) -> None:
@@ -116,7 +106,7 @@ def run(args) -> int:
                              mode=args.mode, waveform=args.waveform, gamma=args.gamma,
                              **momentum)
         except ValueError as exc:
-            raise UsageError(_as_options(str(exc))) from None
+            raise UsageError(_common.as_options(str(exc))) from None
 
     def check(data, model):  # every option is checked before the run folder is made
         plan_for(data, 1e-3, 1e-2, 1e-3, half_cycle(data, args.batch_size,

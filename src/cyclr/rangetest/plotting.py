@@ -1,10 +1,10 @@
 """Drawing a range test (matplotlib, imported only here and only when drawing)."""
 from __future__ import annotations
 
-import os
 
 import numpy as np
 
+from cyclr.plotting import write_figure
 from cyclr.rangetest.suggestions import robust_smooth
 
 _MARKS = {"steepest": ("tab:green", "v"), "valley": ("tab:purple", "D"),
@@ -100,7 +100,7 @@ def plot_result(result, path, *, monitor=None, title=None, dpi=100):
         labels += l_
     ax.legend(handles, labels, fontsize=8, loc="best")
     fig.tight_layout()
-    fig.savefig(os.fspath(path), dpi=dpi)
+    write_figure(fig, path, dpi=dpi)  # atomic: an interrupted run leaves no half a PNG
     return path
 
 
