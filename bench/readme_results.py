@@ -14,7 +14,6 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SECTIONS = [
     ("time_to_accuracy.md", "Time to accuracy (Smith's Table 1 at CPU scale)"),
     ("suggest_bounds.md", "Do the suggested bounds train well?"),
-    ("suggest_bounds_5seeds.md", "The same with 5 seeds"),
     ("finder_peers.md", "The range test against other finders"),
     ("overhead.md", "Overhead per training step"),
     ("schedule_speed.md", "Schedule evaluation speed"),

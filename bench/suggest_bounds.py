@@ -1,4 +1,4 @@
-"""Do the suggested bounds train well? Issue 3's benchmark (PyTorch, CPU, 2.5 minutes).
+"""Do the suggested bounds train well? Issue 3's benchmark (PyTorch, CPU, 7.5 minutes).
 
 For each task (the seed's CNN on sklearn digits; the MNIST-1D paper's 1-D CNN and
 an MLP on MNIST-1D) and each seed:
@@ -9,18 +9,24 @@ an MLP on MNIST-1D) and each seed:
    run ends at a cycle boundary, at base_lr) with bounds from
    - ``suggest_bounds``,
    - each single-rate suggestion as max_lr, base_lr = max_lr / 4,
-   - every pair of a grid spanning 2.5 orders of magnitude;
+   - every pair of a grid spanning 2.5 orders of magnitude,
+   - the best grid pair again with both bounds 1% lower: the noise row;
 3. the final test accuracy.
 
-Prints one markdown table (accuracy mean +- std over seeds, regret = best grid
-pair's mean minus the method's mean, in accuracy points) and writes it, with the
-command and the date, to ``bench/results/suggest_bounds.md``.
+Prints one markdown table (accuracy mean +- std over seeds; regret = best grid
+pair's mean minus the method's mean, in accuracy points, +- its standard error
+seed by seed) and writes it, with the command and the date, to
+``bench/results/suggest_bounds.md``.
 
-    .venv/bin/python bench/suggest_bounds.py            # 2.5 min on 1 thread, idle machine
+Why 10 seeds by default: a 1% change of both bounds moves a single run's final
+accuracy by about a point (the noise row), so with 3 seeds the standard error of a
+regret is 0.5-0.8 points, as large as the 0.5 the issue asks a reading to stay
+within; with 10 it is 0.3-0.5.
+
+    .venv/bin/python bench/suggest_bounds.py            # 7.5 min on 1 thread, idle machine
+    .venv/bin/python bench/suggest_bounds.py --seeds 3  # 2.5 min, the issue's minimum
     .venv/bin/python bench/suggest_bounds.py --quick    # ~10 s smoke run
     .venv/bin/python bench/suggest_bounds.py --record-fixtures DIR  # the tests' curves, ~15 s
-
-(143 s measured for the full run alone, 194 s while other work shared the two cores.)
 """
 from __future__ import annotations
 
@@ -51,6 +57,7 @@ HALF_CYCLE_EPOCHS = 2
 HALF_CYCLES = 4            # 8 epochs, two whole cycles
 GRID_MAX = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 GRID_RATIO = (3.0, 10.0)   # base_lr = max_lr / ratio
+NOISE_ROW = "best grid pair x 0.99 (noise)"
 
 
 @dataclass(frozen=True)
@@ -173,6 +180,15 @@ def run_bench(tasks, seeds, grid, log):
         means = {k: statistics.fmean(v) for k, v in acc.items()}
         best_grid = max(v for k, v in means.items() if k.startswith("grid"))
         best_name = max((k for k in means if k.startswith("grid")), key=means.get)
+        # The bench's resolution: the best pair again with both bounds 1% lower, a change
+        # no reading could mean; what it moves is the chaos of training, not the bounds.
+        nudged = NOISE_ROW
+        for seed in range(seeds):
+            base, high = bounds[best_name][seed]
+            bounds.setdefault(nudged, []).append((base * 0.99, high * 0.99))
+            acc.setdefault(nudged, []).append(
+                train(fresh_model(task, x, seed), data, task, seed, base * 0.99, high * 0.99))
+        means[nudged] = statistics.fmean(acc[nudged])
         for name in acc:
             if name.startswith("grid") and name != best_name:
                 continue
@@ -180,13 +196,19 @@ def run_bench(tasks, seeds, grid, log):
             median = (float(np.median(pairs[:, 0])), float(np.median(pairs[:, 1])))
             label = "best grid pair" if name == best_name else name
             std = statistics.stdev(acc[name]) if len(acc[name]) > 1 else 0.0
+            # seed by seed against the best pair (same weights, same batches): its standard error
+            gaps = [b - a for a, b in zip(acc[name], acc[best_name])]
+            se = statistics.stdev(gaps) / math.sqrt(seeds) if seeds > 1 else 0.0
+            regret = f"{best_grid - means[name]:+.2f}"
+            if name != best_name:
+                regret += f" ± {se:.2f}"
             rows.append((task.name, label, fmt_pair(median), f"{means[name]:.2f} ± {std:.2f}",
-                         f"{best_grid - means[name]:+.2f}"))
+                         regret))
         grid_means = sorted(((v, k) for k, v in means.items() if k.startswith("grid")),
                             reverse=True)
         log(f"{task.name} grid: " + "; ".join(f"{k[5:]} {v:.1f}" for v, k in grid_means))
     header = ("task", "method", "bounds (median over seeds)", "accuracy % (mean ± std)",
-              "regret vs best grid pair")
+              "regret vs best grid pair (± s.e.)")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
@@ -215,7 +237,7 @@ def record_fixtures(folder, log):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="one task, one seed, a small grid")
-    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=str(HERE / "results" / "suggest_bounds.md"))
     p.add_argument("--record-fixtures", metavar="DIR",

@@ -46,7 +46,8 @@ POLICY_ROWS = ("fixed", "triangular", "triangular2", "exp_range", "onecycle", "a
 GOAL_RATIO = 0.4
 #: What was tried on the way to these rows (each a command of this script), for the notes.
 TRIED = (
-    "Tried (3 seeds each, same range tests): a shorter half cycle, `--dataset mnist1d "
+    "Tried (3 seeds each, same range tests, bounds read as at commit 293dac4): a shorter "
+    "half cycle, `--dataset mnist1d "
     "--epochs-per-half-cycle 2.5 --policies fixed,triangular,adam+clr` (triangular 0.74× and "
     "adam+clr 0.68× of the fixed policy's own iterations, final 94.87% and 94.77%) and "
     "`--dataset digits --epochs-per-half-cycle 2 --policies fixed,triangular,adam+clr` "

@@ -53,3 +53,19 @@ def test_time_to_accuracy_refuses_cuda_without_a_gpu(tmp_path):
                            str(tmp_path / "x.md")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "--device cuda" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_suggest_bounds_quick_prints_every_method_and_the_noise_row(tmp_path):
+    pytest.importorskip("mnist1d")
+    out = tmp_path / "suggest_bounds.md"
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "suggest_bounds.py"), "--quick",
+                           "--out", str(out)],
+                          capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, MPLBACKEND="Agg"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| MNIST-1D / MLP |")]
+    methods = [row.split(" | ")[1] for row in rows]
+    assert methods == ["suggest_bounds", "steepest / 4", "valley / 4", "minimum / 4",
+                       "best grid pair", "best grid pair x 0.99 (noise)"]
+    assert not out.exists()                 # a quick run is a smoke run: it writes nothing

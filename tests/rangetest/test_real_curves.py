@@ -53,21 +53,31 @@ def test_fixture_is_a_real_range_test(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_bounds_sit_on_the_fall_before_the_bottom(name):
+def test_bounds_sit_on_the_fall_before_the_climb(name):
     lrs, losses = finite_part(load(name))
     b = bounds_suggestion(lrs, losses)
     curve = moving_average(losses)
     bottom = int(np.argmin(curve))
     plateau = curve[: bottom + 1].max()
     fallen = (plateau - curve) / (plateau - curve[bottom])
+    climb = bottom + int(np.flatnonzero(fallen[bottom:] < 2.0 / 3.0)[0])
     # the reading without the max_ratio window: base_lr before the loss has done a fifth
-    # of its fall; max_lr before the bottom
+    # of its fall
     fall = bounds_suggestion(lrs, losses, max_ratio=math.inf)
     assert fallen[fall.base_index] < 0.2
-    assert b.max_index == fall.max_index < bottom
-    # with it, base_lr is that rung, or the first rung at max_lr / 10 where the fall starts
-    # more than a decade below max_lr (mnist1d_mlp: its loss falls by 0.04 and then creeps
-    # down to a bottom at 0.19, so max_lr is 0.12 and the fall starts at 0.004)
+    assert b.max_index == fall.max_index
+    # max_lr before the blow-up: before the rung where this independent smoother sees the
+    # loss climb back a third of its fall, and on the batch-32 curves 2x below it (the
+    # reading: between 3x below its own and 15 rungs before the bottom). On batch 8 the
+    # two smoothers can disagree on the climb by more than that: mnist1d_mlp_batch8's
+    # shallow dip has outlier batches (1.4 against a floor of 1.9) that pull this plain
+    # mean down and its climb early (0.041; the running median of the reading sees it at 0.1)
+    assert b.max_index < climb
+    if "batch8" not in name:
+        assert lrs[climb] / b.max_lr >= 2.0
+    # with the window, base_lr is that rung, or the first rung at max_lr / 10 where the fall
+    # starts more than a decade below max_lr (mnist1d_mlp: its loss falls by 0.04 and then
+    # creeps down to a bottom at 0.19; max_lr is 0.11 and the fall starts at 0.004)
     assert b.base_index == fall.base_index or \
         lrs[b.base_index - 1] < b.max_lr / 10.0 <= b.base_lr
     assert 4.0 <= b.max_lr / b.base_lr <= 10.0

@@ -62,7 +62,7 @@ def test_bounds_of_a_sigmoid_descent_then_blow_up(shape, seed):
 def test_a_fall_within_a_decade_keeps_its_start_as_base_lr(seed):
     # a sharp fall (k=8 per decade) close before the blow-up reads as a ratio of 8 to 9,
     # inside [min_ratio, max_ratio] = [4, 10]: the window changes nothing
-    lrs, noisy, clean = sigmoid_curve(seed=seed, k=8.0, blowup=-1.2)
+    lrs, noisy, clean = sigmoid_curve(seed=seed, k=8.0, blowup=-1.3)
     b = bounds_suggestion(lrs, noisy)
     assert b == bounds_suggestion(lrs, noisy, max_ratio=math.inf)
     assert 4.0 <= b.max_lr / b.base_lr <= 10.0
@@ -141,11 +141,43 @@ def test_suggest_bounds_is_the_pair_of_bounds_suggestion():
     assert type(suggest_bounds(lrs, noisy)) is tuple
 
 
-def test_lag_sets_the_rungs_between_the_bottom_and_max_lr():
+def test_max_lr_is_the_geometric_mean_of_the_two_readings():
     lrs, noisy, _ = sigmoid_curve(noise=0.0)
-    bottom = int(np.argmin(robust_smooth(noisy)))
-    for lag in (0, 5, 30):
-        assert bounds_suggestion(lrs, noisy, lag=lag).max_index == bottom - lag
+    s = robust_smooth(noisy)
+    bottom = int(np.argmin(s))
+    drop = s[0] - s[bottom]
+    floor_end = bottom + int(np.argmax(s[bottom:] > s[bottom] + 0.1 * drop)) - 1
+    for lag, rise, backoff in [(15, 1 / 3, 3.0), (15, 0.1, 3.0), (15, 1.0, 3.0),
+                               (15, 1 / 3, 6.0), (5, 1 / 3, 3.0), (40, 1 / 3, 3.0)]:
+        climb = bottom + int(np.argmax(s[bottom:] > s[bottom] + rise * drop))
+        from_climb = min(np.searchsorted(lrs, lrs[climb] / backoff, side="right") - 1,
+                         floor_end)
+        target = math.sqrt(lrs[bottom - lag] * lrs[from_climb])
+        b = bounds_suggestion(lrs, noisy, lag=lag, rise=rise, backoff=backoff)
+        assert b.max_lr <= target * (1 + 1e-12) < lrs[b.max_index + 1]
+    # the further back the climb is read, and the shorter the lag, the further right max_lr
+    highs = [bounds_suggestion(lrs, noisy, rise=r).max_index for r in (0.05, 0.3, 0.6, 1.0)]
+    assert highs == sorted(highs) and len(set(highs)) == 4
+    highs = [bounds_suggestion(lrs, noisy, lag=lag).max_index for lag in (40, 15, 5, 0)]
+    assert highs == sorted(highs) and len(set(highs)) == 4
+    # and never off the floor (the rungs from the bottom on within a tenth of the fall of it)
+    assert bounds_suggestion(lrs, noisy, backoff=1.0, rise=1.0, lag=0).max_index <= floor_end
+
+
+def test_lag_moves_base_lr_back_from_where_the_fall_shows():
+    lrs, noisy, _ = sigmoid_curve(noise=0.0)
+    bases = [bounds_suggestion(lrs, noisy, lag=lag, max_ratio=math.inf).base_index
+             for lag in (0, 5, 30)]
+    assert bases[0] - bases[1] == 5 and bases[0] - bases[2] == 30
+
+
+@pytest.mark.parametrize("name,value,message", [
+    ("rise", 0.0, "rise must be in"), ("rise", 1.5, "rise must be in"),
+    ("backoff", 0.5, "backoff must be >= 1")])
+def test_bad_rise_or_backoff_raises_naming_it(name, value, message):
+    lrs, noisy, _ = sigmoid_curve()
+    with pytest.raises(ValueError, match=f"{message}.*{name}={value!r}"):
+        bounds_suggestion(lrs, noisy, **{name: value})
 
 
 @pytest.mark.parametrize("n", [0, 1, MIN_POINTS - 1])

@@ -58,6 +58,9 @@ def main(out):
     if rank == 0:
         with open(os.path.join(out, "ranks.json"), "w") as handle:
             json.dump(gathered, handle)
+    # Both ranks leave together: a rank that tears gloo down while its peer is still busy
+    # can take the peer down with it (seen once, rank 1 aborted, on a loaded machine).
+    dist.barrier()
     dist.destroy_process_group()
 
 
