@@ -95,10 +95,13 @@ def test_an_early_spike_does_not_move_the_bounds(seed):
     assert with_spike.max_index == without.max_index
 
 
-def test_a_curve_that_never_diverges_is_read_before_its_end():
-    lrs, noisy, clean = sigmoid_curve(blowup=5.0)        # falls, then flat to the last rung
+@pytest.mark.parametrize("seed", range(4))
+def test_a_curve_that_never_diverges_is_read_before_its_end(seed):
+    lrs, noisy, clean = sigmoid_curve(blowup=5.0, seed=seed)   # falls, then flat to the end
     b = bounds_suggestion(lrs, noisy)
-    assert fallen(clean, b.max_index) > 0.9 and b.max_index < lrs.size - 1
+    # where the fall is all but done, not out on the flat floor where the noise puts the
+    # bottom (a reading from that bottom lands where 98-99.5% of the fall is done)
+    assert 0.9 < fallen(clean, b.max_index) < 0.97
     assert 4.0 <= b.max_lr / b.base_lr <= 10.0
     # without the max_ratio window, base_lr is where the fall begins
     assert fallen(clean, bounds_suggestion(lrs, noisy, max_ratio=math.inf).base_index) < 0.3

@@ -222,6 +222,7 @@ def bounds_suggestion(lrs, losses, *, mode="loss", rise=1.0 / 3.0, backoff=3.0, 
               (no such climb: the first rung with s <= s[m] + base_fraction * drop)
         b     = max(min(b, floor), mid)
         max   = the last rung with lr <= sqrt(lrs[a] * lrs[b])   # between mid and floor
+              (no such climb: b)
         fall  = 1 + the last rung before max with s > s[t] - base_fraction * drop
         base  = max(fall - lag, 0)
         base  = max(base, the first rung with lr >= lrs[max] / max_ratio)
@@ -257,8 +258,9 @@ def bounds_suggestion(lrs, losses, *, mode="loss", rise=1.0 / 3.0, backoff=3.0, 
     If a coarse ladder leaves no rung in the window, the ``min_ratio`` cap wins.
     The running median of ``robust_smooth`` removes batch noise and isolated
     spikes, early or late. On a curve that never climbs back (the ladder ended
-    before the blow-up; rerun it with a higher ``end_lr``) ``b`` is where the
-    fall is all but done, a mirror of ``base_lr``; a curve that diverges
+    before the blow-up; rerun it with a higher ``end_lr``) ``max_lr`` is ``b``
+    alone, where the fall is all but done, a mirror of ``base_lr`` (the bottom of
+    a floor that runs to the end of the ladder is noise); a curve that diverges
     almost at once gives bounds at the start of its ladder.
 
     Args:
@@ -335,9 +337,12 @@ def bounds_suggestion(lrs, losses, *, mode="loss", rise=1.0 / 3.0, backoff=3.0, 
     else:   # no blow-up on this ladder: where the fall is all but done
         from_climb = int(np.flatnonzero(s[:bottom + 1] <= s[bottom] + near)[0])
     from_climb = max(min(from_climb, floor_end), middle)
-    target = math.sqrt(lrs[before_bottom] * lrs[from_climb])
-    high = int(np.searchsorted(lrs, target * (1.0 + 1e-12), side="right")) - 1
-    high = max(min(high, floor_end), middle)
+    if climbed.size:
+        target = math.sqrt(lrs[before_bottom] * lrs[from_climb])
+        high = int(np.searchsorted(lrs, target * (1.0 + 1e-12), side="right")) - 1
+        high = max(min(high, floor_end), middle)
+    else:   # without a blow-up the bottom is wherever the noise puts it on the floor
+        high = from_climb
     above = np.flatnonzero(s[:high] > s[top] - base_fraction * drop)
     base = max(int(above[-1]) + 1 - lag, 0) if above.size else 0
     base = max(base, int(np.searchsorted(lrs, lrs[high] / max_ratio)))
