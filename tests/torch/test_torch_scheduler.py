@@ -199,6 +199,52 @@ def test_resume_through_weights_only_checkpoint_equals_uninterrupted_run(optimiz
         assert torch.equal(a, b)
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "rmsprop"])
+def test_a_scheduler_built_after_a_resume_continues_from_the_optimizers_count(optimizer):
+    # SPEC.md: the step continues from the restored optimizer's update count, also when
+    # only the model and optimizer were saved and the scheduler is built anew
+    s = CyclicSchedule(0.01, 0.1, step_size=6, mode="triangular2")
+    make_opt = {"adam": lambda p: torch.optim.Adam(p, lr=0.0),
+                "adamw": lambda p: torch.optim.AdamW(p, lr=0.0),
+                "rmsprop": lambda p: torch.optim.RMSprop(p, lr=0.0)}[optimizer]
+    data = batches(30)
+    model = small_model()
+    opt = make_opt(model.parameters())
+    full = train_steps(model, opt, CyclicLR(opt, s), data)
+
+    model = small_model()
+    opt = make_opt(model.parameters())
+    first = train_steps(model, opt, CyclicLR(opt, s), data[:13])
+    buffer = io.BytesIO()
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict()}, buffer)
+    buffer.seek(0)
+    saved = torch.load(buffer, weights_only=True)
+    model2 = small_model(seed=99)
+    opt2 = make_opt(model2.parameters())
+    model2.load_state_dict(saved["model"])
+    opt2.load_state_dict(saved["opt"])
+    sched2 = CyclicLR(opt2, s)
+    assert sched2.step_count == 13 and opt2.param_groups[0]["lr"] == s(13)
+    assert first + train_steps(model2, opt2, sched2, data[13:]) == full
+    # start_step=0 starts a new cycle on the trained optimizer
+    fresh = CyclicLR(opt2, s, start_step=0)
+    assert fresh.step_count == 0 and opt2.param_groups[0]["lr"] == s(0)
+
+
+def test_sgd_keeps_no_count_so_a_new_scheduler_starts_at_zero_or_at_start_step():
+    s = CyclicSchedule(0.01, 0.1, step_size=6)
+    model = small_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.0, momentum=0.9)
+    train_steps(model, opt, CyclicLR(opt, s), batches(5))
+    assert CyclicLR(opt, s).step_count == 0
+    sched = CyclicLR(opt, s, start_step=5.0)       # an integral float, as elsewhere
+    assert sched.step_count == 5 and opt.param_groups[0]["lr"] == s(5)
+    for bad, message in [(-1, "start_step must be >= 0; received start_step=-1"),
+                         (2.5, "start_step must be an integer; received start_step=2.5")]:
+        with pytest.raises(ValueError, match=message):
+            CyclicLR(opt, s, start_step=bad)
+
+
 def test_state_dict_is_the_step_and_the_serialized_schedule():
     s = CyclicSchedule(0.1, 1.0, step_size=3, mode="exp_range", gamma=0.9)
     opt = two_groups(lrs=(0.5, 0.125))

@@ -7,7 +7,7 @@ from typing import Any, Optional
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
-from cyclr._base import Schedule, deserialize, serialize
+from cyclr._base import Schedule, check_count, deserialize, serialize
 from cyclr._ops import PYTHON
 from cyclr.cyclic import CyclicSchedule
 
@@ -64,6 +64,18 @@ def _checked_step(step) -> float:
     return float(step)
 
 
+def optimizer_step_count(optimizer: torch.optim.Optimizer) -> Optional[int]:
+    """The updates ``optimizer`` has applied, where its state keeps the count, else ``None``.
+
+    Adam, AdamW, RMSprop, Adagrad and most of ``torch.optim`` keep ``state[p]['step']``
+    per parameter (the largest is taken: a parameter without a gradient skips updates);
+    SGD keeps only its momentum buffers.
+    """
+    counts = [int(state["step"]) for state in optimizer.state.values()
+              if isinstance(state, dict) and "step" in state]
+    return max(counts) if counts else None
+
+
 class CyclicLR(LRScheduler):
     """Set each parameter group's learning rate (and momentum) from a cyclr schedule.
 
@@ -100,6 +112,13 @@ class CyclicLR(LRScheduler):
         (SGD, RMSprop) or ``group['betas'][0]`` (Adam family). ``None``: when the
         schedule has a momentum (the keyword form's default is ``True``, as in
         PyTorch).
+      start_step: the updates already applied. ``None``: the optimizer's own
+        count where its state keeps one (``state['step']``: Adam, AdamW,
+        RMSprop, Adagrad, ...), so a scheduler built after
+        ``optimizer.load_state_dict`` continues the cycle (SPEC.md); 0 for a
+        fresh optimizer and for SGD, which keeps no count (restore this
+        scheduler's ``state_dict`` there, or pass the step). Give 0 to start a
+        new cycle on an optimizer that has trained.
 
     Raises:
       ValueError: naming the parameter and the value received.
@@ -128,7 +147,8 @@ class CyclicLR(LRScheduler):
                  gamma: float = 1.0, scale_fn=None, scale_mode: Optional[str] = None,
                  cycle_momentum: Optional[bool] = None, base_momentum=0.8,
                  max_momentum=0.9, waveform: str = "triangular",
-                 decay_target: str = "amplitude", group_scale=None):
+                 decay_target: str = "amplitude", group_scale=None,
+                 start_step: Optional[int] = None):
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise ValueError(f"optimizer must be a torch.optim.Optimizer; received "
                              f"optimizer={optimizer!r}")
@@ -182,8 +202,15 @@ class CyclicLR(LRScheduler):
         self.cycle_momentum = self._resolve_cycle_momentum(schedules)
         self.schedules = schedules
         self.group_scale = self._resolve_group_scale(group_scale)
+        if start_step is not None:
+            start_step = check_count("start_step", start_step, minimum=0)
         # LRScheduler.__init__ records initial_lr and takes the first step (to step 0).
         super().__init__(optimizer)
+        # SPEC.md: after a resume the step continues from the optimizer's own count.
+        start = optimizer_step_count(optimizer) if start_step is None else start_step
+        if start:
+            self._step = start
+            self._apply()
 
     # The step is the scheduler's only changing state; last_epoch is its PyTorch name.
     @property
