@@ -46,6 +46,21 @@ def test_sgd_follows_the_momentum_schedule_in_graph():
     assert np.abs(rec.deltas - constant).max() > 1e-3  # the cycling is visible
 
 
+def test_nesterov_sgd_follows_the_momentum_schedule():
+    clr = ck.CyclicalLearningRate(**KERAS)
+    opt = ck.SGD(learning_rate=clr, momentum=clr, nesterov=True)
+    rec = probe_fit(probe_model(opt), epochs=4)
+    steps = np.arange(16)
+    lrs, mus = CORE(steps), CORE.momentum(steps)
+    velocities = heavy_ball(lrs, mus)          # v <- mu v - lr g, with g = -1
+    np.testing.assert_allclose(rec.deltas, mus * velocities + lrs, rtol=1e-5, atol=1e-7)
+
+
+def test_plain_sgd_without_momentum_is_keras_sgd():
+    rec = probe_fit(probe_model(ck.SGD(learning_rate=0.05)), epochs=1)
+    np.testing.assert_allclose(rec.deltas, np.full(4, 0.05), rtol=1e-6)
+
+
 def test_callback_cycles_momentum_of_cyclr_sgd():
     callback = ck.CyclicLR(**KERAS)
     rec = probe_fit(probe_model(ck.SGD(0.5, momentum=0.9)), epochs=4, callbacks=[callback])

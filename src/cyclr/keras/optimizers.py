@@ -106,6 +106,14 @@ class SGD(_ScheduledMomentum, keras.optimizers.SGD):
         super().set_momentum_schedule(schedule)
         self.momentum = _split("momentum", schedule)[1]
 
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        # Keras's torch backend swaps in its fused (torch._foreach) SGD only for its own
+        # class, so a subclass would update variable by variable: do what it does, with
+        # the momentum read once per step.
+        if keras.backend.backend() != "torch":
+            return super()._backend_update_step(grads, trainable_variables, learning_rate)
+        return _torch_sgd_step(self, grads, trainable_variables, learning_rate)
+
     def update_step(self, gradient, variable, learning_rate):
         if self.momentum_schedule is None:
             return super().update_step(gradient, variable, learning_rate)
@@ -122,6 +130,29 @@ class SGD(_ScheduledMomentum, keras.optimizers.SGD):
 
     def get_config(self):
         return self._schedule_config(super().get_config())
+
+
+def _torch_sgd_step(optimizer, grads, variables, learning_rate):
+    """Keras's heavy-ball update on the torch backend, over all variables at once."""
+    import torch
+
+    with torch.no_grad():
+        params = [v.value for v in variables]
+        lr = learning_rate.item() if isinstance(learning_rate, torch.Tensor) else learning_rate
+        if not optimizer.momentums:     # built with momentum 0: plain SGD
+            torch._foreach_add_(params, grads, alpha=-lr)
+            return
+        mu = optimizer.momentum if optimizer.momentum_schedule is None else \
+            float(optimizer.momentum_schedule.momentum(optimizer.iterations))
+        velocities = [optimizer.momentums[optimizer._get_variable_index(v)].value
+                      for v in variables]
+        torch._foreach_mul_(velocities, mu)
+        torch._foreach_add_(velocities, grads, alpha=-lr)
+        if optimizer.nesterov:
+            torch._foreach_add_(params, grads, alpha=-lr)
+            torch._foreach_add_(params, velocities, alpha=mu)
+        else:
+            torch._foreach_add_(params, velocities)
 
 
 class _ScheduledBeta1(_ScheduledMomentum):
