@@ -1,15 +1,14 @@
 """Figures for schedules, drawn with matplotlib (imported only when drawing)."""
 from __future__ import annotations
 
-import os
 import textwrap
-import tempfile
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
 from cyclr._base import Schedule
+from cyclr._files import replace_atomically
 
 FORMATS = (".png", ".pdf", ".svg")
 
@@ -37,16 +36,7 @@ def check_output_path(path, name: str = "out") -> Path:
 
 def write_figure(fig, path, **savefig_kwargs) -> Path:
     """``fig.savefig`` to ``path`` atomically: a failure never leaves a half-written file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, **savefig_kwargs)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return replace_atomically(path, lambda tmp: fig.savefig(tmp, **savefig_kwargs))
 
 
 def save_figure(fig, path) -> Path:

@@ -155,3 +155,22 @@ def test_plot_of_a_linear_ladder_and_of_a_short_test(tmp_path):
         assert (tmp_path / name).read_bytes()[:8] == PNG
     with pytest.raises(ValueError, match="no rungs"):
         RangeTestResult([], [], [], "interrupted").plot(tmp_path / "empty.png")
+
+
+def test_to_json_path_is_replaced_only_once_complete(tmp_path, monkeypatch):
+    import cyclr._files
+    result = recorded()
+    path = tmp_path / "r.json"
+    result.to_json(path)
+    before = path.read_text()
+
+    def disk_full_after_writing(path_, write):
+        def write_then_fail(tmp):
+            write(tmp)
+            raise OSError("disk full")
+        return cyclr._files.replace_atomically(path_, write_then_fail)
+
+    monkeypatch.setattr("cyclr.rangetest.result.replace_atomically", disk_full_after_writing)
+    with pytest.raises(OSError, match="disk full"):
+        recorded(n=60).to_json(path)
+    assert path.read_text() == before and len(list(tmp_path.iterdir())) == 1

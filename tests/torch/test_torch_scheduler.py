@@ -158,6 +158,25 @@ def train_steps(model, opt, sched, data):
     return lrs
 
 
+def train_and_checkpoint(make_opt, schedule, data, at, *, with_scheduler):
+    """The lrs of an uninterrupted run; those of a run stopped after ``at`` steps, and the
+    weights-only checkpoint it left (model, optimizer and, if asked, scheduler)."""
+    model = small_model()
+    opt = make_opt(model.parameters())
+    full = train_steps(model, opt, CyclicLR(opt, schedule), data)
+    model = small_model()
+    opt = make_opt(model.parameters())
+    sched = CyclicLR(opt, schedule)
+    first = train_steps(model, opt, sched, data[:at])
+    state = {"model": model.state_dict(), "opt": opt.state_dict()}
+    if with_scheduler:
+        state["sched"] = sched.state_dict()
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    return full, first, torch.load(buffer, weights_only=True)
+
+
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_resume_through_weights_only_checkpoint_equals_uninterrupted_run(optimizer):
     s = CyclicSchedule(0.01, 0.1, step_size=6, mode="triangular2",
@@ -165,20 +184,7 @@ def test_resume_through_weights_only_checkpoint_equals_uninterrupted_run(optimiz
     make_opt = {"sgd": lambda p: torch.optim.SGD(p, lr=0.0, momentum=0.9),
                 "adam": lambda p: torch.optim.Adam(p, lr=0.0)}[optimizer]
     data = batches(30)
-
-    model = small_model()
-    opt = make_opt(model.parameters())
-    full = train_steps(model, opt, CyclicLR(opt, s), data)
-
-    model = small_model()
-    opt = make_opt(model.parameters())
-    sched = CyclicLR(opt, s)
-    first = train_steps(model, opt, sched, data[:13])
-    buffer = io.BytesIO()
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict(),
-                "sched": sched.state_dict()}, buffer)
-    buffer.seek(0)
-    saved = torch.load(buffer, weights_only=True)
+    full, first, saved = train_and_checkpoint(make_opt, s, data, 13, with_scheduler=True)
 
     # A fresh process would build everything again, here with a different schedule that the
     # checkpoint then replaces.
@@ -208,17 +214,7 @@ def test_a_scheduler_built_after_a_resume_continues_from_the_optimizers_count(op
                 "adamw": lambda p: torch.optim.AdamW(p, lr=0.0),
                 "rmsprop": lambda p: torch.optim.RMSprop(p, lr=0.0)}[optimizer]
     data = batches(30)
-    model = small_model()
-    opt = make_opt(model.parameters())
-    full = train_steps(model, opt, CyclicLR(opt, s), data)
-
-    model = small_model()
-    opt = make_opt(model.parameters())
-    first = train_steps(model, opt, CyclicLR(opt, s), data[:13])
-    buffer = io.BytesIO()
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict()}, buffer)
-    buffer.seek(0)
-    saved = torch.load(buffer, weights_only=True)
+    full, first, saved = train_and_checkpoint(make_opt, s, data, 13, with_scheduler=False)
     model2 = small_model(seed=99)
     opt2 = make_opt(model2.parameters())
     model2.load_state_dict(saved["model"])

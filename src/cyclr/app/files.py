@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Iterable, Sequence
+
+from cyclr._files import replace_atomically
 
 
 def prepare_out(path, overwrite: bool) -> Path:
@@ -26,17 +26,12 @@ def prepare_out(path, overwrite: bool) -> Path:
     return path
 
 
-def _atomic(path: Path, write) -> Path:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
+def _atomic(path, write) -> Path:
+    """``write(handle)`` on a text file that replaces ``path`` only once complete."""
+    def to_file(tmp):
+        with open(tmp, "w", newline="", encoding="utf-8") as handle:
             write(handle)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return replace_atomically(path, to_file)
 
 
 def write_json(path, data) -> Path:

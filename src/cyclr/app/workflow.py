@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 from cyclr import check, step_size_for
-from cyclr.app.files import write_json, write_text
+from cyclr.app.files import write_json
 from cyclr.app.policies import Plan
 from cyclr.app.session import MetricsLog, progress_bar, show_progress
 
@@ -34,7 +34,7 @@ def find_bounds(runner, optimizer: str, start_lr: float, end_lr: float, num_step
     """
     result = runner.range_test(optimizer, start_lr, end_lr, num_steps, progress=show_progress())
     if out is not None:
-        write_text(out / f"{stem}.json", result.to_json() + "\n")  # atomic, unlike to_json(path)
+        result.to_json(out / f"{stem}.json")
         result.plot(out / f"{stem}.png")
     suggested = result.suggestions()
     bounds = suggested["bounds"]

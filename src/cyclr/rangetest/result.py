@@ -9,6 +9,7 @@ from typing import Optional
 
 import numpy as np
 
+from cyclr._files import replace_atomically
 from cyclr.rangetest import _checks
 from cyclr.rangetest.ladder import check_beta, check_ladder
 from cyclr.rangetest.suggestions import SINGLE_SUGGESTIONS, BoundsSuggestion, bounds_suggestion
@@ -238,11 +239,16 @@ class RangeTestResult:
             raise ValueError(f"malformed range-test result: {error!r}") from None
 
     def to_json(self, path=None) -> str:
-        """The result as strict JSON text; also written to ``path`` when given."""
+        """The result as strict JSON text; also written to ``path`` when given.
+
+        The file is replaced only once complete: an interrupted write leaves the old one.
+        """
         text = json.dumps(self.to_dict(), indent=1, allow_nan=False)
         if path is not None:
-            with open(path, "w", encoding="utf-8") as handle:
-                handle.write(text + "\n")
+            def write(tmp):
+                with open(tmp, "w", encoding="utf-8") as handle:
+                    handle.write(text + "\n")
+            replace_atomically(path, write)
         return text
 
     @classmethod
