@@ -8,7 +8,7 @@ PYTEST := $(PY) -m pytest
 KERAS_BACKENDS ?= tensorflow jax torch
 OUT ?= runs
 
-.PHONY: install run test test-core test-keras bench clean
+.PHONY: install run test test-core test-keras bench clean lint docs
 
 install: $(VENV)/.installed
 
@@ -43,8 +43,24 @@ test-keras: install
 BENCHES ?= schedule_speed overhead suggest_bounds finder_peers time_to_accuracy
 bench: install
 	$(PY) -m pip install --quiet -e '.[bench]'
-	@for name in $(BENCHES); do echo "== bench/$$name.py"; $(PY) bench/$$name.py || exit 1; done
-	$(PY) bench/readme_results.py
+	@for name in $(BENCHES); do echo "== python -m bench.$$name"; $(PY) -m bench.$$name || exit 1; done
+	$(PY) -m bench.readme_results
+
+# Lint and type checks and the documentation site: tools from the lint and docs extras.
+LINT_PATHS ?= src tests bench examples tools
+$(VENV)/.dev-tools: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet -e '.[lint,docs]'
+	touch $@
+
+# ruff (lint, and format in check mode) and mypy, configured in pyproject.toml.
+lint: $(VENV)/.dev-tools
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/mypy
+
+# The documentation site (mkdocs.yml, docs/) into site/; any warning fails the build.
+docs: $(VENV)/.dev-tools
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache
+	rm -rf $(VENV) $(OUT) .pytest_cache site .mypy_cache .ruff_cache

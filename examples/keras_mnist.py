@@ -7,6 +7,7 @@
 Runs on any Keras 3 backend (set KERAS_BACKEND). Writes ``range_test.png``,
 ``range_test.json``, ``clr_training.png`` into ``--out``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,10 @@ import sys
 def load(name: str):
     if name in ("digits", "mnist1d"):
         from cyclr.app.datasets import load as load_offline
+
         return load_offline(name)
     from cyclr.app.downloads import DownloadError, load_download
+
     try:
         return load_download(name)
     except DownloadError as error:
@@ -28,13 +31,17 @@ def load(name: str):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="mnist",
-                        choices=["mnist", "fashion_mnist", "cifar10", "digits", "mnist1d"])
+    parser.add_argument(
+        "--dataset",
+        default="mnist",
+        choices=["mnist", "fashion_mnist", "cifar10", "digits", "mnist1d"],
+    )
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--epochs", type=int, default=12, help="training epochs with CLR")
     parser.add_argument("--finder-epochs", type=int, default=1, help="epochs of the range test")
-    parser.add_argument("--steps", type=int, default=None,
-                        help="cap batches per epoch (a quick run)")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="cap batches per epoch (a quick run)"
+    )
     parser.add_argument("--out", default="keras_mnist_out")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -47,33 +54,47 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     x_train, y_train, x_test, y_test = load(args.dataset)
     model_name = "cnn1d" if x_train.ndim == 2 else "seed_cnn"
-    print(f"{args.dataset}: {len(x_train)} training samples {x_train.shape[1:]}, "
-          f"model {model_name}, backend {keras.backend.backend()}")
+    print(
+        f"{args.dataset}: {len(x_train)} training samples {x_train.shape[1:]}, "
+        f"model {model_name}, backend {keras.backend.backend()}"
+    )
     per_epoch = math.ceil(len(x_train) / args.batch_size)
     steps_per_epoch = per_epoch if args.steps is None else min(args.steps, per_epoch)
 
     def fresh_model():
         keras.utils.set_random_seed(args.seed)
         model = build(model_name, x_train.shape[1:])
-        model.compile(optimizer=keras.optimizers.SGD(1e-3), loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
+        model.compile(
+            optimizer=keras.optimizers.SGD(1e-3),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
         return model
 
-    # 1. The range test, as the seed runs it: LRFinder(min_lr=1e-4, max_lr=1) in a fit.
+    # 1. The range test, as the seed runs it (the seed's LRFinder(min_lr=1e-4, max_lr=1)) in a fit.
     model = fresh_model()
-    finder = cyclr.keras.LRFinder(min_lr=1e-4, max_lr=1)
-    model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.finder_epochs,
-              steps_per_epoch=steps_per_epoch, callbacks=[finder], verbose=0)
+    finder = cyclr.keras.LRFinder(start_lr=1e-4, end_lr=1)
+    model.fit(
+        x_train,
+        y_train,
+        batch_size=args.batch_size,
+        epochs=args.finder_epochs,
+        steps_per_epoch=steps_per_epoch,
+        callbacks=[finder],
+        verbose=0,
+    )
     finder.result.to_json(os.path.join(args.out, "range_test.json"))
     print(finder.result.summary())
 
     # 2. The bounds, read off the curve (the seed reads them by eye).
     try:
-        base_lr, max_lr = finder.suggest_bounds()
+        base_lr, max_lr = finder.result.bounds()
     except ValueError as error:
         base_lr, max_lr = 1e-3, 6e-3
-        print(f"no bounds from this short a test ({error}); using bckenstler's "
-              f"base_lr={base_lr}, max_lr={max_lr}")
+        print(
+            f"no bounds from this short a test ({error}); using bckenstler's "
+            f"base_lr={base_lr}, max_lr={max_lr}"
+        )
     finder.plot(os.path.join(args.out, "range_test.png"))
     print(f"bounds: base_lr={base_lr:.3g}, max_lr={max_lr:.3g}")
 
@@ -81,17 +102,26 @@ def main(argv=None):
     #    seed's formula gives a float; CyclicLR rounds it (with a warning) when
     #    it is not a whole number of steps.
     step_size = 4 * len(x_train) / args.batch_size
-    clr = cyclr.keras.CyclicLR(base_lr=base_lr, max_lr=max_lr, step_size=step_size,
-                               mode="triangular")
+    clr = cyclr.keras.CyclicLR(
+        base_lr=base_lr, max_lr=max_lr, step_size=step_size, mode="triangular"
+    )
     model = fresh_model()
-    history = model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
-                        steps_per_epoch=steps_per_epoch, validation_data=(x_test, y_test),
-                        callbacks=[clr], verbose=2)
+    history = model.fit(
+        x_train,
+        y_train,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        steps_per_epoch=steps_per_epoch,
+        validation_data=(x_test, y_test),
+        callbacks=[clr],
+        verbose=2,
+    )
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
     print(f"test accuracy {accuracy:.4f}, test loss {loss:.4f}")
 
     # 4. The plots: the lr the optimizer used at each step, the batch losses, accuracy.
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -14,6 +14,7 @@
 4. Training with ``cyclr.torch.CyclicLR`` and SGD with momentum (or Adam),
    then the accuracy on the held-out test set.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,19 +44,26 @@ def load_mnist(cache_dir: str):
         try:
             urllib.request.urlretrieve(MNIST_URL, path + ".part")
         except OSError as error:
-            raise SystemExit(f"error: could not download MNIST ({error}); run offline with "
-                             "--dataset digits or --dataset mnist1d")
+            raise SystemExit(
+                f"error: could not download MNIST ({error}); run offline with "
+                "--dataset digits or --dataset mnist1d"
+            ) from None
         os.replace(path + ".part", path)
     with np.load(path) as f:
         scale = lambda a: a.astype(np.float32) / 255.0  # noqa: E731
-        return (scale(f["x_train"]), f["y_train"].astype(np.int64),
-                scale(f["x_test"]), f["y_test"].astype(np.int64))
+        return (
+            scale(f["x_train"]),
+            f["y_train"].astype(np.int64),
+            scale(f["x_test"]),
+            f["y_test"].astype(np.int64),
+        )
 
 
 def loader(x, y, batch_size, shuffle, seed=0):
     data = TensorDataset(torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y))
-    return DataLoader(data, batch_size=batch_size, shuffle=shuffle,
-                      generator=torch.Generator().manual_seed(seed))
+    return DataLoader(
+        data, batch_size=batch_size, shuffle=shuffle, generator=torch.Generator().manual_seed(seed)
+    )
 
 
 @torch.no_grad()
@@ -72,8 +80,11 @@ def accuracy(model, data, device) -> float:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=sorted(DEFAULT_MODEL), default="digits")
-    parser.add_argument("--model", choices=["seed_cnn", "cnn1d", "mlp"],
-                        help="default: seed_cnn for images, cnn1d for mnist1d")
+    parser.add_argument(
+        "--model",
+        choices=["seed_cnn", "cnn1d", "mlp"],
+        help="default: seed_cnn for images, cnn1d for mnist1d",
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=8, help="training epochs")
     parser.add_argument("--steps", type=int, help="training steps instead of --epochs")
@@ -107,14 +118,24 @@ def main(argv=None) -> int:
     if args.optimizer == "sgd":
         optimizer = torch.optim.SGD(model.parameters(), lr=args.start_lr, momentum=args.momentum)
     else:
-        optimizer = torch.optim.Adam(model.parameters(), lr=args.start_lr,
-                                     betas=(args.momentum, 0.999))
-    print(f"{args.dataset}: {len(x)} train / {len(xt)} test, inputs {x.shape[1:]}, "
-          f"model {type(model).__name__}, device {device}")
+        optimizer = torch.optim.Adam(
+            model.parameters(), lr=args.start_lr, betas=(args.momentum, 0.999)
+        )
+    print(
+        f"{args.dataset}: {len(x)} train / {len(xt)} test, inputs {x.shape[1:]}, "
+        f"model {type(model).__name__}, device {device}"
+    )
 
     # 1-2. The range test, and the bounds it suggests.
-    result = range_test(model, optimizer, criterion, train_data, start_lr=args.start_lr,
-                        end_lr=args.end_lr, num_steps=args.range_steps)
+    result = range_test(
+        model,
+        optimizer,
+        criterion,
+        train_data,
+        start_lr=args.start_lr,
+        end_lr=args.end_lr,
+        num_steps=args.range_steps,
+    )
     print(result.summary())
     if args.out:
         os.makedirs(args.out, exist_ok=True)
@@ -123,7 +144,7 @@ def main(argv=None) -> int:
             result.plot(os.path.join(args.out, "range_test.png"))
         except ImportError:
             print("matplotlib is not installed: no plot")
-    base_lr, max_lr = result.bounds()[:2]
+    base_lr, max_lr = result.bounds()
 
     # 3. The step size: a few epochs per half cycle, at least one whole cycle in the budget.
     per_epoch = len(train_data)
@@ -135,8 +156,10 @@ def main(argv=None) -> int:
     schedule = cyclr.CyclicSchedule(base_lr, max_lr, step_size)
     for finding in cyclr.check(schedule, total, steps_per_epoch=per_epoch):
         print(f"note: {finding}")
-    print(f"training {total} steps: base_lr={base_lr:.3g}, max_lr={max_lr:.3g}, "
-          f"step_size={step_size} ({step_size / per_epoch:.2g} epochs)")
+    print(
+        f"training {total} steps: base_lr={base_lr:.3g}, max_lr={max_lr:.3g}, "
+        f"step_size={step_size} ({step_size / per_epoch:.2g} epochs)"
+    )
 
     # 4. Cyclical training.
     scheduler = CyclicLR(optimizer, schedule)
@@ -155,8 +178,10 @@ def main(argv=None) -> int:
             if step == total:
                 break
         batches = (step - 1) % per_epoch + 1
-        print(f"epoch {epoch + 1}: step {step}, loss {running / batches:.4f}, "
-              f"lr now {scheduler.get_last_lr()[0]:.3g}")
+        print(
+            f"epoch {epoch + 1}: step {step}, loss {running / batches:.4f}, "
+            f"lr now {scheduler.get_last_lr()[0]:.3g}"
+        )
     print(f"test accuracy: {accuracy(model, test_data, device):.4f}")
     return 0
 

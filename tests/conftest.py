@@ -1,4 +1,5 @@
 """Shared test set-up: every test writes its caches and plots into temporary folders."""
+
 import os
 import tempfile
 

@@ -9,22 +9,72 @@ same schedules on their tensors.
 >>> s(0), s(4800)
 (0.0001, 0.01)
 """
+
+import importlib
+import warnings
+from typing import Any
+
 from cyclr._base import Schedule, deserialize, serialize
-from cyclr._ops import NUMPY, PYTHON, Ops
-from cyclr.compose import Constant, Join, Linear, join
-from cyclr.cyclic import CyclicSchedule, waveform
+from cyclr.compose import Constant, Linear, join
+from cyclr.cyclic import CyclicSchedule
 from cyclr.onecycle import OneCycle
-from cyclr.planning import Finding, check, step_size_for, steps_per_epoch
-from cyclr.rangetest import (BoundsSuggestion, RangeTest, RangeTestResult, Suggestion,
-                             bounds_suggestion, lr_ladder, minimum, recommend, smooth_losses,
-                             steepest, suggest_bounds, valley)
+from cyclr.planning import check, step_size_for, steps_per_epoch
+from cyclr.rangetest import RangeTestResult, RangeTestSettings, suggest_bounds
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "BoundsSuggestion", "Constant", "CyclicSchedule", "Finding", "Join", "Linear", "NUMPY",
-    "OneCycle", "Ops", "PYTHON", "RangeTest", "RangeTestResult", "Schedule", "Suggestion",
-    "bounds_suggestion", "check", "deserialize", "join", "lr_ladder", "minimum", "recommend",
-    "serialize", "smooth_losses", "steepest", "step_size_for", "steps_per_epoch",
-    "suggest_bounds", "valley", "waveform",
+    "Constant",
+    "CyclicSchedule",
+    "Linear",
+    "OneCycle",
+    "RangeTestResult",
+    "RangeTestSettings",
+    "Schedule",
+    "check",
+    "deserialize",
+    "join",
+    "serialize",
+    "step_size_for",
+    "steps_per_epoch",
+    "suggest_bounds",
 ]
+
+#: Names the top level exported before 0.2, and the module each lives in now.
+_MOVED = {
+    "Ops": "cyclr.ops",
+    "NUMPY": "cyclr.ops",
+    "PYTHON": "cyclr.ops",
+    "waveform": "cyclr.cyclic",
+    "Join": "cyclr.compose",
+    "Finding": "cyclr.planning",
+    "RangeTest": "cyclr.rangetest",
+    "lr_ladder": "cyclr.rangetest",
+    "smooth_losses": "cyclr.rangetest",
+    "Suggestion": "cyclr.rangetest",
+    "BoundsSuggestion": "cyclr.rangetest",
+    "steepest": "cyclr.rangetest",
+    "valley": "cyclr.rangetest",
+    "minimum": "cyclr.rangetest",
+    "bounds_suggestion": "cyclr.rangetest",
+    "recommend": "cyclr.rangetest",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Serve a moved name for one more release, with a warning that says where it lives."""
+    if name not in _MOVED:
+        raise AttributeError(f"module 'cyclr' has no attribute {name!r}")
+    home = _MOVED[name]
+    hint = {
+        "Join": "; or build one with cyclr.join(...)",
+        "bounds_suggestion": "; or use cyclr.suggest_bounds",
+        "recommend": "; or use cyclr.suggest_bounds / RangeTestResult.bounds()",
+    }.get(name, "")
+    warnings.warn(
+        f"cyclr.{name} is deprecated at the top level and will be removed in the next "
+        f"release; import it from {home}{hint}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(importlib.import_module(home), name)

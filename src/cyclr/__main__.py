@@ -1,4 +1,5 @@
 """``python -m cyclr`` is the ``cyclr`` command."""
+
 import sys
 
 from cyclr.cli import main

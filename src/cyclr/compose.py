@@ -1,11 +1,14 @@
 """Constant and linear pieces, and joining schedules in local time (as optax does)."""
+
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any
 
 from cyclr._base import Schedule, check_count, check_rate, deserialize, register, serialize
-from cyclr._ops import Ops
+from cyclr.ops import Ops, TensorLike
 
 
 @register
@@ -18,23 +21,27 @@ class Constant(Schedule):
     """
 
     value: float
-    momentum_value: Optional[float] = None
+    momentum_value: float | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "value", check_rate("value", self.value))
         if self.momentum_value is not None:
-            object.__setattr__(self, "momentum_value",
-                               check_rate("momentum_value", self.momentum_value))
+            object.__setattr__(
+                self, "momentum_value", check_rate("momentum_value", self.momentum_value)
+            )
 
     @property
     def has_momentum(self) -> bool:  # type: ignore[override]
+        """Whether a ``momentum_value`` was given."""
         return self.momentum_value is not None
 
-    def lr_at(self, t, ops: Ops):
+    def lr_at(self, t: TensorLike, ops: Ops) -> TensorLike:
+        """``value`` at every step, of ``t``'s kind."""
         return t * 0.0 + self.value
 
-    def momentum_at(self, t, ops: Ops):
-        if not self.has_momentum:
+    def momentum_at(self, t: TensorLike, ops: Ops) -> TensorLike:
+        """``momentum_value`` at every step; raises ``ValueError`` if none was given."""
+        if self.momentum_value is None:
             return super().momentum_at(t, ops)
         return t * 0.0 + self.momentum_value
 
@@ -53,13 +60,15 @@ class Linear(Schedule):
     end_value: float
     transition_steps: int
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "init_value", check_rate("init_value", self.init_value))
         object.__setattr__(self, "end_value", check_rate("end_value", self.end_value))
-        object.__setattr__(self, "transition_steps",
-                           check_count("transition_steps", self.transition_steps))
+        object.__setattr__(
+            self, "transition_steps", check_count("transition_steps", self.transition_steps)
+        )
 
-    def lr_at(self, t, ops: Ops):
+    def lr_at(self, t: TensorLike, ops: Ops) -> TensorLike:
+        """``init_value + (end_value - init_value) * clip(t / transition_steps, 0, 1)``."""
         frac = ops.clip(t / self.transition_steps, 0.0, 1.0)
         return self.init_value + (self.end_value - self.init_value) * frac
 
@@ -79,52 +88,86 @@ class Join(Schedule):
     [0.0, 0.5, 1.0, 2.0, 3.0, 2.0, 1.0]
     """
 
-    schedules: tuple
-    boundaries: tuple
+    # Lists are accepted and stored as tuples (the schedule stays hashable).
+    schedules: Sequence[Schedule]
+    boundaries: Sequence[int]
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         schedules, boundaries = tuple(self.schedules), tuple(self.boundaries)
         if not schedules or not all(isinstance(s, Schedule) for s in schedules):
-            raise ValueError(f"schedules must be a non-empty list of Schedules; "
-                             f"received schedules={self.schedules!r}")
+            raise ValueError(
+                f"schedules must be a non-empty list of Schedules; "
+                f"received schedules={self.schedules!r}"
+            )
         if len(boundaries) != len(schedules) - 1:
-            raise ValueError(f"need len(schedules) - 1 = {len(schedules) - 1} boundaries; "
-                             f"received boundaries={list(boundaries)!r}")
+            raise ValueError(
+                f"need len(schedules) - 1 = {len(schedules) - 1} boundaries; "
+                f"received boundaries={list(boundaries)!r}"
+            )
         boundaries = tuple(check_count("boundaries", b) for b in boundaries)
-        if any(b >= c for b, c in zip(boundaries, boundaries[1:])):
+        if any(b >= c for b, c in itertools.pairwise(boundaries)):
             raise ValueError(f"boundaries must increase; received boundaries={list(boundaries)!r}")
         object.__setattr__(self, "schedules", schedules)
         object.__setattr__(self, "boundaries", boundaries)
 
     @property
     def has_momentum(self) -> bool:  # type: ignore[override]
+        """Whether every joined schedule has a momentum."""
         return all(s.has_momentum for s in self.schedules)
 
-    def _select(self, t, ops: Ops, method: str):
-        starts = (0,) + self.boundaries
+    def _select(self, t: TensorLike, ops: Ops, method: str) -> TensorLike:
+        starts = (0, *self.boundaries)
         value = getattr(self.schedules[-1], method)(t - starts[-1], ops)
         for i in range(len(self.schedules) - 2, -1, -1):
             here = getattr(self.schedules[i], method)(t - starts[i], ops)
             value = ops.where(t < self.boundaries[i], here, value)
         return value
 
-    def lr_at(self, t, ops: Ops):
+    def lr_at(self, t: TensorLike, ops: Ops) -> TensorLike:
+        """The learning rate of the piece running at ``t``, in its local time."""
         return self._select(t, ops, "lr_at")
 
-    def momentum_at(self, t, ops: Ops):
+    def momentum_at(self, t: TensorLike, ops: Ops) -> TensorLike:
+        """The momentum of the piece running at ``t``; raises if a piece has none."""
         if not self.has_momentum:
             return super().momentum_at(t, ops)
         return self._select(t, ops, "momentum_at")
 
-    def to_config(self) -> dict:
-        return {"schedules": [serialize(s) for s in self.schedules],
-                "boundaries": list(self.boundaries)}
+    def to_config(self) -> dict[str, Any]:
+        """The serialized pieces and the boundaries, JSON-safe."""
+        return {
+            "schedules": [serialize(s) for s in self.schedules],
+            "boundaries": list(self.boundaries),
+        }
 
     @classmethod
-    def from_config(cls, config: dict) -> "Join":
+    def from_config(cls, config: dict[str, Any]) -> Join:
+        """Inverse of :meth:`to_config`.
+
+        Args:
+          config: ``{"schedules": [serialized, ...], "boundaries": [...]}``.
+
+        Returns:
+          The joined schedule.
+
+        Raises:
+          ValueError: a bad piece or boundary.
+        """
         return cls([deserialize(s) for s in config["schedules"]], config["boundaries"])
 
 
-def join(schedules, boundaries) -> Join:
-    """Join schedules in local time; see :class:`Join`."""
+def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Join:
+    """Join schedules in local time; see :class:`Join`.
+
+    Args:
+      schedules: the pieces, in order (at least one).
+      boundaries: the steps at which each next piece starts, increasing;
+        ``len(schedules) - 1`` of them.
+
+    Returns:
+      The :class:`Join`.
+
+    Raises:
+      ValueError: an empty or non-schedule piece, or bad boundaries.
+    """
     return Join(schedules, boundaries)

@@ -1,4 +1,5 @@
 """Helpers for running the ``cyclr`` command as a real subprocess."""
+
 import base64
 import csv
 import json
@@ -17,13 +18,21 @@ PNG = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture
 def cyclr_cli(tmp_path):
     """Run ``python -m cyclr ARGS`` with caches in tmp_path; returns the CompletedProcess."""
+
     def run(*args, backend=None, timeout=600):
-        env = dict(os.environ, MPLCONFIGDIR=str(tmp_path / "mpl"),
-                   KERAS_HOME=str(tmp_path / "keras"))
+        env = dict(
+            os.environ, MPLCONFIGDIR=str(tmp_path / "mpl"), KERAS_HOME=str(tmp_path / "keras")
+        )
         if backend:
             env["KERAS_BACKEND"] = backend
-        return subprocess.run([sys.executable, "-m", "cyclr", *map(str, args)],
-                              capture_output=True, text=True, env=env, timeout=timeout)
+        return subprocess.run(
+            [sys.executable, "-m", "cyclr", *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+        )
+
     return run
 
 
@@ -50,8 +59,17 @@ def assert_run_folder(out: Path, *, range_test=True):
     assert all(base64.b64decode(i)[:8] == PNG for i in images)
     assert 'src="http' not in page and "<script" not in page  # self-contained
     rows = read_csv(out / "metrics.csv")
-    assert list(rows[0]) == ["step", "epoch", "lr", "momentum", "loss", "val_loss",
-                             "val_accuracy", "test_loss", "test_accuracy"]
+    assert list(rows[0]) == [
+        "step",
+        "epoch",
+        "lr",
+        "momentum",
+        "loss",
+        "val_loss",
+        "val_accuracy",
+        "test_loss",
+        "test_accuracy",
+    ]
     return rows
 
 

@@ -3,4 +3,4 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
-from cli_helpers import cyclr_cli  # noqa: E402,F401  (the fixture)
+from cli_helpers import cyclr_cli  # noqa: F401  (the fixture)

@@ -1,33 +1,38 @@
 """Bad input to the training commands: exit 2, one line on stderr, nothing overwritten."""
+
 import numpy as np
 import pytest
-
 from cli_helpers import one_line_error
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["train", "--dataset", "imagenet"], "'imagenet'"),
-    (["find", "--model", "resnet"], "'resnet'"),
-    (["compare", "--policies", "fixed,cosine"], "--policies='fixed,cosine'"),
-    (["compare", "--policies", "triangular"], "--target"),
-    (["train", "--base-lr", "0.1"], "--max-lr=None"),
-    (["train", "--base-lr", "0.5", "--max-lr", "0.1"], "--base-lr=0.5"),
-    (["train", "--epochs", "0"], "'0'"),
-    (["find", "--start-lr", "1", "--end-lr", "0.1"], "--end-lr=0.1"),
-    (["train", "--data", "missing.npz"], "missing.npz"),
-    (["find", "--model", "cnn1d"], "--model cnn1d needs sequences"),
-    (["train", "--dataset", "mnist1d", "--model", "seed_cnn"], "--model seed_cnn needs images"),
-    (["train", "--policy", "exp_range", "--gamma", "2"], "--gamma=2.0"),
-    (["train", "--gamma", "0.5"], "--gamma does not apply to --policy triangular"),
-    (["train", "--policy", "adam", "--base-lr", "0.1", "--max-lr", "1"], "--base-lr, --max-lr"),
-    (["train", "--base-momentum", "0.8"], "need --cycle-momentum"),
-    (["train", "--policy", "fixed", "--mode", "triangular2"], "--mode does not apply"),
-    (["train", "--policy", "onecycle", "--cycle-momentum"], "--cycle-momentum does not apply"),
-    (["train", "--policy", "adam", "--optimizer", "sgd"], "--optimizer=sgd"),
-    (["train", "--cycle-momentum", "--base-momentum", "0.99", "--max-momentum", "0.9"],
-     "--base-momentum=0.99"),
-    (["compare", "--optimizer", "adam"], "--optimizer=adam"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["train", "--dataset", "imagenet"], "'imagenet'"),
+        (["find", "--model", "resnet"], "'resnet'"),
+        (["compare", "--policies", "fixed,cosine"], "--policies='fixed,cosine'"),
+        (["compare", "--policies", "triangular"], "--target"),
+        (["train", "--base-lr", "0.1"], "--max-lr=None"),
+        (["train", "--base-lr", "0.5", "--max-lr", "0.1"], "--base-lr=0.5"),
+        (["train", "--epochs", "0"], "'0'"),
+        (["find", "--start-lr", "1", "--end-lr", "0.1"], "--end-lr=0.1"),
+        (["train", "--data", "missing.npz"], "missing.npz"),
+        (["find", "--model", "cnn1d"], "--model cnn1d needs sequences"),
+        (["train", "--dataset", "mnist1d", "--model", "seed_cnn"], "--model seed_cnn needs images"),
+        (["train", "--policy", "exp_range", "--gamma", "2"], "--gamma=2.0"),
+        (["train", "--gamma", "0.5"], "--gamma does not apply to --policy triangular"),
+        (["train", "--policy", "adam", "--base-lr", "0.1", "--max-lr", "1"], "--base-lr, --max-lr"),
+        (["train", "--base-momentum", "0.8"], "need --cycle-momentum"),
+        (["train", "--policy", "fixed", "--mode", "triangular2"], "--mode does not apply"),
+        (["train", "--policy", "onecycle", "--cycle-momentum"], "--cycle-momentum does not apply"),
+        (["train", "--policy", "adam", "--optimizer", "sgd"], "--optimizer=sgd"),
+        (
+            ["train", "--cycle-momentum", "--base-momentum", "0.99", "--max-momentum", "0.9"],
+            "--base-momentum=0.99",
+        ),
+        (["compare", "--optimizer", "adam"], "--optimizer=adam"),
+    ],
+)
 def test_bad_options(cyclr_cli, args, needle, tmp_path):
     """Each is refused before anything runs: no run folder is made."""
     one_line_error(cyclr_cli(*args, "--framework", "torch", "--out", tmp_path / "o"), needle)
@@ -50,40 +55,104 @@ def test_a_download_while_offline_names_data(cyclr_cli, tmp_path):
     one_line_error(proc, "--data")
 
 
-@pytest.mark.parametrize("arrays, needle", [
-    (dict(x_train=np.zeros((4, 8, 8)), y_train=np.zeros(4, int)), "missing key(s) x_test, y_test"),
-    (dict(x_train=np.zeros((4, 8, 8)), y_train=np.array([0, 1, 0, 1]), x_test=np.zeros((2, 8, 9)),
-          y_test=np.array([0, 1])), "x_test samples are (8, 9)"),
-    (dict(x_train=np.zeros((4, 8, 8)), y_train=np.array([0, 1, 0]), x_test=np.zeros((2, 8, 8)),
-          y_test=np.array([0, 1])), "3 labels for 4 samples"),
-    (dict(x_train=np.zeros((4, 8, 8)), y_train=np.array([0, 1, 0, 1]), x_test=np.zeros((2, 8, 8)),
-          y_test=np.array([0, 7])), "y_test holds label 7"),
-    (dict(x_train=np.zeros((4, 8, 8)), y_train=np.array([0, -1, 0, 1]), x_test=np.zeros((2, 8, 8)),
-          y_test=np.array([0, 1])), "negative label"),
-    (dict(x_train=np.zeros((4, 8, 8), dtype=np.int32), y_train=np.array([0, 1, 0, 1]),
-          x_test=np.zeros((2, 8, 8), dtype=np.int32), y_test=np.array([0, 1])), "dtype int32"),
-    (dict(x_train=np.zeros((4, 8, 8)), y_train=np.array([0.5, 1, 0, 1]),
-          x_test=np.zeros((2, 8, 8)), y_test=np.array([0, 1])), "integer class indices"),
-    (dict(x_train=np.zeros((4, 8, 8, 2)), y_train=np.array([0, 1, 0, 1]),
-          x_test=np.zeros((2, 8, 8, 2)), y_test=np.array([0, 1])), "1, 3 or 4 channels"),
-])
+@pytest.mark.parametrize(
+    "arrays, needle",
+    [
+        (
+            dict(x_train=np.zeros((4, 8, 8)), y_train=np.zeros(4, int)),
+            "missing key(s) x_test, y_test",
+        ),
+        (
+            dict(
+                x_train=np.zeros((4, 8, 8)),
+                y_train=np.array([0, 1, 0, 1]),
+                x_test=np.zeros((2, 8, 9)),
+                y_test=np.array([0, 1]),
+            ),
+            "x_test samples are (8, 9)",
+        ),
+        (
+            dict(
+                x_train=np.zeros((4, 8, 8)),
+                y_train=np.array([0, 1, 0]),
+                x_test=np.zeros((2, 8, 8)),
+                y_test=np.array([0, 1]),
+            ),
+            "3 labels for 4 samples",
+        ),
+        (
+            dict(
+                x_train=np.zeros((4, 8, 8)),
+                y_train=np.array([0, 1, 0, 1]),
+                x_test=np.zeros((2, 8, 8)),
+                y_test=np.array([0, 7]),
+            ),
+            "y_test holds label 7",
+        ),
+        (
+            dict(
+                x_train=np.zeros((4, 8, 8)),
+                y_train=np.array([0, -1, 0, 1]),
+                x_test=np.zeros((2, 8, 8)),
+                y_test=np.array([0, 1]),
+            ),
+            "negative label",
+        ),
+        (
+            dict(
+                x_train=np.zeros((4, 8, 8), dtype=np.int32),
+                y_train=np.array([0, 1, 0, 1]),
+                x_test=np.zeros((2, 8, 8), dtype=np.int32),
+                y_test=np.array([0, 1]),
+            ),
+            "dtype int32",
+        ),
+        (
+            dict(
+                x_train=np.zeros((4, 8, 8)),
+                y_train=np.array([0.5, 1, 0, 1]),
+                x_test=np.zeros((2, 8, 8)),
+                y_test=np.array([0, 1]),
+            ),
+            "integer class indices",
+        ),
+        (
+            dict(
+                x_train=np.zeros((4, 8, 8, 2)),
+                y_train=np.array([0, 1, 0, 1]),
+                x_test=np.zeros((2, 8, 8, 2)),
+                y_test=np.array([0, 1]),
+            ),
+            "1, 3 or 4 channels",
+        ),
+    ],
+)
 def test_bad_npz(cyclr_cli, tmp_path, arrays, needle):
     path = tmp_path / "bad.npz"
     np.savez(path, **arrays)
-    one_line_error(cyclr_cli("train", "--framework", "torch", "--data", path,
-                             "--out", tmp_path / "o"), needle)
+    one_line_error(
+        cyclr_cli("train", "--framework", "torch", "--data", path, "--out", tmp_path / "o"), needle
+    )
 
 
 def test_pickled_npz_is_refused(cyclr_cli, tmp_path):
     path = tmp_path / "pickled.npz"
-    np.savez(path, x_train=np.array([object()] * 4), y_train=np.zeros(4, int),
-             x_test=np.zeros((2, 8, 8)), y_test=np.zeros(2, int))
-    one_line_error(cyclr_cli("find", "--framework", "torch", "--data", path,
-                             "--out", tmp_path / "o"), "pickle")
+    np.savez(
+        path,
+        x_train=np.array([object()] * 4),
+        y_train=np.zeros(4, int),
+        x_test=np.zeros((2, 8, 8)),
+        y_test=np.zeros(2, int),
+    )
+    one_line_error(
+        cyclr_cli("find", "--framework", "torch", "--data", path, "--out", tmp_path / "o"), "pickle"
+    )
 
 
 def test_not_a_zip(cyclr_cli, tmp_path):
     path = tmp_path / "junk.npz"
     path.write_bytes(b"not a zip file")
-    one_line_error(cyclr_cli("find", "--framework", "torch", "--data", path,
-                             "--out", tmp_path / "o"), "junk.npz")
+    one_line_error(
+        cyclr_cli("find", "--framework", "torch", "--data", path, "--out", tmp_path / "o"),
+        "junk.npz",
+    )

@@ -1,4 +1,5 @@
 """Ctrl-C during ``cyclr train`` leaves a readable partial run folder."""
+
 import json
 import os
 import signal
@@ -10,16 +11,34 @@ import pytest
 
 pytest.importorskip("torch")
 
-from cli_helpers import read_csv  # noqa: E402
+from cli_helpers import read_csv
 
 
 def test_ctrl_c_leaves_a_readable_partial_run(tmp_path):
     out = tmp_path / "run"
     env = dict(os.environ, MPLCONFIGDIR=str(tmp_path / "mpl"))
-    proc = subprocess.Popen([sys.executable, "-m", "cyclr", "train", "--framework", "torch",
-                             "--epochs", "500", "--base-lr", "0.01", "--max-lr", "0.1",
-                             "--out", str(out)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cyclr",
+            "train",
+            "--framework",
+            "torch",
+            "--epochs",
+            "500",
+            "--base-lr",
+            "0.01",
+            "--max-lr",
+            "0.1",
+            "--out",
+            str(out),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120
     while not (out / "metrics.csv").exists() and time.time() < deadline:
         time.sleep(0.2)

@@ -1,7 +1,11 @@
-"""The benchmarks run end to end (``--quick``, as subprocesses); their numbers are not checked.
+"""The benchmarks run end to end, as ``python -m bench.NAME`` subprocesses; numbers unchecked.
 
-Each takes 15-30 s on one thread, so they are marked slow: ``pytest -m "not slow"`` skips them.
+What is checked is where they write: a ``--quick`` run writes only where ``--out``
+says, never into ``bench/results/``, and every table starts with the same
+provenance header. The runs that train take 15-30 s on one thread, so they are
+marked slow: ``pytest -m "not slow"`` skips them.
 """
+
 import os
 import pathlib
 import subprocess
@@ -10,62 +14,196 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-pytest.importorskip("torch")
-pytest.importorskip("sklearn")
+RESULTS = ROOT / "bench" / "results"
+HEADER = (
+    "- command: `",
+    "- date: ",
+    "- machine: ",
+    "- load average (1, 5, 15 min): ",
+    "- versions: Python ",
+    "- git commit: ",
+    "- seeds: ",
+)
 
 
-def run_quick(script, tmp_path, *extra):
-    out = tmp_path / f"{script}.md"
+def run_bench(name, *args, timeout=300):
+    """``python -m bench.NAME ARGS`` from the repository root."""
     env = dict(os.environ, MPLBACKEND="Agg")
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / f"{script}.py"), "--quick",
-                           "--out", str(out), *extra],
-                          capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", f"bench.{name}", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def committed_results():
+    """Fails the test if it changed, added or removed anything in bench/results/."""
+
+    def snapshot():
+        return {p.name: p.read_bytes() for p in sorted(RESULTS.iterdir())}
+
+    before = snapshot()
+    yield
+    assert snapshot() == before, "a bench run changed bench/results/"
+
+
+def assert_header(text, command):
+    """The provenance header, first thing after the title, naming ``command``."""
+    lines = text.splitlines()
+    assert lines[0].startswith("# ") and lines[1] == ""
+    assert [line[: len(h)] for line, h in zip(lines[2:9], HEADER, strict=True)] == list(HEADER)
+    assert lines[2] == f"- command: `{command}`"
+
+
+def test_quick_run_without_out_writes_nothing(committed_results):
+    done = run_bench("schedule_speed", "--quick")
     assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout, out.read_text()
+    assert "| triangular |" in done.stdout
 
 
-@pytest.mark.slow
-def test_time_to_accuracy_quick_prints_and_writes_the_table(tmp_path):
-    pytest.importorskip("mnist1d")
-    stdout, written = run_quick("time_to_accuracy", tmp_path)
-    for policy in ("fixed", "triangular", "triangular2", "exp_range", "onecycle", "adam",
-                   "adam+clr"):
-        assert f"| {policy} |" in stdout
-    assert "**mnist1d**" in written and "**digits**" in written
-    assert "Produced by `.venv/bin/python bench/time_to_accuracy.py --quick" in written
+def test_quick_run_writes_where_out_says_with_the_header(tmp_path, committed_results):
+    out = tmp_path / "speed.md"
+    done = run_bench("schedule_speed", "--quick", "--out", out)
+    assert done.returncode == 0, done.stderr[-2000:]
+    written = out.read_text()
+    assert_header(written, f".venv/bin/python -m bench.schedule_speed --quick --out {out}")
+    assert "| one-cycle |" in written
 
 
-@pytest.mark.slow
-def test_finder_peers_quick_prints_and_writes_the_table(tmp_path):
-    pytest.importorskip("torch_lr_finder")
-    pytest.importorskip("keras")
-    stdout, written = run_quick("finder_peers", tmp_path)
-    for finder in ("cyclr range test", "torch-lr-finder (README", "Wittmann-style"):
-        assert finder in stdout and finder in written
+def test_quick_run_refuses_an_out_in_bench_results(committed_results):
+    done = run_bench("schedule_speed", "--quick", "--out", "bench/results/schedule_speed.md")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "schedule_speed: --out must lie outside bench/results/ for a --quick run (its numbers "
+        "are a smoke test, not results); received --out='bench/results/schedule_speed.md'"
+    ]
+
+
+def test_readme_results_dry_run_prints_the_readme_and_changes_nothing():
+    readme = (ROOT / "README.md").read_bytes()
+    done = run_bench("readme_results", "--dry-run")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (ROOT / "README.md").read_bytes() == readme
+    table_row = next(
+        line
+        for line in (RESULTS / "suggest_bounds.md").read_text().splitlines()
+        if line.startswith("| digits / seed CNN | suggest_bounds |")
+    )
+    assert "### Do the suggested bounds train well?" in done.stdout
+    assert table_row in done.stdout.split("<!-- results:start -->")[1]
 
 
 def test_time_to_accuracy_refuses_cuda_without_a_gpu(tmp_path):
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "time_to_accuracy.py"),
-                           "--dataset", "digits", "--device", "cuda", "--out",
-                           str(tmp_path / "x.md")], capture_output=True, text=True, timeout=120)
+    done = run_bench(
+        "time_to_accuracy",
+        "--dataset",
+        "digits",
+        "--device",
+        "cuda",
+        "--out",
+        tmp_path / "x.md",
+        timeout=120,
+    )
     assert done.returncode == 2
     assert "--device cuda" in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
+def test_time_to_accuracy_needs_the_fixed_policy_for_its_target(tmp_path):
+    done = run_bench(
+        "time_to_accuracy", "--policies", "triangular,adam", "--out", tmp_path / "x.md", timeout=120
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "time_to_accuracy: --policies must name fixed and any of fixed, triangular, "
+        "triangular2, exp_range, onecycle, adam, adam+clr; received "
+        "--policies='triangular,adam'"
+    ]
+    assert not (tmp_path / "x.md").exists()
+
+
 @pytest.mark.slow
-def test_suggest_bounds_quick_prints_every_method_and_the_noise_row(tmp_path):
+def test_time_to_accuracy_quick_prints_and_writes_the_table(tmp_path, committed_results):
+    pytest.importorskip("torch")
+    pytest.importorskip("mnist1d")
+    out = tmp_path / "tta.md"
+    done = run_bench("time_to_accuracy", "--quick", "--out", out)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for policy in (
+        "fixed",
+        "triangular",
+        "triangular2",
+        "exp_range",
+        "onecycle",
+        "adam",
+        "adam+clr",
+    ):
+        assert f"| {policy} |" in done.stdout
+    written = out.read_text()
+    assert_header(written, f".venv/bin/python -m bench.time_to_accuracy --quick --out {out}")
+    assert "**mnist1d**" in written and "**digits**" in written
+    assert "| × budget | × fixed's | seconds to target |" in written
+
+
+@pytest.mark.slow
+def test_finder_peers_quick_prints_and_writes_the_table(tmp_path, committed_results):
+    pytest.importorskip("torch_lr_finder")
+    pytest.importorskip("keras")
+    out = tmp_path / "peers.md"
+    done = run_bench("finder_peers", "--quick", "--out", out)
+    assert done.returncode == 0, done.stderr[-2000:]
+    written = out.read_text()
+    assert_header(written, f".venv/bin/python -m bench.finder_peers --quick --out {out}")
+    for finder in ("cyclr range test", "torch-lr-finder (README", "Wittmann-style"):
+        assert finder in done.stdout and finder in written
+
+
+@pytest.mark.slow
+def test_suggest_bounds_quick_writes_every_method_and_the_noise_row_to_out(
+    tmp_path, committed_results
+):
+    pytest.importorskip("torch")
     pytest.importorskip("mnist1d")
     out = tmp_path / "suggest_bounds.md"
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "suggest_bounds.py"), "--quick",
-                           "--out", str(out)],
-                          capture_output=True, text=True, timeout=300,
-                          env=dict(os.environ, MPLBACKEND="Agg"))
+    done = run_bench("suggest_bounds", "--quick", "--out", out)
     assert done.returncode == 0, done.stderr[-2000:]
-    rows = [line for line in done.stdout.splitlines() if line.startswith("| MNIST-1D / MLP |")]
-    methods = [row.split(" | ")[1] for row in rows]
-    assert methods == ["suggest_bounds", "steepest / 4", "valley / 4", "minimum / 4",
-                       "best grid pair", "best grid pair x 0.99 (noise)"]
-    assert not out.exists()                 # a quick run is a smoke run: it writes nothing
+    written = out.read_text()
+    assert_header(written, f".venv/bin/python -m bench.suggest_bounds --quick --out {out}")
+    rows = [line for line in written.splitlines() if line.startswith("| MNIST-1D / MLP |")]
+    assert [row.split(" | ")[1] for row in rows] == [
+        "suggest_bounds",
+        "steepest / 4",
+        "valley / 4",
+        "minimum / 4",
+        "best grid pair",
+        "best grid pair x 0.99 (noise)",
+    ]
+    assert all(row in done.stdout for row in rows)
+
+
+@pytest.mark.slow
+def test_overhead_quick_runs_its_torch_part_in_a_child_process(tmp_path, committed_results):
+    pytest.importorskip("torch")
+    out = tmp_path / "overhead.md"
+    done = run_bench("overhead", "--quick", "--only", "torch", "--out", out)
+    assert done.returncode == 0, done.stderr[-2000:]
+    written = out.read_text()
+    assert_header(written, f".venv/bin/python -m bench.overhead --quick --only torch --out {out}")
+    variants = [
+        line.split(" | ")[1]
+        for line in written.splitlines()
+        if line.startswith("| PyTorch (plain loop) |")
+    ]
+    assert variants == [
+        "constant lr (no scheduler)",
+        "`cyclr.torch.CyclicLR`",
+        "`torch.optim.lr_scheduler.CyclicLR`",
+        "`cyclr.torch.CyclicLR` + momentum",
+        "`torch...CyclicLR` + momentum",
+    ]

@@ -1,4 +1,5 @@
 """The package as a user meets it: imports, doctests, the preview command."""
+
 import doctest
 import importlib
 import os
@@ -7,22 +8,32 @@ import sys
 
 import pytest
 
-CORE_MODULES = ["cyclr", "cyclr._base", "cyclr.cyclic", "cyclr.onecycle", "cyclr.compose",
-                "cyclr.planning", "cyclr.rangetest", "cyclr.rangetest.ladder",
-                "cyclr.rangetest.recorder", "cyclr.rangetest.result", "cyclr.rangetest.suggestions",
-                "cyclr.rangetest.recommend", "cyclr.app.datasets"]
-
-
-def run_cyclr(*args, tmp_path):
-    env = dict(os.environ, MPLCONFIGDIR=str(tmp_path / "mpl"))
-    return subprocess.run([sys.executable, "-m", "cyclr", *args], capture_output=True,
-                          text=True, env=env, timeout=120)
+CORE_MODULES = [
+    "cyclr",
+    "cyclr._base",
+    "cyclr.cyclic",
+    "cyclr.onecycle",
+    "cyclr.compose",
+    "cyclr.planning",
+    "cyclr.rangetest",
+    "cyclr.rangetest.ladder",
+    "cyclr.rangetest.recorder",
+    "cyclr.rangetest.result",
+    "cyclr.rangetest.suggestions",
+    "cyclr.rangetest.recommend",
+    "cyclr.rangetest.bounds",
+    "cyclr.rangetest.settings",
+    "cyclr.ops",
+    "cyclr.app.datasets",
+]
 
 
 def test_importing_cyclr_imports_no_framework():
-    code = ("import sys, cyclr, cyclr.cli, cyclr.cli.preview; "
-            "print([m for m in ('torch', 'keras', 'tensorflow', 'jax', 'matplotlib') "
-            "if m in sys.modules])")
+    code = (
+        "import sys, cyclr, cyclr.cli, cyclr.cli.preview; "
+        "print([m for m in ('torch', 'keras', 'tensorflow', 'jax', 'matplotlib') "
+        "if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -33,66 +44,71 @@ def test_doctests(module):
     assert result.failed == 0
 
 
-def test_preview_writes_a_png_and_prints_a_summary(tmp_path, png_header):
-    out = tmp_path / "seed.png"
-    proc = run_cyclr("preview", "--base-lr", "1e-4", "--max-lr", "1e-2", "--step-size", "4800",
-                     "--steps", "18000", "--steps-per-epoch", "1200", "--out", str(out),
-                     tmp_path=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    assert out.read_bytes()[:8] == png_header
-    assert "1.875 cycles of 9600 steps" in proc.stdout
-    assert "lr: min 0.0001, max 0.01" in proc.stdout
-    assert "not at a cycle boundary" in proc.stdout
-
-
-def test_preview_one_cycle_with_momentum(tmp_path, png_header):
-    out = tmp_path / "one.png"
-    proc = run_cyclr("preview", "--one-cycle", "--max-lr", "0.1", "--steps", "1000",
-                     "--out", str(out), tmp_path=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    assert out.read_bytes()[:8] == png_header
-    assert "momentum: min 0.85, max 0.95" in proc.stdout
-
-
-@pytest.mark.parametrize("args, needle", [
-    (["--base-lr", "1e-2", "--max-lr", "1e-4", "--step-size", "10"], "--base-lr=0.01"),
-    (["--base-lr", "1e-4", "--max-lr", "1e-2", "--step-size", "0"], "--step-size=0"),
-    (["--base-lr", "1e-4", "--max-lr", "1e-2", "--step-size", "10", "--mode", "cosine"],
-     "'cosine'"),
-    (["--base-lr", "1e-4", "--max-lr", "abc", "--step-size", "10"], "'abc'"),
-    (["--base-lr", "1e-4", "--max-lr", "1e-2", "--step-size", "10", "--out", "/no/such/x.png"],
-     "/no/such/x.png"),
-    (["--base-lr", "1e-4", "--max-lr", "1e-2", "--step-size", "10", "--out", "plot.txt"],
-     "plot.txt"),
-    (["--one-cycle", "--max-lr", "0.1"], "--total-steps"),
-    (["--base-lr", "1e-4", "--max-lr", "1e-2", "--step-size", "10", "--steps", "0"], "--steps"),
-])
-def test_preview_bad_options_exit_2_with_one_line(args, needle, tmp_path):
-    proc = run_cyclr("preview", *args, tmp_path=tmp_path)
-    assert proc.returncode == 2
-    assert proc.stdout == ""
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("cyclr: error:") and needle in lines[0]
-    assert "Traceback" not in proc.stderr
-
-
 def test_console_script_is_installed():
     import shutil
+
     exe = shutil.which("cyclr") or os.path.join(os.path.dirname(sys.executable), "cyclr")
     proc = subprocess.run([exe, "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("cyclr ")
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--one-cycle", "--max-lr", "0.1", "--steps", "100", "--mode", "triangular2"],
-     "--mode does not apply to --one-cycle"),
-    (["--base-lr", "0.01", "--max-lr", "0.1", "--step-size", "10", "--pct-start", "0.2"],
-     "--pct-start does not apply here"),
-    (["--base-lr", "0.01", "--max-lr", "0.1", "--step-size", "10", "--base-momentum", "0.8"],
-     "--base-momentum does not apply here"),
-    (["--base-lr", "0.01", "--max-lr", "0.1", "--step-size", "10", "--steps", "10000000000"],
-     "--steps must be <= 20,000,000"),
-])
-def test_preview_refuses_options_it_would_ignore(args, needle, tmp_path):
-    proc = run_cyclr("preview", *args, tmp_path=tmp_path)
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and needle in proc.stderr
+def test_the_top_level_holds_the_users_names_only():
+    import cyclr
+
+    assert sorted(cyclr.__all__) == sorted(
+        [
+            "Constant",
+            "CyclicSchedule",
+            "Linear",
+            "OneCycle",
+            "RangeTestResult",
+            "RangeTestSettings",
+            "Schedule",
+            "check",
+            "deserialize",
+            "join",
+            "serialize",
+            "step_size_for",
+            "steps_per_epoch",
+            "suggest_bounds",
+        ]
+    )
+    assert all(hasattr(cyclr, name) for name in cyclr.__all__)
+
+
+@pytest.mark.parametrize(
+    "name, home",
+    [
+        ("Ops", "cyclr.ops"),
+        ("NUMPY", "cyclr.ops"),
+        ("waveform", "cyclr.cyclic"),
+        ("Join", "cyclr.compose"),
+        ("RangeTest", "cyclr.rangetest"),
+        ("lr_ladder", "cyclr.rangetest"),
+        ("steepest", "cyclr.rangetest"),
+        ("bounds_suggestion", "cyclr.rangetest"),
+        ("recommend", "cyclr.rangetest"),
+    ],
+)
+def test_a_moved_name_still_works_for_a_release_and_says_where_it_lives(name, home):
+    import cyclr
+
+    with pytest.warns(DeprecationWarning, match=f"import it from {home}"):
+        value = getattr(cyclr, name)
+    assert value is getattr(importlib.import_module(home), name)
+
+
+def test_an_unknown_top_level_name_is_an_attribute_error():
+    import cyclr
+
+    with pytest.raises(AttributeError, match="no_such_name"):
+        cyclr.no_such_name  # noqa: B018
+
+
+def test_the_license_is_an_spdx_string_not_the_deprecated_table():
+    import pathlib
+
+    import tomllib
+
+    meta = tomllib.loads((pathlib.Path(__file__).parents[2] / "pyproject.toml").read_text())
+    assert meta["project"]["license"] == "MIT"

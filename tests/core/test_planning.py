@@ -1,4 +1,5 @@
 """steps_per_epoch, step_size_for and check()."""
+
 from cyclr import CyclicSchedule, OneCycle, check, step_size_for, steps_per_epoch
 
 
@@ -12,8 +13,8 @@ def test_steps_per_epoch_rounds_up():
 
 
 def test_step_size_for_is_whole_epochs_of_steps():
-    assert step_size_for(60000, 50) == 4800          # the seed: 4 * 60000 / 50
-    assert step_size_for(1000, 30, epochs=2) == 68   # 2 * ceil(1000 / 30)
+    assert step_size_for(60000, 50) == 4800  # the seed: 4 * 60000 / 50
+    assert step_size_for(1000, 30, epochs=2) == 68  # 2 * ceil(1000 / 30)
     assert step_size_for(1000, 30, epochs=2.5) == 85
 
 
@@ -32,8 +33,10 @@ def test_step_size_outside_two_to_ten_epochs():
     found = check(s, 3 * 200, steps_per_epoch=100)
     assert codes(found) == ["step_size_epochs", "step_size_epochs"]
     assert "1 epochs" in found[0].message
-    assert codes(check(CyclicSchedule(1e-4, 1e-2, step_size=1100), 6600, 100)) == \
-        ["step_size_epochs", "step_size_epochs"]
+    assert codes(check(CyclicSchedule(1e-4, 1e-2, step_size=1100), 6600, 100)) == [
+        "step_size_epochs",
+        "step_size_epochs",
+    ]
 
 
 def test_vanishing_amplitude_is_reported_with_its_step():

@@ -1,4 +1,6 @@
-"""Property tests (hypothesis): bounds, periodicity, halving, end points, vectorisation, round trips."""
+"""Property tests (hypothesis): bounds, periodicity, halving, end points, vectorisation,
+round trips."""
+
 import json
 import pickle
 
@@ -6,9 +8,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cyclr import CyclicSchedule, Join, Linear, OneCycle, deserialize, serialize
-from cyclr._ops import NUMPY, PYTHON
+from cyclr import CyclicSchedule, Linear, OneCycle, deserialize, serialize
+from cyclr.compose import Join
 from cyclr.cyclic import MODES, WAVEFORMS, waveform
+from cyclr.ops import NUMPY, PYTHON
 
 rates = st.floats(min_value=1e-6, max_value=10.0, allow_nan=False)
 sizes = st.integers(min_value=1, max_value=50)
@@ -18,8 +21,11 @@ sizes = st.integers(min_value=1, max_value=50)
 def cyclic_schedules(draw):
     a, b = sorted([draw(rates), draw(rates)])
     mode = draw(st.sampled_from(MODES))
-    kwargs = dict(mode=mode, waveform=draw(st.sampled_from(WAVEFORMS)),
-                  decay_target=draw(st.sampled_from(["amplitude", "bounds"])))
+    kwargs = dict(
+        mode=mode,
+        waveform=draw(st.sampled_from(WAVEFORMS)),
+        decay_target=draw(st.sampled_from(["amplitude", "bounds"])),
+    )
     if mode == "exp_range":
         kwargs["gamma"] = draw(st.floats(min_value=0.9, max_value=1.0))
     if draw(st.booleans()):
@@ -81,8 +87,14 @@ def test_config_and_pickle_round_trips(s):
 
 
 def test_composite_round_trips():
-    s = Join([Linear(0.0, 0.1, 10), CyclicSchedule(0.01, 0.1, 5, mode="triangular2"),
-              OneCycle(0.1, 50, three_phase=True)], [10, 40])
+    s = Join(
+        [
+            Linear(0.0, 0.1, 10),
+            CyclicSchedule(0.01, 0.1, 5, mode="triangular2"),
+            OneCycle(0.1, 50, three_phase=True),
+        ],
+        [10, 40],
+    )
     again = deserialize(json.loads(json.dumps(serialize(s))))
     assert again == s and pickle.loads(pickle.dumps(s)) == s
     np.testing.assert_array_equal(again(np.arange(120)), s(np.arange(120)))

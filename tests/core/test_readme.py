@@ -3,6 +3,7 @@
 A block whose first line is ``# requires: torch`` (or ``keras``) runs in that
 framework's test process (tests/torch, tests/keras); the others run here.
 """
+
 import pathlib
 import re
 

@@ -1,4 +1,5 @@
 """The app's Keras models, the download loader offline, and the example script end to end."""
+
 import json
 import os
 import subprocess
@@ -14,14 +15,26 @@ from cyclr.app import keras_models
 from cyclr.app.downloads import DownloadError, load_download
 
 ROOT = Path(__file__).resolve().parents[2]
-NO_NETWORK = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
-              "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
-              "NO_PROXY": "", "no_proxy": ""}
+NO_NETWORK = {
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "http_proxy": "http://127.0.0.1:9",
+    "https_proxy": "http://127.0.0.1:9",
+    "NO_PROXY": "",
+    "no_proxy": "",
+}
 
 
-@pytest.mark.parametrize("name,shape", [("seed_cnn", (8, 8)), ("seed_cnn", (28, 28)),
-                                        ("seed_cnn", (32, 32, 3)), ("cnn1d", (40,)),
-                                        ("mlp", (8, 8))])
+@pytest.mark.parametrize(
+    "name,shape",
+    [
+        ("seed_cnn", (8, 8)),
+        ("seed_cnn", (28, 28)),
+        ("seed_cnn", (32, 32, 3)),
+        ("cnn1d", (40,)),
+        ("mlp", (8, 8)),
+    ],
+)
 def test_models_take_their_inputs_and_output_probabilities(name, shape):
     model = keras_models.build(name, shape)
     out = keras.ops.convert_to_numpy(model(np.zeros((2, *shape), "float32")))
@@ -32,8 +45,17 @@ def test_models_take_their_inputs_and_output_probabilities(name, shape):
 def test_seed_cnn_has_the_seed_layers():
     model = keras_models.seed_cnn((28, 28))
     kinds = [type(layer).__name__ for layer in model.layers]
-    assert kinds == ["Reshape", "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten",
-                     "Dense", "Dense", "Dense"]
+    assert kinds == [
+        "Reshape",
+        "Conv2D",
+        "MaxPooling2D",
+        "Conv2D",
+        "MaxPooling2D",
+        "Flatten",
+        "Dense",
+        "Dense",
+        "Dense",
+    ]
     assert [layer.units for layer in model.layers if hasattr(layer, "units")] == [256, 128, 10]
     assert model.layers[3].output.shape[1:3] == (11, 11)  # valid convolutions on 28x28
 
@@ -58,9 +80,23 @@ def test_download_offline_names_the_data_option(monkeypatch, tmp_path):
 def test_example_runs_offline_with_a_small_budget(tmp_path, png_header):
     env = dict(os.environ, **NO_NETWORK, KERAS_BACKEND=keras.backend.backend())
     done = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "keras_mnist.py"), "--dataset", "digits",
-         "--steps", "12", "--epochs", "1", "--out", str(tmp_path)],
-        env=env, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            str(ROOT / "examples" / "keras_mnist.py"),
+            "--dataset",
+            "digits",
+            "--steps",
+            "12",
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "test accuracy" in done.stdout
     for name in ("range_test.png", "clr_training.png"):

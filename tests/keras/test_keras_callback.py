@@ -1,4 +1,5 @@
 """The CyclicLR callback: the lr inside model.fit, resume, history, bckenstler's arguments."""
+
 import os
 
 import numpy as np
@@ -31,8 +32,11 @@ def test_callback_lr_used_in_fit_equals_core(name):
 
 def test_callback_runs_a_ready_onecycle():
     core = cyclr.OneCycle(0.05, total_steps=16, anneal="linear")
-    rec = probe_fit(probe_model(keras.optimizers.SGD(0.5)), epochs=4,
-                    callbacks=[CyclicLR(schedule=core, cycle_momentum=False)])
+    rec = probe_fit(
+        probe_model(keras.optimizers.SGD(0.5)),
+        epochs=4,
+        callbacks=[CyclicLR(schedule=core, cycle_momentum=False)],
+    )
     assert_lrs(rec.lrs, core(np.arange(16)))
 
 
@@ -98,7 +102,52 @@ def test_errors_name_the_parameter_and_value():
 
 def test_arguments_a_given_schedule_would_ignore_are_refused():
     import cyclr
+
     with pytest.raises(ValueError, match="mode='exp_range'"):
         CyclicLR(schedule=cyclr.CyclicSchedule(0.1, 1.0, 4), mode="exp_range")
     with pytest.raises(ValueError, match="step_size=100"):
         CyclicLR(step_size=100, step_size_up=50)
+
+
+def test_arguments_next_to_a_schedule_are_refused_even_at_bckenstlers_defaults():
+    # cyclr 0.1 compared with the defaults and let these through, ignored
+    schedule = cyclr.CyclicSchedule(0.1, 1.0, 4)
+    with pytest.raises(ValueError, match=r"step_size=2000.0, gamma=1.0; received schedule="):
+        CyclicLR(schedule=schedule, step_size=2000.0, gamma=1.0)
+    with pytest.raises(ValueError, match=r"base_lr=0.001; received schedule="):
+        CyclicLR(0.001, schedule=schedule)
+
+
+def test_an_explicit_step_size_next_to_step_size_up_is_refused_even_at_its_default():
+    with pytest.raises(ValueError, match="received step_size=2000, step_size_up=50"):
+        CyclicLR(step_size=2000.0, step_size_up=50)
+    assert CyclicLR(step_size_up=50).schedule == cyclr.CyclicSchedule(0.001, 0.006, step_size_up=50)
+
+
+def test_signature_is_bckenstlers_written_once_in_the_core():
+    import inspect
+
+    params = inspect.signature(CyclicLR).parameters
+    assert list(params)[:7] == [
+        "base_lr",
+        "max_lr",
+        "step_size",
+        "mode",
+        "gamma",
+        "scale_fn",
+        "scale_mode",
+    ]
+    assert [params[n].default for n in ("base_lr", "max_lr", "step_size")] == [0.001, 0.006, 2000.0]
+    assert params["schedule"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert params["step_size_up"].kind is inspect.Parameter.KEYWORD_ONLY
+    with pytest.raises(TypeError, match=r"CyclicLR\(\) got an unexpected keyword .*'step_sise'"):
+        CyclicLR(step_sise=10)
+
+
+def test_reset_under_cyclr_0_1s_names_still_works_with_a_deprecation_warning():
+    callback = CyclicLR(0.01, 0.05, 2)
+    with pytest.warns(DeprecationWarning, match=r"use reset\(base_lr=\.\.\., \.\.\.\)"):
+        callback._reset(base_lr=0.02, step_size=3)
+    assert callback.schedule == cyclr.CyclicSchedule(0.02, 0.05, 3)
+    with pytest.raises(TypeError, match="got an unexpected keyword argument 'gamma'"):
+        callback._reset(gamma=0.5)

@@ -1,4 +1,5 @@
 """The in-graph schedule under Keras' distribution API (JAX, data parallel on 2 CPU devices)."""
+
 import json
 import os
 import subprocess
@@ -14,7 +15,7 @@ import cyclr
 SCRIPT = r"""
 import json, numpy as np, keras, jax
 import cyclr.keras as ck
-from cyclr.keras import _backend
+from cyclr.keras import backend as kb
 devices = keras.distribution.list_devices("cpu")
 assert len(devices) == 2, devices
 keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
@@ -28,14 +29,14 @@ for kind in ("schedule", "callback"):
     seen = {"lrs": [], "w": []}
     class Rec(keras.callbacks.Callback):
         def on_train_batch_begin(self, batch, logs=None):
-            _backend.sync(self.model)
-            seen["lrs"].append(_backend.to_float(self.model.optimizer.learning_rate))
-            seen["w"].append(_backend.to_float(self.model.weights[0].value[0, 0]))
+            kb.sync(self.model)
+            seen["lrs"].append(kb.to_float(self.model.optimizer.learning_rate))
+            seen["w"].append(kb.to_float(self.model.weights[0].value[0, 0]))
     callbacks = [Rec()] if kind == "schedule" else [
         ck.CyclicLR(0.01, 0.05, 3, mode="triangular2", waveform="sine"), Rec()]
     x, y = np.ones((16, 1), "float32"), np.full((16, 1), 1000.0, "float32")
     model.fit(x, y, batch_size=4, epochs=3, shuffle=False, verbose=0, callbacks=callbacks)
-    seen["w"].append(_backend.to_float(model.weights[0].value[0, 0]))
+    seen["w"].append(kb.to_float(model.weights[0].value[0, 0]))
     seen["sharding"] = str(model.weights[0].value.sharding)
     out[kind] = seen
 print("RESULT" + json.dumps(out))
@@ -44,13 +45,18 @@ print("RESULT" + json.dumps(out))
 
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="the distribution API test is JAX's")
 def test_data_parallel_on_two_cpu_devices_gives_the_same_lrs():
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
-               XLA_FLAGS="--xla_force_host_platform_device_count=2")
-    done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
-                          text=True, timeout=300)
+    env = dict(
+        os.environ,
+        KERAS_BACKEND="jax",
+        JAX_PLATFORMS="cpu",
+        XLA_FLAGS="--xla_force_host_platform_device_count=2",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     line = [row for row in done.stdout.splitlines() if row.startswith("RESULT")][-1]
-    out = json.loads(line[len("RESULT"):])
+    out = json.loads(line[len("RESULT") :])
     core = cyclr.CyclicSchedule(0.01, 0.05, step_size=3, mode="triangular2", waveform="sine")
     expected = core(np.arange(12))
     for kind in ("schedule", "callback"):

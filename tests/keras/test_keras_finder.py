@@ -1,11 +1,12 @@
 """LRFinder and find_lr: the batch's own loss, restore bit-for-bit, divergence, NaN, inputs."""
+
 import numpy as np
 import pytest
 
 keras = pytest.importorskip("keras")
 
 import cyclr.keras as ck
-from cyclr.keras import _backend
+from cyclr.keras import backend as kb
 
 N, BATCH = 64, 16  # four batches per epoch
 
@@ -20,10 +21,16 @@ def data(seed=0):
 def classifier(lr=0.01, train_first=True):
     """A tiny softmax classifier with Adam, already trained a little (nonzero slots)."""
     keras.utils.set_random_seed(1)
-    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"),
-                              keras.layers.Dense(3, activation="softmax")])
-    model.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    model.compile(
+        keras.optimizers.Adam(lr), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     if train_first:
         x, y = data(1)
         model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
@@ -31,13 +38,13 @@ def classifier(lr=0.01, train_first=True):
 
 
 def state(model):
-    _backend.sync(model)
+    kb.sync(model)
     return [np.array(v.numpy()) for v in [*model.weights, *model.optimizer.variables]]
 
 
 def assert_bit_identical(before, after):
     assert len(before) == len(after)
-    for a, b in zip(before, after):
+    for a, b in zip(before, after, strict=False):
         assert a.dtype == b.dtype and a.shape == b.shape
         assert a.tobytes() == b.tobytes()
 
@@ -50,7 +57,7 @@ class WeightsBefore(keras.callbacks.Callback):
         self.seen = []
 
     def on_train_batch_begin(self, batch, logs=None):
-        _backend.sync(self.model)
+        kb.sync(self.model)
         self.seen.append([np.array(w.numpy()) for w in self.model.weights])
 
 
@@ -64,8 +71,9 @@ def test_recorded_loss_is_the_batch_loss_computed_by_hand():
     model = classifier()
     x, y = data()
     finder, before = ck.LRFinder(1e-3, 1e-1), WeightsBefore()
-    model.fit(x, y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0,
-              callbacks=[finder, before])
+    model.fit(
+        x, y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0, callbacks=[finder, before]
+    )
     result = finder.result
     assert result.stop_reason == "end_of_ladder" and len(result.losses) == 8
     np.testing.assert_allclose(result.lrs, np.geomspace(1e-3, 1e-1, 8), rtol=1e-12)
@@ -74,7 +82,7 @@ def test_recorded_loss_is_the_batch_loss_computed_by_hand():
     for i, weights in enumerate(before.seen):
         probe.set_weights(weights)
         rows = slice((i % 4) * BATCH, (i % 4 + 1) * BATCH)
-        by_hand = _backend.to_float(loss_fn(y[rows], probe(x[rows], training=False)))
+        by_hand = kb.to_float(loss_fn(y[rows], probe(x[rows], training=False)))
         assert result.losses[i] == pytest.approx(by_hand, rel=1e-5)
     # the epoch's running mean would differ from the batch loss by now
     assert not np.allclose(result.losses[4:], np.cumsum(result.losses[4:]) / np.arange(1, 5))
@@ -108,8 +116,16 @@ def test_nan_loss_stops_at_that_rung():
     weights[2 * BATCH + 3] = np.nan  # the third batch's loss is NaN, on every backend
     before = state(model)
     finder = ck.LRFinder(1e-3, 1e-2)
-    model.fit(x, y, sample_weight=weights, batch_size=BATCH, epochs=3, shuffle=False, verbose=0,
-              callbacks=[finder])
+    model.fit(
+        x,
+        y,
+        sample_weight=weights,
+        batch_size=BATCH,
+        epochs=3,
+        shuffle=False,
+        verbose=0,
+        callbacks=[finder],
+    )
     assert finder.result.stop_reason == "non_finite_loss"
     assert len(finder.result.losses) == 3 and np.isnan(finder.result.losses[-1])
     assert_bit_identical(before, state(model))
@@ -119,9 +135,8 @@ def test_exception_mid_fit_restores_with_the_context_manager():
     model = classifier()
     x, y = data()
     before = state(model)
-    with pytest.raises(RuntimeError, match="boom"):
-        with ck.LRFinder(1e-3, 1.0) as finder:
-            model.fit(x, y, batch_size=BATCH, epochs=3, verbose=0, callbacks=[finder, Boom()])
+    with pytest.raises(RuntimeError, match="boom"), ck.LRFinder(1e-3, 1.0) as finder:
+        model.fit(x, y, batch_size=BATCH, epochs=3, verbose=0, callbacks=[finder, Boom()])
     assert finder.result.stop_reason == "interrupted"
     assert len(finder.result.losses) == 3
     assert_bit_identical(before, state(model))
@@ -140,11 +155,15 @@ def test_find_lr_on_arrays_returns_a_result_with_bounds(tmp_path, png_header):
     model = classifier()
     x, y = data()
     before = state(model)
-    result = ck.find_lr(model, x, y, batch_size=BATCH, start_lr=1e-4, end_lr=10.0,
-                        num_steps=24)
-    assert result.lrs[0] == pytest.approx(1e-4) and len(result.losses) <= 24
+    result = ck.find_lr(model, x, y, batch_size=BATCH, start_lr=1e-4, end_lr=10.0, num_steps=60)
+    assert result.lrs[0] == pytest.approx(1e-4) and len(result.losses) <= 60
     assert result.stop_reason in ("end_of_ladder", "diverged", "non_finite_loss")
     assert_bit_identical(before, state(model))
+    bounds = result.bounds()
+    base_lr, max_lr = bounds
+    assert (result.lrs[bounds.base_index], result.lrs[bounds.max_index]) == (base_lr, max_lr)
+    assert 4.0 <= max_lr / base_lr <= 10.0 * (1 + 1e-9)  # Smith's ratio window
+    assert result.smoothed[bounds.max_index] < result.smoothed[bounds.base_index]
     path = tmp_path / "rt.png"
     result.plot(str(path))
     assert path.read_bytes()[:8] == png_header
@@ -154,8 +173,17 @@ def test_find_lr_reads_a_validation_metric():
     model = classifier()
     x, y = data()
     xv, yv = data(2)
-    result = ck.find_lr(model, x, y, batch_size=BATCH, start_lr=1e-3, end_lr=1.0, num_steps=10,
-                        validation_data=(xv[:32], yv[:32]), monitor="val_accuracy")
+    result = ck.find_lr(
+        model,
+        x,
+        y,
+        batch_size=BATCH,
+        start_lr=1e-3,
+        end_lr=1.0,
+        num_steps=10,
+        validation_data=(xv[:32], yv[:32]),
+        monitor="val_accuracy",
+    )
     assert result.val_accuracies is not None
     assert len(result.val_accuracies) == len(result.losses)
     assert np.all((result.val_accuracies >= 0) & (result.val_accuracies <= 1))
@@ -170,7 +198,7 @@ class Batches(keras.utils.PyDataset):
         return len(self.x) // BATCH
 
     def __getitem__(self, i):
-        return self.x[i * BATCH:(i + 1) * BATCH], self.y[i * BATCH:(i + 1) * BATCH]
+        return self.x[i * BATCH : (i + 1) * BATCH], self.y[i * BATCH : (i + 1) * BATCH]
 
 
 def test_find_lr_takes_a_pydataset_and_a_generator():
@@ -179,7 +207,7 @@ def test_find_lr_takes_a_pydataset_and_a_generator():
     def forever():
         while True:
             for i in range(N // BATCH):
-                yield x[i * BATCH:(i + 1) * BATCH], y[i * BATCH:(i + 1) * BATCH]
+                yield x[i * BATCH : (i + 1) * BATCH], y[i * BATCH : (i + 1) * BATCH]
 
     for source in (Batches(x, y), forever()):
         result = ck.find_lr(classifier(), source, start_lr=1e-3, end_lr=1e-1, num_steps=10)
@@ -192,9 +220,23 @@ def test_errors_name_the_parameter_and_value():
     with pytest.raises(ValueError, match="monitor='val_loss'"):
         ck.LRFinder(monitor="val_loss")
     model = classifier()
-    model.compile(keras.optimizers.SGD(ck.CyclicalLearningRate(0.1, 1.0, 2)),
-                  "sparse_categorical_crossentropy")
+    model.compile(
+        keras.optimizers.SGD(ck.CyclicalLearningRate(0.1, 1.0, 2)),
+        "sparse_categorical_crossentropy",
+    )
     with pytest.raises(ValueError, match="learning_rate=CyclicalLearningRate"):
         ck.find_lr(model, *data(), num_steps=4)
     with pytest.raises(RuntimeError, match="has not run"):
-        ck.LRFinder().suggest_bounds()
+        ck.LRFinder().plot("x.png")
+
+
+def test_the_gists_min_lr_max_lr_still_work_with_a_deprecation_warning():
+    with pytest.warns(DeprecationWarning, match="is deprecated") as caught:
+        finder = ck.LRFinder(min_lr=1e-3, max_lr=1e-1, num_steps=10)
+    assert sorted(str(w.message).split(" is deprecated")[0] for w in caught) == [
+        "LRFinder(max_lr=...)",
+        "LRFinder(min_lr=...)",
+    ]
+    assert finder._settings["start_lr"] == 1e-3 and finder._settings["end_lr"] == 1e-1
+    with pytest.raises(ValueError, match=r"start_lr=0\.01, min_lr=0\.001"):
+        ck.LRFinder(start_lr=1e-2, min_lr=1e-3)

@@ -1,4 +1,5 @@
 """Cyclical momentum (SGD momentum, Adam/AdamW beta_1) reaches the optimizer's update."""
+
 import os
 
 import numpy as np
@@ -18,7 +19,7 @@ KERAS = dict(base_lr=0.01, max_lr=0.05, step_size=3, base_momentum=0.8, max_mome
 def heavy_ball(lrs, mus):
     """Keras' SGD momentum rule with gradient -1: the change of w at each step."""
     velocity, deltas = 0.0, []
-    for lr, mu in zip(lrs, mus):
+    for lr, mu in zip(lrs, mus, strict=False):
         velocity = mu * velocity + lr
         deltas.append(velocity)
     return np.array(deltas)
@@ -28,8 +29,8 @@ def adam(lrs, beta_1s, beta_2=0.999, epsilon=1e-7):
     """Keras' Adam update with gradient -1, beta_1 read at each step."""
     m = v = 0.0
     deltas = []
-    for t, (lr, b1) in enumerate(zip(lrs, beta_1s), start=1):
-        alpha = lr * np.sqrt(1 - beta_2 ** t) / (1 - b1 ** t)
+    for t, (lr, b1) in enumerate(zip(lrs, beta_1s, strict=False), start=1):
+        alpha = lr * np.sqrt(1 - beta_2**t) / (1 - b1**t)
         m += (-1.0 - m) * (1 - b1)
         v += (1.0 - v) * (1 - beta_2)
         deltas.append(-m * alpha / (np.sqrt(v) + epsilon))
@@ -52,7 +53,7 @@ def test_nesterov_sgd_follows_the_momentum_schedule():
     rec = probe_fit(probe_model(opt), epochs=4)
     steps = np.arange(16)
     lrs, mus = CORE(steps), CORE.momentum(steps)
-    velocities = heavy_ball(lrs, mus)          # v <- mu v - lr g, with g = -1
+    velocities = heavy_ball(lrs, mus)  # v <- mu v - lr g, with g = -1
     np.testing.assert_allclose(rec.deltas, mus * velocities + lrs, rtol=1e-5, atol=1e-7)
 
 
@@ -65,8 +66,9 @@ def test_callback_cycles_momentum_of_cyclr_sgd():
     callback = ck.CyclicLR(**KERAS)
     rec = probe_fit(probe_model(ck.SGD(0.5, momentum=0.9)), epochs=4, callbacks=[callback])
     steps = np.arange(16)
-    np.testing.assert_allclose(rec.deltas, heavy_ball(CORE(steps), CORE.momentum(steps)),
-                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        rec.deltas, heavy_ball(CORE(steps), CORE.momentum(steps)), rtol=1e-5, atol=1e-7
+    )
     assert callback.history["momentum"] == [CORE.momentum(i) for i in range(16)]
 
 
@@ -75,8 +77,9 @@ def test_adam_beta_1_follows_onecycle():
     core = cyclr.OneCycle(0.05, total_steps=16)
     rec = probe_fit(probe_model(ck.Adam(learning_rate=one, beta_1=one)), epochs=4)
     steps = np.arange(16)
-    np.testing.assert_allclose(rec.deltas, adam(core(steps), core.momentum(steps)),
-                               rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(
+        rec.deltas, adam(core(steps), core.momentum(steps)), rtol=1e-4, atol=1e-7
+    )
 
 
 def test_float_momentum_is_keras_sgd():
@@ -87,8 +90,11 @@ def test_float_momentum_is_keras_sgd():
 
 def test_stock_optimizer_cannot_cycle_momentum_and_says_why():
     with pytest.raises(ValueError, match="received optimizer=SGD"):
-        probe_fit(probe_model(keras.optimizers.SGD(0.5, momentum=0.9)), epochs=1,
-                  callbacks=[ck.CyclicLR(**KERAS)])
+        probe_fit(
+            probe_model(keras.optimizers.SGD(0.5, momentum=0.9)),
+            epochs=1,
+            callbacks=[ck.CyclicLR(**KERAS)],
+        )
 
 
 def test_a_schedule_without_momentum_is_refused():
@@ -107,9 +113,12 @@ def test_saved_momentum_schedule_resumes(tmp_path):
     assert loaded.optimizer.momentum_schedule.schedule == CORE
     second = probe_fit(loaded, epochs=2)
     steps = np.arange(16)
-    np.testing.assert_allclose(np.concatenate([first.deltas, second.deltas]),
-                               heavy_ball(CORE(steps), CORE.momentum(steps)),
-                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        np.concatenate([first.deltas, second.deltas]),
+        heavy_ball(CORE(steps), CORE.momentum(steps)),
+        rtol=1e-5,
+        atol=1e-7,
+    )
 
 
 def test_adamw_config_round_trip():

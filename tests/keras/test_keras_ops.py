@@ -1,4 +1,5 @@
 """The core's math on keras.ops tensors equals NumPy on this process's Keras backend."""
+
 import pathlib
 import sys
 
@@ -8,9 +9,9 @@ import pytest
 keras = pytest.importorskip("keras")
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "core"))
 
-from schedule_cases import CASES, STEPS  # noqa: E402
+from schedule_cases import CASES, STEPS
 
-from cyclr.keras._ops import KERAS_OPS  # noqa: E402
+from cyclr.keras._ops import KERAS_OPS
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -27,6 +28,7 @@ def test_keras_ops_equal_numpy(name):
 
 def test_keras_exp_range_far_into_the_run():
     from schedule_cases import LONG_EXP_RANGE, LONG_STEPS
+
     steps = keras.ops.convert_to_tensor(LONG_STEPS)
     got = keras.ops.convert_to_numpy(LONG_EXP_RANGE.lr_at(KERAS_OPS.asfloat(steps), KERAS_OPS))
     np.testing.assert_allclose(got, LONG_EXP_RANGE(np.array(LONG_STEPS)), rtol=2e-6)

@@ -1,4 +1,5 @@
 """The README's Keras example runs as written on this process's backend."""
+
 import pathlib
 import sys
 
@@ -7,7 +8,7 @@ import pytest
 pytest.importorskip("keras")
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "core"))
 
-from test_readme import readme_blocks  # noqa: E402
+from test_readme import readme_blocks
 
 
 def test_readme_keras_example_runs():

@@ -1,4 +1,5 @@
 """In-graph schedules: values, the lr inside model.fit, config, .keras files and resume."""
+
 import os
 
 import numpy as np
@@ -30,8 +31,9 @@ def test_schedule_lr_used_in_fit_equals_core(name):
 
 def test_onecycle_schedule_lr_used_in_fit_equals_core():
     core = cyclr.OneCycle(0.05, total_steps=12, pct_start=0.25, three_phase=True)
-    model = probe_model(keras.optimizers.SGD(OneCycleSchedule(0.05, 12, pct_start=0.25,
-                                                              three_phase=True)))
+    model = probe_model(
+        keras.optimizers.SGD(OneCycleSchedule(0.05, 12, pct_start=0.25, three_phase=True))
+    )
     rec = probe_fit(model, epochs=4)  # runs 4 steps past the end: holds the final value
     assert_lrs(rec.lrs, core(np.arange(16)))
     np.testing.assert_allclose(rec.deltas, core(np.arange(16)), rtol=0, atol=1e-7)
@@ -44,18 +46,38 @@ def test_keras_schedule_wraps_any_core_schedule():
 
 
 def test_get_config_is_exactly_the_constructor_arguments():
-    args = dict(base_lr=1e-3, max_lr=6e-3, step_size=None, step_size_up=100, step_size_down=300,
-                mode="exp_range", gamma=0.999, waveform="sine", decay_target="bounds",
-                scale_fn=None, scale_mode="cycle", base_momentum=0.8, max_momentum=0.9)
+    args = dict(
+        base_lr=1e-3,
+        max_lr=6e-3,
+        step_size=None,
+        step_size_up=100,
+        step_size_down=300,
+        mode="exp_range",
+        gamma=0.999,
+        waveform="sine",
+        decay_target="bounds",
+        scale_fn=None,
+        scale_mode="cycle",
+        base_momentum=0.8,
+        max_momentum=0.9,
+    )
     clr = CyclicalLearningRate(**args)
     assert clr.get_config() == args
     again = CyclicalLearningRate.from_config(clr.get_config())
     assert again.schedule == clr.schedule
     one = OneCycleSchedule(0.1, 1000, anneal="linear")
     assert OneCycleSchedule.from_config(one.get_config()).schedule == one.schedule
-    assert set(one.get_config()) == {"max_lr", "total_steps", "pct_start", "anneal", "div_factor",
-                                     "final_div_factor", "three_phase", "base_momentum",
-                                     "max_momentum"}
+    assert set(one.get_config()) == {
+        "max_lr",
+        "total_steps",
+        "pct_start",
+        "anneal",
+        "div_factor",
+        "final_div_factor",
+        "three_phase",
+        "base_momentum",
+        "max_momentum",
+    }
 
 
 def test_keras_serialization_names_the_cyclr_package():
@@ -83,12 +105,15 @@ def test_errors_name_the_parameter_and_value():
 @pytest.mark.parametrize("kind", ["cyclic", "onecycle"])
 def test_keras_file_round_trip_resumes_at_the_saved_step(tmp_path, kind):
     if kind == "cyclic":
-        make = lambda: CyclicalLearningRate(0.01, 0.05, step_size=3, mode="triangular2")
-        core = cyclr.CyclicSchedule(0.01, 0.05, step_size=3, mode="triangular2")
+        make, args = (
+            CyclicalLearningRate,
+            dict(base_lr=0.01, max_lr=0.05, step_size=3, mode="triangular2"),
+        )
+        core = cyclr.CyclicSchedule(**args)
     else:
-        make = lambda: OneCycleSchedule(0.05, total_steps=16, pct_start=0.25)
-        core = cyclr.OneCycle(0.05, total_steps=16, pct_start=0.25)
-    model = probe_model(keras.optimizers.SGD(make()))
+        make, args = OneCycleSchedule, dict(max_lr=0.05, total_steps=16, pct_start=0.25)
+        core = cyclr.OneCycle(**args)
+    model = probe_model(keras.optimizers.SGD(make(**args)))
     first = probe_fit(model, epochs=2)
     path = os.path.join(tmp_path, "m.keras")
     model.save(path)
@@ -96,9 +121,42 @@ def test_keras_file_round_trip_resumes_at_the_saved_step(tmp_path, kind):
     # import of cyclr.keras is all load_model needs.
     loaded = keras.models.load_model(path)
     assert type(loaded.optimizer.learning_rate) is not float
-    assert isinstance(loaded.optimizer._learning_rate, type(make()))
+    assert isinstance(loaded.optimizer._learning_rate, make)
     second = probe_fit(loaded, epochs=2)
     assert second.steps == list(range(8, 16))
     assert_lrs(first.lrs + second.lrs, core(np.arange(16)))
-    np.testing.assert_allclose(np.concatenate([first.deltas, second.deltas]),
-                               core(np.arange(16)), rtol=0, atol=1e-7)
+    np.testing.assert_allclose(
+        np.concatenate([first.deltas, second.deltas]), core(np.arange(16)), rtol=0, atol=1e-7
+    )
+
+
+def test_a_scale_fn_without_scale_mode_reads_the_cycle_like_the_callbacks():
+    # cyclr 0.1 demanded scale_mode here, unlike its two callbacks/schedulers and TF Addons
+    clr = CyclicalLearningRate(1.0, 5.0, 4, scale_fn=_halving)
+    assert clr.schedule.scale_mode == "cycle"
+    assert [float(clr(i)) for i in (4, 12, 20)] == [5.0, 3.0, 2.0]
+    assert (
+        CyclicalLearningRate(
+            1.0, 5.0, 4, scale_fn=_halving, scale_mode="iterations"
+        ).schedule.scale_mode
+        == "iterations"
+    )
+
+
+def test_one_cycle_schedule_takes_epochs_and_steps_per_epoch():
+    by_epochs = OneCycleSchedule(0.05, epochs=4, steps_per_epoch=4, pct_start=0.25)
+    assert by_epochs.schedule == cyclr.OneCycle(0.05, total_steps=16, pct_start=0.25)
+    again = OneCycleSchedule.from_config(by_epochs.get_config())
+    assert again.schedule == by_epochs.schedule and again.get_config()["total_steps"] == 16
+
+
+def test_signatures_are_the_cores():
+    import inspect
+
+    assert list(inspect.signature(CyclicalLearningRate).parameters) == list(
+        inspect.signature(cyclr.CyclicSchedule).parameters
+    )
+    assert (
+        inspect.signature(OneCycleSchedule).parameters
+        == inspect.signature(cyclr.OneCycle).parameters
+    )

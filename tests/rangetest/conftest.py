@@ -1,4 +1,5 @@
 """Shared fixtures: matplotlib writes its cache to a temporary folder, never to $HOME."""
+
 import pytest
 
 

@@ -1,4 +1,5 @@
 """The ladder and the smoothing of SPEC.md, to the last bit where the math allows."""
+
 import math
 
 import numpy as np
@@ -36,21 +37,33 @@ def test_exp_ladder_is_evenly_spaced_in_log_lr():
     np.testing.assert_allclose(steps, 0.1, rtol=1e-9)
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(start_lr=1.0, end_lr=0.1, num_steps=10),
-     "end_lr must be greater than start_lr; received start_lr=1.0, end_lr=0.1"),
-    (dict(start_lr=0.1, end_lr=0.1, num_steps=10), "received start_lr=0.1, end_lr=0.1"),
-    (dict(start_lr=0.0, end_lr=1.0, num_steps=10), "start_lr must be > 0 for step_mode='exp'"),
-    (dict(start_lr=-1.0, end_lr=1.0, num_steps=10, step_mode="linear"),
-     "start_lr must be >= 0; received start_lr=-1.0"),
-    (dict(start_lr=1e-3, end_lr=1.0, num_steps=1), "num_steps must be >= 2; received num_steps=1"),
-    (dict(start_lr=1e-3, end_lr=1.0, num_steps=10.5), "num_steps must be an integer"),
-    (dict(start_lr=1e-3, end_lr=1.0, num_steps=True), "num_steps must be an integer"),
-    (dict(start_lr=1e-3, end_lr=math.inf, num_steps=10), "end_lr must be finite"),
-    (dict(start_lr="0.1", end_lr=1.0, num_steps=10), "start_lr must be a real number"),
-    (dict(start_lr=1e-3, end_lr=1.0, num_steps=10, step_mode="log"),
-     "step_mode must be one of ('exp', 'linear'); received step_mode='log'"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (
+            dict(start_lr=1.0, end_lr=0.1, num_steps=10),
+            "end_lr must be greater than start_lr; received start_lr=1.0, end_lr=0.1",
+        ),
+        (dict(start_lr=0.1, end_lr=0.1, num_steps=10), "received start_lr=0.1, end_lr=0.1"),
+        (dict(start_lr=0.0, end_lr=1.0, num_steps=10), "start_lr must be > 0 for step_mode='exp'"),
+        (
+            dict(start_lr=-1.0, end_lr=1.0, num_steps=10, step_mode="linear"),
+            "start_lr must be >= 0; received start_lr=-1.0",
+        ),
+        (
+            dict(start_lr=1e-3, end_lr=1.0, num_steps=1),
+            "num_steps must be >= 2; received num_steps=1",
+        ),
+        (dict(start_lr=1e-3, end_lr=1.0, num_steps=10.5), "num_steps must be an integer"),
+        (dict(start_lr=1e-3, end_lr=1.0, num_steps=True), "num_steps must be an integer"),
+        (dict(start_lr=1e-3, end_lr=math.inf, num_steps=10), "end_lr must be finite"),
+        (dict(start_lr="0.1", end_lr=1.0, num_steps=10), "start_lr must be a real number"),
+        (
+            dict(start_lr=1e-3, end_lr=1.0, num_steps=10, step_mode="log"),
+            "step_mode must be one of ('exp', 'linear'); received step_mode='log'",
+        ),
+    ],
+)
 def test_bad_ladders_name_the_value(kwargs, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         lr_ladder(**kwargs)
@@ -61,8 +74,9 @@ def test_smoothing_matches_the_hand_computed_debiased_average():
     #   i=0: 2 ;  i=1: (1*2 + .5*2) / 1.5 = 2 ;  i=2: (0.25 + .5*2 + .25*2) / 1.75 = 1
     #   i=3: (3.125 + .5*.25 + .25*2 + .125*2) / 1.875 = 4 / 1.875
     assert smooth_losses([2.0, 2.0, 0.25, 3.125], beta=0.5).tolist()[:3] == [2.0, 2.0, 1.0]
-    assert smooth_losses([2.0, 2.0, 0.25, 3.125], beta=0.5)[3] == pytest.approx(4 / 1.875,
-                                                                                rel=1e-15)
+    assert smooth_losses([2.0, 2.0, 0.25, 3.125], beta=0.5)[3] == pytest.approx(
+        4 / 1.875, rel=1e-15
+    )
 
 
 @pytest.mark.parametrize("beta", [0.0, 0.5, 0.9, 0.98])
@@ -71,8 +85,9 @@ def test_smoothing_equals_its_closed_form(beta):
     smooth = smooth_losses(losses, beta)
     for i in (0, 1, 7, 199):
         weights = beta ** np.arange(i, -1, -1.0)
-        assert smooth[i] == pytest.approx(np.dot(weights, losses[:i + 1]) / weights.sum(),
-                                          rel=1e-12)
+        assert smooth[i] == pytest.approx(
+            np.dot(weights, losses[: i + 1]) / weights.sum(), rel=1e-12
+        )
 
 
 def test_smoothing_a_constant_is_that_constant_from_the_first_value():

@@ -1,21 +1,36 @@
 """Suggestions on range tests recorded from real training runs (tests/rangetest/fixtures/).
 
-The fixtures come from ``bench/suggest_bounds.py --record-fixtures tests/rangetest/fixtures``:
+The fixtures come from
+``python -m bench.suggest_bounds --record-fixtures tests/rangetest/fixtures``:
 PyTorch, SGD with momentum 0.9, exp ladder 1e-4 -> 10 (batch 32) or 1e-4 -> 3 (batch 8,
 noisier), 400 rungs, seed 0 (batch 32) or 1 (batch 8); the batch-32 ones also carry the
 accuracy on 500 held-out examples at every rung.
 """
+
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from cyclr.rangetest import RangeTestResult, bounds_suggestion, minimum, steepest, valley
+from cyclr.rangetest import (
+    BoundsSettings,
+    RangeTestResult,
+    minimum,
+    steepest,
+    suggest_bounds,
+    valley,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
-NAMES = ["digits_seed_cnn", "mnist1d_cnn1d", "mnist1d_mlp",
-         "digits_seed_cnn_batch8", "mnist1d_cnn1d_batch8", "mnist1d_mlp_batch8"]
+NAMES = [
+    "digits_seed_cnn",
+    "mnist1d_cnn1d",
+    "mnist1d_mlp",
+    "digits_seed_cnn_batch8",
+    "mnist1d_cnn1d_batch8",
+    "mnist1d_mlp_batch8",
+]
 
 # max_lr that trained well, measured with bench/suggest_bounds.py's training (triangular
 # cycle, base = max / 4, 8 epochs, seeds 0 and 1; test accuracy in %):
@@ -24,8 +39,11 @@ NAMES = ["digits_seed_cnn", "mnist1d_cnn1d", "mnist1d_mlp",
 #   MNIST-1D / 1-D CNN    85.0   88.6   89.3   73.3   41.1
 #   MNIST-1D / MLP        61.3   61.6   63.8   64.6   51.5
 # so a max_lr must stay below the cliff and near the best rates of each task:
-GOOD_MAX_LR = {"digits_seed_cnn": (0.05, 0.14), "mnist1d_cnn1d": (0.05, 0.11),
-               "mnist1d_mlp": (0.07, 0.15)}
+GOOD_MAX_LR = {
+    "digits_seed_cnn": (0.05, 0.14),
+    "mnist1d_cnn1d": (0.05, 0.11),
+    "mnist1d_mlp": (0.07, 0.15),
+}
 
 
 def load(name):
@@ -55,7 +73,7 @@ def test_fixture_is_a_real_range_test(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_bounds_sit_on_the_fall_before_the_climb(name):
     lrs, losses = finite_part(load(name))
-    b = bounds_suggestion(lrs, losses)
+    b = suggest_bounds(lrs, losses)
     curve = moving_average(losses)
     bottom = int(np.argmin(curve))
     plateau = curve[: bottom + 1].max()
@@ -63,7 +81,7 @@ def test_bounds_sit_on_the_fall_before_the_climb(name):
     climb = bottom + int(np.flatnonzero(fallen[bottom:] < 2.0 / 3.0)[0])
     # the reading without the max_ratio window: base_lr before the loss has done a fifth
     # of its fall
-    fall = bounds_suggestion(lrs, losses, max_ratio=math.inf)
+    fall = suggest_bounds(lrs, losses, settings=BoundsSettings(max_ratio=math.inf))
     assert fallen[fall.base_index] < 0.2
     assert b.max_index == fall.max_index
     # max_lr before the blow-up: before the rung where this independent smoother sees the
@@ -78,8 +96,7 @@ def test_bounds_sit_on_the_fall_before_the_climb(name):
     # with the window, base_lr is that rung, or the first rung at max_lr / 10 where the fall
     # starts more than a decade below max_lr (mnist1d_mlp: its loss falls by 0.04 and then
     # creeps down to a bottom at 0.19; max_lr is 0.11 and the fall starts at 0.004)
-    assert b.base_index == fall.base_index or \
-        lrs[b.base_index - 1] < b.max_lr / 10.0 <= b.base_lr
+    assert b.base_index == fall.base_index or lrs[b.base_index - 1] < b.max_lr / 10.0 <= b.base_lr
     assert 4.0 <= b.max_lr / b.base_lr <= 10.0
 
 
@@ -87,21 +104,34 @@ def test_bounds_sit_on_the_fall_before_the_climb(name):
 def test_max_lr_is_where_training_went_well(name):
     low, high = GOOD_MAX_LR[name]
     lrs, losses = finite_part(load(name))
-    assert low <= bounds_suggestion(lrs, losses).max_lr <= high
+    assert low <= suggest_bounds(lrs, losses).max_lr <= high
 
 
 @pytest.mark.parametrize("name", sorted(GOOD_MAX_LR))
 def test_accuracy_reading_of_the_held_out_curve_keeps_its_order(name):
     result = load(name)
     b = result.bounds("val_accuracy")
-    assert b.base_lr < b.max_lr and b.max_lr <= 0.3      # 0.2 already breaks training
+    # the held-out accuracy tells the same story as the loss: its bounds within a factor of
+    # two of the loss's, and its max_lr below the cliff where training breaks (0.14-0.2)
+    loss = result.bounds("loss")
+    assert 0.5 <= b.max_lr / loss.max_lr <= 2.0 and 0.3 <= b.base_lr / loss.base_lr <= 3.0
+    assert b.max_lr < 0.14
     lrs, values, mode = result.curve("val_accuracy")
+    np.testing.assert_array_equal(values, result.val_accuracies)
     assert mode == "accuracy" and lrs.size == result.lrs.size
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_single_suggestions_read_real_curves(name):
+def test_single_suggestions_read_real_curves_in_their_order(name):
     lrs, losses = finite_part(load(name))
-    for reading in (steepest, valley, minimum):
-        found = reading(lrs, losses)
-        assert 0 <= found.index < lrs.size and lrs[0] / 10 <= found.lr <= lrs[-1]
+    curve = moving_average(losses)  # an independent smoother, not the readers' EMA
+    bottom = int(np.argmin(curve))
+    plateau = curve[: bottom + 1].max()
+    fallen = (plateau - curve) / (plateau - curve[bottom])
+    low, fast, least = valley(lrs, losses), steepest(lrs, losses), minimum(lrs, losses)
+    # valley: the middle of the longest descent, which on these curves starts at the plateau,
+    # so the loss has barely begun to fall there; steepest: inside the fall, past its middle
+    # (the EMA lags); minimum: the EMA's bottom, which lags the true bottom, its lr a tenth.
+    assert fallen[low.index] < 0.15 and low.index < fast.index
+    assert fallen[fast.index] > 0.5 and fast.index <= least.index
+    assert least.index >= bottom - 5 and least.lr == lrs[least.index] / 10

@@ -1,4 +1,5 @@
 """The recorder: the lr of each rung, when it stops and why, what it hands back."""
+
 import math
 
 import numpy as np
@@ -25,7 +26,7 @@ def test_next_lr_walks_the_ladder_and_records_the_rung_run():
         test.record(1.0)
     assert seen == [1.0, 2.0, 4.0, 8.0, 16.0] == test.result().lrs.tolist()
     assert test.stop_reason == "end_of_ladder" and test.next_lr is None
-    assert test.lrs.tolist() == lr_ladder(1.0, 16.0, 5).tolist()
+    assert test.ladder.tolist() == lr_ladder(1.0, 16.0, 5).tolist()
     assert [test.lr(i) for i in range(5)] == seen
 
 
@@ -59,20 +60,20 @@ def test_a_fourfold_rise_of_the_smoothed_loss_stops_the_test():
     # beta = 0: smooth == loss. best = 1; 4.0 is not > 1 + 3*1, 4.5 is.
     test = RangeTest(1e-4, 1.0, 20, beta=0.0)
     assert drive(test, [2.0, 1.5, 1.0, 2.0, 3.0, 4.0, 4.5, 1.0]) == [True] * 6 + [False]
-    assert test.stop_reason == "diverged" and test.step == 7
+    assert test.stop_reason == "diverged" and test.rungs_recorded == 7
 
 
 def test_divergence_is_never_checked_before_the_fifth_rung():
     test = RangeTest(1e-4, 1.0, 20, beta=0.0)
     assert drive(test, [1.0, 100.0, 100.0, 100.0, 100.0]) == [True] * 4 + [False]
-    assert test.step == 5 and test.stop_reason == "diverged"
+    assert test.rungs_recorded == 5 and test.stop_reason == "diverged"
 
 
 @pytest.mark.parametrize("first_checked", [1, 3, 8])
 def test_min_steps_before_stop_sets_the_first_rung_checked(first_checked):
     test = RangeTest(1e-4, 1.0, 20, beta=0.0, min_steps_before_stop=first_checked)
     drive(test, [1.0] + [10.0] * 19)
-    assert test.step == max(first_checked, 2) and test.stop_reason == "diverged"
+    assert test.rungs_recorded == max(first_checked, 2) and test.stop_reason == "diverged"
 
 
 def test_divergence_works_for_negative_losses():
@@ -142,8 +143,7 @@ def test_validation_metrics_are_aligned_with_rungs_and_nan_where_missing():
     test.record(1.0)
     result = test.result()
     np.testing.assert_array_equal(result.val_losses, [math.nan, 1.8, math.nan, 1.2, math.nan])
-    np.testing.assert_array_equal(result.val_accuracies,
-                                  [math.nan, math.nan, 0.6, 0.7, math.nan])
+    np.testing.assert_array_equal(result.val_accuracies, [math.nan, math.nan, 0.6, 0.7, math.nan])
 
 
 def test_without_metrics_the_result_has_none():
@@ -154,16 +154,32 @@ def test_without_metrics_the_result_has_none():
     assert isinstance(result, RangeTestResult)
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(diverge_factor=1.0), "diverge_factor must be > 1; received diverge_factor=1.0"),
-    (dict(min_steps_before_stop=0), "min_steps_before_stop must be >= 1; received "
-                                    "min_steps_before_stop=0"),
-    (dict(beta=1.0), r"beta must be in \[0, 1\); received beta=1.0"),
-    (dict(monitor="acc"), "monitor must be one of"),
-    (dict(end_lr=1e-5), "end_lr must be greater than start_lr; received start_lr=0.0001, "
-                        "end_lr=1e-05"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(diverge_factor=1.0), "diverge_factor must be > 1; received diverge_factor=1.0"),
+        (
+            dict(min_steps_before_stop=0),
+            "min_steps_before_stop must be >= 1; received min_steps_before_stop=0",
+        ),
+        (dict(beta=1.0), r"beta must be in \[0, 1\); received beta=1.0"),
+        (dict(monitor="acc"), "monitor must be one of"),
+        (
+            dict(end_lr=1e-5),
+            "end_lr must be greater than start_lr; received start_lr=0.0001, end_lr=1e-05",
+        ),
+    ],
+)
 def test_bad_settings_name_the_value(kwargs, message):
     settings = dict(start_lr=1e-4, end_lr=1.0, num_steps=10) | kwargs
     with pytest.raises(ValueError, match=message):
         RangeTest(**settings)
+
+
+def test_the_old_names_of_ladder_and_rungs_recorded_warn():
+    test = RangeTest(1.0, 16.0, 5, beta=0.0)
+    test.record(1.0)
+    with pytest.warns(DeprecationWarning, match="RangeTest.ladder"):
+        assert test.lrs.tolist() == test.ladder.tolist()
+    with pytest.warns(DeprecationWarning, match="rungs_recorded"):
+        assert test.step == test.rungs_recorded == 1

@@ -1,12 +1,12 @@
 """RangeTestResult: JSON round trip, summary, the plot, recommend."""
+
 import json
 import math
 
 import numpy as np
 import pytest
 
-from cyclr.rangetest import (RangeTest, RangeTestResult, RangeTestSettings, lr_ladder,
-                             smooth_losses)
+from cyclr.rangetest import RangeTest, RangeTestResult, RangeTestSettings, lr_ladder, smooth_losses
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -20,7 +20,7 @@ def sigmoid_curve(n=120, noise=0.05, seed=0):
 
 
 def recorded(n=120, **metrics):
-    lrs, losses = sigmoid_curve(n)
+    _lrs, losses = sigmoid_curve(n)
     test = RangeTest(1e-5, 10.0, n)
     for i, loss in enumerate(losses):
         if not test.record(loss, **{k: v[i] for k, v in metrics.items()}):
@@ -32,7 +32,7 @@ def test_json_round_trip_is_exact():
     result = recorded(val_loss=np.linspace(2.0, 1.0, 120))
     again = RangeTestResult.from_json(result.to_json())
     assert again == result
-    assert again.lrs.tolist() == result.lrs.tolist()           # bit for bit
+    assert again.lrs.tolist() == result.lrs.tolist()  # bit for bit
     assert again.smoothed.tolist() == result.smoothed.tolist()
     assert again.settings == result.settings and again.stop_reason == "diverged"
 
@@ -63,18 +63,28 @@ def test_non_finite_values_survive_as_strict_json():
 def test_json_carries_settings_and_the_suggestions_for_readers():
     data = json.loads(recorded().to_json())
     assert data["format"] == "cyclr.range_test" and data["version"] == 1
-    assert data["settings"] == {"start_lr": 1e-5, "end_lr": 10.0, "num_steps": 120,
-                                "step_mode": "exp", "beta": 0.98, "diverge_factor": 4.0,
-                                "min_steps_before_stop": 5, "monitor": "loss"}
+    assert data["settings"] == {
+        "start_lr": 1e-5,
+        "end_lr": 10.0,
+        "num_steps": 120,
+        "step_mode": "exp",
+        "beta": 0.98,
+        "diverge_factor": 4.0,
+        "min_steps_before_stop": 5,
+        "monitor": "loss",
+    }
     assert set(data["suggestions"]) == {"bounds", "steepest", "valley", "minimum"}
 
 
-@pytest.mark.parametrize("text,message", [
-    ('{"format": "other"}', "not a cyclr range-test result"),
-    ('{"format": "cyclr.range_test", "version": 99}', "unsupported range-test result version"),
-    ('{"format": "cyclr.range_test", "version": 1}', "malformed range-test result"),
-    ('{"format": ', "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ('{"format": "other"}', "not a cyclr range-test result"),
+        ('{"format": "cyclr.range_test", "version": 99}', "unsupported range-test result version"),
+        ('{"format": "cyclr.range_test", "version": 1}', "malformed range-test result"),
+        ('{"format": ', "not valid JSON"),
+    ],
+)
 def test_from_json_rejects_what_it_cannot_read(text, message):
     with pytest.raises(ValueError, match=message):
         RangeTestResult.from_json(text)
@@ -82,7 +92,7 @@ def test_from_json_rejects_what_it_cannot_read(text, message):
 
 def test_result_arrays_are_read_only_and_lengths_checked():
     result = recorded()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="read-only"):
         result.losses[0] = 1.0
     with pytest.raises(ValueError, match="losses must have one value per rung"):
         RangeTestResult([1.0, 2.0], [1.0], [1.0], "interrupted")
@@ -92,17 +102,18 @@ def test_result_arrays_are_read_only_and_lengths_checked():
 
 def test_equality_compares_values():
     a = RangeTestResult([1.0, 2.0], [3.0, math.nan], [3.0, math.nan], "non_finite_loss")
-    b = RangeTestResult(np.array([1.0, 2.0]), [3.0, math.nan], [3.0, math.nan],
-                        "non_finite_loss")
+    b = RangeTestResult(np.array([1.0, 2.0]), [3.0, math.nan], [3.0, math.nan], "non_finite_loss")
     c = RangeTestResult([1.0, 2.0], [3.0, 4.0], [3.0, math.nan], "non_finite_loss")
     assert a == b and a != c
 
 
 def test_suggestions_of_a_result_are_those_of_its_curve():
-    from cyclr.rangetest import bounds_suggestion, minimum, steepest, valley
+    from cyclr.rangetest import minimum, steepest, suggest_bounds, valley
+
     result = recorded()
     found = result.suggestions()
-    assert found["bounds"] == bounds_suggestion(result.lrs, result.losses) == result.bounds()
+    assert sorted(found) == ["minimum", "steepest", "valley"]
+    assert result.bounds() == suggest_bounds(result.lrs, result.losses)
     assert found["steepest"] == steepest(result.lrs, result.losses)
     assert found["valley"] == valley(result.lrs, result.losses)
     assert found["minimum"] == minimum(result.lrs, result.losses)
@@ -110,9 +121,35 @@ def test_suggestions_of_a_result_are_those_of_its_curve():
 
 def test_suggestions_that_cannot_be_read_are_none():
     result = RangeTestResult([1.0, 2.0, 3.0], [1.0, 0.5, 0.2], [1.0, 0.7, 0.5], "interrupted")
-    assert result.suggestions() == {"bounds": None, "steepest": None, "valley": None,
-                                    "minimum": None}
+    assert result.suggestions() == {"steepest": None, "valley": None, "minimum": None}
+    with pytest.raises(ValueError, match="at least 10 finite losses"):
+        result.bounds()
     assert "none" in result.summary()
+
+
+def test_readings_are_computed_once_per_curve(monkeypatch):
+    from cyclr.rangetest import bounds, suggestions
+
+    result = recorded()
+    calls = []
+    for module, name in ((bounds, "robust_smooth"), (suggestions, "smooth_losses")):
+        real = getattr(module, name)
+        monkeypatch.setattr(
+            module, name, lambda *a, _real=real, **k: calls.append(1) or _real(*a, **k)
+        )
+    result.summary()
+    result.to_dict()
+    first = len(calls)
+    result.summary()
+    result.to_dict()
+    result.bounds()
+    assert first == 4 and len(calls) == first  # bounds + three single readings, once
+
+
+def test_the_old_bounds_key_of_suggestions_warns_and_answers():
+    result = recorded()
+    with pytest.warns(DeprecationWarning, match="use result.bounds"):
+        assert result.suggestions()["bounds"] == result.bounds()
 
 
 def test_validation_curves_are_read_on_their_measured_rungs():
@@ -121,6 +158,7 @@ def test_validation_curves_are_read_on_their_measured_rungs():
     acc[::2] = 0.1 + 0.8 / (1.0 + np.exp(-3.0 * (np.log10(lr_ladder(1e-5, 10.0, n)[::2]) + 2)))
     result = recorded(val_accuracy=acc)
     lrs, values, mode = result.curve("val_accuracy")
+    np.testing.assert_array_equal(values, acc[: result.lrs.size][::2])
     assert mode == "accuracy" and lrs.tolist() == result.lrs[::2].tolist()
     assert result.bounds("val_accuracy").base_lr < 1e-2 < result.bounds("val_accuracy").max_lr
     with pytest.raises(ValueError, match="recorded no val_loss"):
@@ -146,8 +184,13 @@ def test_plot_writes_a_png(tmp_path, monitor):
 def test_plot_of_a_linear_ladder_and_of_a_short_test(tmp_path):
     lrs = lr_ladder(0.0, 1.0, 40, "linear")
     losses = 2.0 - np.tanh(8 * (lrs - 0.3))
-    linear = RangeTestResult(lrs, losses, smooth_losses(losses), "end_of_ladder",
-                             RangeTestSettings(0.0, 1.0, 40, "linear"))
+    linear = RangeTestResult(
+        lrs,
+        losses,
+        smooth_losses(losses),
+        "end_of_ladder",
+        RangeTestSettings(0.0, 1.0, 40, "linear"),
+    )
     linear.plot(tmp_path / "linear.png")
     short = RangeTestResult([1e-3, 1e-2], [2.0, math.nan], [2.0, math.nan], "non_finite_loss")
     short.plot(tmp_path / "short.png")
@@ -159,6 +202,7 @@ def test_plot_of_a_linear_ladder_and_of_a_short_test(tmp_path):
 
 def test_to_json_path_is_replaced_only_once_complete(tmp_path, monkeypatch):
     import cyclr._files
+
     result = recorded()
     path = tmp_path / "r.json"
     result.to_json(path)
@@ -168,6 +212,7 @@ def test_to_json_path_is_replaced_only_once_complete(tmp_path, monkeypatch):
         def write_then_fail(tmp):
             write(tmp)
             raise OSError("disk full")
+
         return cyclr._files.replace_atomically(path_, write_then_fail)
 
     monkeypatch.setattr("cyclr.rangetest.result.replace_atomically", disk_full_after_writing)

@@ -1,17 +1,34 @@
 """Suggestions read off synthetic curves whose answers are known, and their edge cases."""
+
 import math
 import pickle
 
 import numpy as np
 import pytest
 
-from cyclr.rangetest import (MIN_POINTS, BoundsSuggestion, Suggestion, bounds_suggestion,
-                             lr_ladder, minimum, robust_smooth, steepest, suggest_bounds,
-                             valley)
+from cyclr.rangetest import (
+    MIN_POINTS,
+    BoundsSettings,
+    BoundsSuggestion,
+    Suggestion,
+    bounds_suggestion,
+    lr_ladder,
+    minimum,
+    robust_smooth,
+    steepest,
+    suggest_bounds,
+    valley,
+)
 
 
-def sigmoid_curve(n=300, *, k=3.0, centre=-2.0, blowup=-0.5, noise=0.05, seed=0,
-                  start=1e-5, end=10.0, drop=2.0):
+def read(lrs, losses, mode="loss", **knobs):
+    """``suggest_bounds`` with the knobs of its settings as keywords."""
+    return suggest_bounds(lrs, losses, mode=mode, settings=BoundsSettings(**knobs))
+
+
+def sigmoid_curve(
+    n=300, *, k=3.0, centre=-2.0, blowup=-0.5, noise=0.05, seed=0, start=1e-5, end=10.0, drop=2.0
+):
     """A plateau at 2.3, a sigmoid fall of ``drop`` centred at 10**centre (``k`` per decade),
     then a quadratic blow-up from 10**blowup; batch noise of std ``noise`` on top.
 
@@ -19,8 +36,9 @@ def sigmoid_curve(n=300, *, k=3.0, centre=-2.0, blowup=-0.5, noise=0.05, seed=0,
     """
     lrs = lr_ladder(start, end, n)
     z = np.log10(lrs)
-    clean = 2.3 - drop / (1.0 + np.exp(-k * (z - centre))) \
-        + 40.0 * np.clip(z - blowup, 0.0, None) ** 2
+    clean = (
+        2.3 - drop / (1.0 + np.exp(-k * (z - centre))) + 40.0 * np.clip(z - blowup, 0.0, None) ** 2
+    )
     noisy = clean + noise * np.random.default_rng(seed).standard_normal(n)
     return lrs, noisy, clean
 
@@ -31,16 +49,26 @@ def fallen(clean, index):
     return (clean[0] - clean[index]) / (clean[0] - clean[bottom])
 
 
-SHAPES = [dict(), dict(k=2.0), dict(k=5.0), dict(n=150), dict(n=600), dict(centre=-3.0),
-          dict(noise=0.15), dict(drop=0.5, noise=0.03), dict(start=1e-4, end=1.0, n=200)]
+SHAPES = [
+    dict(),
+    dict(k=2.0),
+    dict(k=5.0),
+    dict(n=150),
+    dict(n=600),
+    dict(centre=-3.0),
+    dict(noise=0.15),
+    dict(drop=0.5, noise=0.03),
+    dict(start=1e-4, end=1.0, n=200),
+]
 
 
 @pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: ",".join(f"{k}={v}" for k, v in s.items())
-                         or "default")
+@pytest.mark.parametrize(
+    "shape", SHAPES, ids=lambda s: ",".join(f"{k}={v}" for k, v in s.items()) or "default"
+)
 def test_bounds_of_a_sigmoid_descent_then_blow_up(shape, seed):
     lrs, noisy, clean = sigmoid_curve(seed=seed, **shape)
-    fall = bounds_suggestion(lrs, noisy, max_ratio=math.inf)
+    fall = read(lrs, noisy, max_ratio=math.inf)
     # the reading itself, without the max_ratio window: base_lr where the fall has clearly
     # begun but is far from done; max_lr where most of it is done and before the true
     # bottom (the blow-up starts there)
@@ -51,7 +79,7 @@ def test_bounds_of_a_sigmoid_descent_then_blow_up(shape, seed):
     # these falls run over about two decades (the recorded real ones over one), so their
     # start lies more than a decade below max_lr and the window lifts base_lr to the first
     # rung at or above max_lr / 10; max_lr does not move
-    b = bounds_suggestion(lrs, noisy)
+    b = read(lrs, noisy)
     assert fall.max_lr / fall.base_lr > 10.0
     assert b.max_index == fall.max_index
     assert lrs[b.base_index - 1] < b.max_lr / 10.0 <= b.base_lr
@@ -63,8 +91,8 @@ def test_a_fall_within_a_decade_keeps_its_start_as_base_lr(seed):
     # a sharp fall (k=8 per decade) close before the blow-up reads as a ratio of 8 to 9,
     # inside [min_ratio, max_ratio] = [4, 10]: the window changes nothing
     lrs, noisy, clean = sigmoid_curve(seed=seed, k=8.0, blowup=-1.3)
-    b = bounds_suggestion(lrs, noisy)
-    assert b == bounds_suggestion(lrs, noisy, max_ratio=math.inf)
+    b = read(lrs, noisy)
+    assert b == read(lrs, noisy, max_ratio=math.inf)
     assert 4.0 <= b.max_lr / b.base_lr <= 10.0
     assert fallen(clean, b.base_index) < 0.05 and fallen(clean, b.max_index) > 0.75
 
@@ -72,24 +100,23 @@ def test_a_fall_within_a_decade_keeps_its_start_as_base_lr(seed):
 def test_min_ratio_wins_when_no_rung_lies_between_the_two_ratios():
     # a coarse ladder (x21.5 per rung): no rung between max_lr / 10 and max_lr / 4, so
     # base_lr is the rung below max_lr, further than max_ratio but never nearer than min_ratio
-    lrs, noisy, _ = sigmoid_curve(n=10, start=1e-12, end=1.0, noise=0.0, centre=-6.0,
-                                  blowup=-1.0)
-    b = bounds_suggestion(lrs, noisy, lag=1)
+    lrs, noisy, _ = sigmoid_curve(n=10, start=1e-12, end=1.0, noise=0.0, centre=-6.0, blowup=-1.0)
+    b = read(lrs, noisy, lag=1)
     assert b.base_index == b.max_index - 1 and b.max_lr / b.base_lr > 10.0
 
 
 def test_max_ratio_below_min_ratio_raises():
     lrs, noisy, _ = sigmoid_curve()
     with pytest.raises(ValueError, match="max_ratio must be >= min_ratio"):
-        bounds_suggestion(lrs, noisy, min_ratio=4.0, max_ratio=3.0)
+        read(lrs, noisy, min_ratio=4.0, max_ratio=3.0)
 
 
 @pytest.mark.parametrize("seed", range(4))
 def test_an_early_spike_does_not_move_the_bounds(seed):
-    lrs, noisy, clean = sigmoid_curve(seed=seed)
+    lrs, noisy, _clean = sigmoid_curve(seed=seed)
     spiked = noisy.copy()
-    spiked[[3, 40, 41]] = [30.0, 12.0, 15.0]      # one bad batch, and a burst of two
-    with_spike, without = bounds_suggestion(lrs, spiked), bounds_suggestion(lrs, noisy)
+    spiked[[3, 40, 41]] = [30.0, 12.0, 15.0]  # one bad batch, and a burst of two
+    with_spike, without = read(lrs, spiked), read(lrs, noisy)
     # the running median takes the spikes out; what is left nudges the plateau's top
     assert abs(with_spike.base_index - without.base_index) <= 2
     assert with_spike.max_index == without.max_index
@@ -97,26 +124,26 @@ def test_an_early_spike_does_not_move_the_bounds(seed):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_a_curve_that_never_diverges_is_read_before_its_end(seed):
-    lrs, noisy, clean = sigmoid_curve(blowup=5.0, seed=seed)   # falls, then flat to the end
-    b = bounds_suggestion(lrs, noisy)
+    lrs, noisy, clean = sigmoid_curve(blowup=5.0, seed=seed)  # falls, then flat to the end
+    b = read(lrs, noisy)
     # where the fall is all but done, not out on the flat floor where the noise puts the
     # bottom (a reading from that bottom lands where 98-99.5% of the fall is done)
     assert 0.9 < fallen(clean, b.max_index) < 0.97
     assert 4.0 <= b.max_lr / b.base_lr <= 10.0
     # without the max_ratio window, base_lr is where the fall begins
-    assert fallen(clean, bounds_suggestion(lrs, noisy, max_ratio=math.inf).base_index) < 0.3
+    assert fallen(clean, read(lrs, noisy, max_ratio=math.inf).base_index) < 0.3
 
 
 def test_a_curve_that_diverges_almost_at_once_gives_bounds_at_the_start():
-    lrs, noisy, clean = sigmoid_curve(n=100, centre=-5.5, blowup=-4.6, k=4.0, noise=0.02)
-    b = bounds_suggestion(lrs, noisy)
+    lrs, noisy, _clean = sigmoid_curve(n=100, centre=-5.5, blowup=-4.6, k=4.0, noise=0.02)
+    b = read(lrs, noisy)
     assert b.base_index == 0 and b.max_index <= 10
 
 
 def test_a_curve_that_never_falls_raises():
     lrs = lr_ladder(1e-3, 1.0, 50)
-    with pytest.raises(ValueError, match="loss never falls.*lower start_lr"):
-        bounds_suggestion(lrs, np.linspace(1.0, 5.0, 50))
+    with pytest.raises(ValueError, match=r"loss never falls.*lower start_lr"):
+        read(lrs, np.linspace(1.0, 5.0, 50))
 
 
 def test_the_curve_is_read_up_to_its_first_non_finite_value():
@@ -124,24 +151,39 @@ def test_the_curve_is_read_up_to_its_first_non_finite_value():
     cut = noisy.copy()
     cut[250] = math.nan
     cut[251:] = 1e6
-    assert bounds_suggestion(lrs, cut) == bounds_suggestion(lrs[:250], noisy[:250])
+    assert read(lrs, cut) == read(lrs[:250], noisy[:250])
 
 
 def test_accuracy_curves_are_read_as_mirrored_losses():
     lrs, noisy, _ = sigmoid_curve()
     accuracy = 1.0 - noisy / 10.0
-    assert bounds_suggestion(lrs, accuracy, mode="accuracy") == bounds_suggestion(lrs, noisy)
+    assert read(lrs, accuracy, mode="accuracy") == read(lrs, noisy)
     assert steepest(lrs, accuracy, mode="accuracy") == steepest(lrs, -accuracy)
     assert valley(lrs, accuracy, mode="accuracy").index == valley(lrs, -accuracy).index
     with pytest.raises(ValueError, match="accuracy never rises"):
-        bounds_suggestion(lrs[:50], np.linspace(1.0, 0.0, 50), mode="accuracy")
+        read(lrs[:50], np.linspace(1.0, 0.0, 50), mode="accuracy")
 
 
-def test_suggest_bounds_is_the_pair_of_bounds_suggestion():
+def test_suggest_bounds_unpacks_as_the_pair_and_carries_the_rungs():
     lrs, noisy, _ = sigmoid_curve()
-    b = bounds_suggestion(lrs, noisy)
-    assert suggest_bounds(lrs, noisy) == (b.base_lr, b.max_lr)
-    assert type(suggest_bounds(lrs, noisy)) is tuple
+    b = suggest_bounds(lrs, noisy)
+    base_lr, max_lr = b
+    assert (base_lr, max_lr) == (b.base_lr, b.max_lr) == tuple(b) == b[:2]
+    assert (lrs[b.base_index], lrs[b.max_index]) == (base_lr, max_lr)
+    assert len(b) == 2
+
+
+def test_bounds_suggestion_still_works_with_a_deprecation_warning():
+    lrs, noisy, _ = sigmoid_curve()
+    with pytest.warns(DeprecationWarning, match="use cyclr.suggest_bounds"):
+        old = bounds_suggestion(lrs, noisy, lag=5)
+    assert old == read(lrs, noisy, lag=5)
+
+
+def test_settings_must_be_bounds_settings():
+    lrs, noisy, _ = sigmoid_curve()
+    with pytest.raises(ValueError, match=r"settings=.*lag"):
+        suggest_bounds(lrs, noisy, settings={"lag": 5})
 
 
 def test_max_lr_is_the_geometric_mean_of_the_two_readings():
@@ -150,54 +192,66 @@ def test_max_lr_is_the_geometric_mean_of_the_two_readings():
     bottom = int(np.argmin(s))
     drop = s[0] - s[bottom]
     floor_end = bottom + int(np.argmax(s[bottom:] > s[bottom] + 0.1 * drop)) - 1
-    for lag, rise, backoff in [(15, 1 / 3, 3.0), (15, 0.1, 3.0), (15, 1.0, 3.0),
-                               (15, 1 / 3, 6.0), (5, 1 / 3, 3.0), (40, 1 / 3, 3.0)]:
+    for lag, rise, backoff in [
+        (15, 1 / 3, 3.0),
+        (15, 0.1, 3.0),
+        (15, 1.0, 3.0),
+        (15, 1 / 3, 6.0),
+        (5, 1 / 3, 3.0),
+        (40, 1 / 3, 3.0),
+    ]:
         climb = bottom + int(np.argmax(s[bottom:] > s[bottom] + rise * drop))
-        from_climb = min(np.searchsorted(lrs, lrs[climb] / backoff, side="right") - 1,
-                         floor_end)
+        from_climb = min(np.searchsorted(lrs, lrs[climb] / backoff, side="right") - 1, floor_end)
         target = math.sqrt(lrs[bottom - lag] * lrs[from_climb])
-        b = bounds_suggestion(lrs, noisy, lag=lag, rise=rise, backoff=backoff)
+        b = read(lrs, noisy, lag=lag, rise=rise, backoff=backoff)
         assert b.max_lr <= target * (1 + 1e-12) < lrs[b.max_index + 1]
     # the further back the climb is read, and the shorter the lag, the further right max_lr
-    highs = [bounds_suggestion(lrs, noisy, rise=r).max_index for r in (0.05, 0.3, 0.6, 1.0)]
+    highs = [read(lrs, noisy, rise=r).max_index for r in (0.05, 0.3, 0.6, 1.0)]
     assert highs == sorted(highs) and len(set(highs)) == 4
-    highs = [bounds_suggestion(lrs, noisy, lag=lag).max_index for lag in (40, 15, 5, 0)]
+    highs = [read(lrs, noisy, lag=lag).max_index for lag in (40, 15, 5, 0)]
     assert highs == sorted(highs) and len(set(highs)) == 4
     # and never off the floor (the rungs from the bottom on within a tenth of the fall of it)
-    assert bounds_suggestion(lrs, noisy, backoff=1.0, rise=1.0, lag=0).max_index <= floor_end
+    assert read(lrs, noisy, backoff=1.0, rise=1.0, lag=0).max_index <= floor_end
 
 
 def test_lag_moves_base_lr_back_from_where_the_fall_shows():
     lrs, noisy, _ = sigmoid_curve(noise=0.0)
-    bases = [bounds_suggestion(lrs, noisy, lag=lag, max_ratio=math.inf).base_index
-             for lag in (0, 5, 30)]
+    bases = [read(lrs, noisy, lag=lag, max_ratio=math.inf).base_index for lag in (0, 5, 30)]
     assert bases[0] - bases[1] == 5 and bases[0] - bases[2] == 30
 
 
-@pytest.mark.parametrize("name,value,message", [
-    ("rise", 0.0, "rise must be in"), ("rise", 1.5, "rise must be in"),
-    ("backoff", 0.5, "backoff must be >= 1")])
+@pytest.mark.parametrize(
+    "name,value,message",
+    [
+        ("rise", 0.0, "rise must be in"),
+        ("rise", 1.5, "rise must be in"),
+        ("backoff", 0.5, "backoff must be >= 1"),
+    ],
+)
 def test_bad_rise_or_backoff_raises_naming_it(name, value, message):
     lrs, noisy, _ = sigmoid_curve()
     with pytest.raises(ValueError, match=f"{message}.*{name}={value!r}"):
-        bounds_suggestion(lrs, noisy, **{name: value})
+        read(lrs, noisy, **{name: value})
 
 
 @pytest.mark.parametrize("n", [0, 1, MIN_POINTS - 1])
 def test_too_few_points_raise_naming_the_minimum(n):
     lrs = lr_ladder(1e-3, 1.0, 50)[:n]
-    for reading in (bounds_suggestion, suggest_bounds, steepest, valley, minimum):
+    for reading in (suggest_bounds, steepest, valley, minimum):
         with pytest.raises(ValueError, match=f"at least {MIN_POINTS} finite losses"):
             reading(lrs, np.ones(n))
 
 
-@pytest.mark.parametrize("lrs,losses,message", [
-    ([1.0, 2.0], [1.0], "same length"),
-    (np.ones(12), np.ones(12), "strictly increasing"),
-    (np.arange(12.0) - 1.0, np.ones(12), ">= 0"),
-    ([[1.0]], [[1.0]], "one-dimensional"),
-    (["a"] * 12, np.ones(12), "sequence of numbers"),
-])
+@pytest.mark.parametrize(
+    "lrs,losses,message",
+    [
+        ([1.0, 2.0], [1.0], "same length"),
+        (np.ones(12), np.ones(12), "strictly increasing"),
+        (np.arange(12.0) - 1.0, np.ones(12), ">= 0"),
+        ([[1.0]], [[1.0]], "one-dimensional"),
+        (["a"] * 12, np.ones(12), "sequence of numbers"),
+    ],
+)
 def test_bad_inputs_raise(lrs, losses, message):
     with pytest.raises(ValueError, match=message):
         steepest(lrs, losses)
@@ -212,7 +266,7 @@ def test_steepest_is_the_fastest_fall_per_decade():
 def test_steepest_skips_the_ends():
     lrs = lr_ladder(1e-4, 1.0, 40)
     losses = np.ones(40)
-    losses[0], losses[-1] = 10.0, -10.0         # steepest falls right at both ends
+    losses[0], losses[-1] = 10.0, -10.0  # steepest falls right at both ends
     assert 4 <= steepest(lrs, losses, beta=0.0).index < 36
 
 
@@ -226,6 +280,7 @@ def test_minimum_is_a_tenth_of_the_lowest_smoothed_loss():
 def test_the_single_suggestions_read_the_spec_ema():
     lrs, noisy, _ = sigmoid_curve()
     from cyclr.rangetest import smooth_losses
+
     smooth = smooth_losses(noisy, 0.98)
     assert minimum(lrs, noisy).index == int(np.argmin(smooth))
 
@@ -244,15 +299,20 @@ def test_single_suggestions_land_inside_the_descent(seed):
     bottom = int(np.argmin(clean))
     for reading in (steepest, valley):
         found = reading(lrs, noisy)
-        assert 0.05 < fallen(clean, found.index) and found.index < bottom
+        assert fallen(clean, found.index) > 0.05 and found.index < bottom
 
 
-def test_suggestions_pickle():
+def test_suggestions_and_settings_survive_pickling_with_their_values():
     lrs, noisy, _ = sigmoid_curve()
-    for found in (bounds_suggestion(lrs, noisy), steepest(lrs, noisy)):
-        assert pickle.loads(pickle.dumps(found)) == found
-    assert pickle.loads(pickle.dumps(bounds_suggestion)) is bounds_suggestion
-    assert isinstance(bounds_suggestion(lrs, noisy), BoundsSuggestion)
+    for found in (
+        suggest_bounds(lrs, noisy),
+        steepest(lrs, noisy),
+        BoundsSettings(lag=3, max_ratio=math.inf),
+    ):
+        again = pickle.loads(pickle.dumps(found))
+        assert again == found and type(again) is type(found)
+    assert again.lag == 3 and again.max_ratio == math.inf
+    assert BoundsSuggestion(0.1, 1.0, 2, 9) != BoundsSuggestion(0.1, 1.0, 2, 8)
 
 
 def test_robust_smooth_removes_a_spike_and_keeps_a_line():
@@ -271,9 +331,9 @@ def test_short_ladders_keep_max_lr_in_the_fall_and_below_it_base_lr(num_steps):
     # the 15-rung lag alone would put max_lr on rung 0 (base_lr == max_lr).
     lrs = lr_ladder(1e-4, 1.0, num_steps)
     losses = 2.3 - 2.0 / (1 + np.exp(-3 * (np.log10(lrs) + 2)))
-    b = bounds_suggestion(lrs, losses)
+    b = read(lrs, losses)
     assert b.base_index < b.max_index
-    assert b.max_index >= (num_steps - 1) // 2          # the middle of the fall, at least
+    assert b.max_index >= (num_steps - 1) // 2  # the middle of the fall, at least
     assert 4 <= b.max_lr / b.base_lr <= 10 * (1 + 1e-12) or b.base_index == b.max_index - 1
 
 
@@ -282,4 +342,4 @@ def test_a_fall_of_one_rung_gives_a_clear_error():
     lrs = lr_ladder(1e-4, 1.0, 12)
     losses = np.r_[2.3, np.linspace(2.0, 3.0, 11)]
     with pytest.raises(ValueError, match="too few rungs"):
-        bounds_suggestion(lrs, losses)
+        read(lrs, losses)

@@ -5,6 +5,7 @@ single-process reference uses). Rank 0 gathers every rank's numbers and writes t
 OUT/ranks.json; the range test is asked to write OUT/result-rank{r}.json on every rank,
 which only rank 0 may do.
 """
+
 import json
 import os
 import sys
@@ -19,6 +20,7 @@ def main(out):
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import test_torch_ddp as common
+
     from cyclr.torch import CyclicLR, distributed, range_test
 
     dist.init_process_group("gloo")
@@ -33,8 +35,9 @@ def main(out):
     # 1. CyclicLR under DDP.
     model = DistributedDataParallel(common.model())
     opt = common.optimizer(model)
-    lrs, momenta = common.train_with_schedule(model, opt, CyclicLR(opt, common.SCHEDULE),
-                                              loader(train_set))
+    lrs, momenta = common.train_with_schedule(
+        model, opt, CyclicLR(opt, common.SCHEDULE), loader(train_set)
+    )
     params = [p.detach().flatten().tolist() for p in model.parameters()]
 
     # 2. The range test under DDP, left exactly as found.
@@ -43,16 +46,31 @@ def main(out):
     train_loader, val_loader = loader(train_set), loader(val_set)
     train_loader.sampler.set_epoch(5)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    result = range_test(model, opt, torch.nn.functional.cross_entropy, train_loader,
-                        val_loader=val_loader, val_accuracy=True,
-                        json_path=os.path.join(out, f"result-rank{rank}.json"),
-                        **common.RANGE_TEST)
-    restored = all(torch.equal(v, model.state_dict()[k]) for k, v in before.items()) \
-        and train_loader.sampler.epoch == 5 and opt.state_dict()["state"] == {}
+    result = range_test(
+        model,
+        opt,
+        torch.nn.functional.cross_entropy,
+        train_loader,
+        val_loader=val_loader,
+        val_accuracy=True,
+        json_path=os.path.join(out, f"result-rank{rank}.json"),
+        **common.RANGE_TEST,
+    )
+    restored = (
+        all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+        and train_loader.sampler.epoch == 5
+        and opt.state_dict()["state"] == {}
+    )
 
-    mine = {"rank": rank, "lrs": lrs, "momenta": momenta, "params": params,
-            "result": result.to_dict(), "restored": restored,
-            "is_main": distributed.is_main_process()}
+    mine = {
+        "rank": rank,
+        "lrs": lrs,
+        "momenta": momenta,
+        "params": params,
+        "result": result.to_dict(),
+        "restored": restored,
+        "is_main": distributed.is_main_process(),
+    }
     gathered = [None] * world
     dist.all_gather_object(gathered, mine)
     if rank == 0:

@@ -3,6 +3,7 @@
 The helpers here are shared with ddp_worker.py, so both sides build the same model, data and
 settings. Everything runs in float64 (see the tolerance below).
 """
+
 import json
 import os
 import subprocess
@@ -13,8 +14,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from cyclr import CyclicSchedule  # noqa: E402
-from cyclr.rangetest import RangeTestResult  # noqa: E402
+from cyclr import CyclicSchedule
+from cyclr.rangetest import RangeTestResult
 
 GLOBAL_BATCH = 32
 SCHEDULE = CyclicSchedule(0.01, 0.1, step_size=4, base_momentum=0.8, max_momentum=0.95)
@@ -38,8 +39,10 @@ def datasets():
 
     x, y, xt, yt = load_digits()
     # Sizes divisible by the global batch, so every rank's shard batches line up with it.
-    return (TensorDataset(torch.from_numpy(x[:512]).double(), torch.from_numpy(y[:512])),
-            TensorDataset(torch.from_numpy(xt[:128]).double(), torch.from_numpy(yt[:128])))
+    return (
+        TensorDataset(torch.from_numpy(x[:512]).double(), torch.from_numpy(y[:512])),
+        TensorDataset(torch.from_numpy(xt[:128]).double(), torch.from_numpy(yt[:128])),
+    )
 
 
 def model():
@@ -77,14 +80,20 @@ def single_process():
     train_set, val_set = datasets()
     net = model()
     opt = optimizer(net)
-    lrs, momenta = train_with_schedule(net, opt, CyclicLR(opt, SCHEDULE),
-                                       DataLoader(train_set, batch_size=GLOBAL_BATCH))
+    lrs, momenta = train_with_schedule(
+        net, opt, CyclicLR(opt, SCHEDULE), DataLoader(train_set, batch_size=GLOBAL_BATCH)
+    )
     params = [p.detach().flatten().tolist() for p in net.parameters()]
     net = model()
-    result = range_test(net, optimizer(net), torch.nn.functional.cross_entropy,
-                        DataLoader(train_set, batch_size=GLOBAL_BATCH),
-                        val_loader=DataLoader(val_set, batch_size=GLOBAL_BATCH),
-                        val_accuracy=True, **RANGE_TEST)
+    result = range_test(
+        net,
+        optimizer(net),
+        torch.nn.functional.cross_entropy,
+        DataLoader(train_set, batch_size=GLOBAL_BATCH),
+        val_loader=DataLoader(val_set, batch_size=GLOBAL_BATCH),
+        val_accuracy=True,
+        **RANGE_TEST,
+    )
     return lrs, momenta, params, result
 
 
@@ -92,9 +101,21 @@ def test_two_ranks_agree_with_each_other_and_with_one_process(tmp_path):
     worker = os.path.join(os.path.dirname(__file__), "ddp_worker.py")
     env = dict(os.environ, OMP_NUM_THREADS="1")
     # --standalone starts its own rendezvous on a free port.
-    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                          "--nproc_per_node=2", worker, str(tmp_path)],
-                         env=env, capture_output=True, text=True, timeout=180)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            worker,
+            str(tmp_path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     # Only rank 0 wrote: its gathered report and its own range-test result.
     assert sorted(os.listdir(tmp_path)) == ["ranks.json", "result-rank0.json"]
@@ -112,7 +133,7 @@ def test_two_ranks_agree_with_each_other_and_with_one_process(tmp_path):
     lrs, momenta, params, single = single_process()
     assert zero["lrs"] == lrs == [SCHEDULE(i) for i in range(SCHEDULE_STEPS)]
     assert zero["momenta"] == momenta
-    for got, expected in zip(zero["params"], params):
+    for got, expected in zip(zero["params"], params, strict=False):
         np.testing.assert_allclose(got, expected, rtol=RTOL, atol=RTOL)
     assert result.stop_reason == single.stop_reason == "diverged"
     assert len(result.losses) == len(single.losses) > 10

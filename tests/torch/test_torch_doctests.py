@@ -1,4 +1,5 @@
 """The PyTorch, JAX and app modules' docstring examples run."""
+
 import doctest
 import importlib
 
@@ -7,8 +8,9 @@ import pytest
 pytest.importorskip("torch")
 
 
-@pytest.mark.parametrize("module", ["cyclr.torch.scheduler", "cyclr.torch.rangetest",
-                                    "cyclr.app.torch_models"])
+@pytest.mark.parametrize(
+    "module", ["cyclr.torch.scheduler", "cyclr.torch.rangetest", "cyclr.app.torch_models"]
+)
 def test_doctests(module):
     assert doctest.testmod(importlib.import_module(module)).failed == 0
 

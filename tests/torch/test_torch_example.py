@@ -1,4 +1,5 @@
 """examples/torch_mnist.py runs end to end on a tiny budget."""
+
 import os
 import re
 import subprocess
@@ -12,10 +13,13 @@ EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "torch
 
 
 def test_example_runs_range_test_then_cyclical_training(tmp_path, png_header):
-    run = subprocess.run([sys.executable, EXAMPLE, "--steps", "90", "--range-steps", "40",
-                          "--out", str(tmp_path)],
-                         capture_output=True, text=True, timeout=120,
-                         env=dict(os.environ, OMP_NUM_THREADS="2"))
+    run = subprocess.run(
+        [sys.executable, EXAMPLE, "--steps", "90", "--range-steps", "40", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, OMP_NUM_THREADS="2"),
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout
     assert "range test: " in out and "suggested bounds (loss): base_lr=" in out

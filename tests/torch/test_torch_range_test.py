@@ -1,4 +1,5 @@
 """cyclr.torch.range_test: the losses it records, and that it leaves no trace."""
+
 import math
 import os
 
@@ -7,10 +8,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
+from torch.utils.data import DataLoader, TensorDataset
 
-from cyclr.rangetest import RangeTestResult  # noqa: E402
-from cyclr.torch import range_test  # noqa: E402
+from cyclr.rangetest import RangeTestResult
+from cyclr.torch import range_test
 
 
 class Scale(torch.nn.Module):
@@ -40,8 +41,9 @@ def test_each_rung_records_its_own_batchs_loss_and_short_loaders_cycle():
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
     # Ladder 1, 2, 4, 8, 16 over batches x = 1, 2, 3, 1, 2 (the loader has three):
     # w: 100 -> 99 -> 95 -> 83 -> 75; loss = w * x.
-    result = range_test(model, opt, mean_loss, const_batches(1, 2, 3), start_lr=1.0,
-                        end_lr=16.0, num_steps=5)
+    result = range_test(
+        model, opt, mean_loss, const_batches(1, 2, 3), start_lr=1.0, end_lr=16.0, num_steps=5
+    )
     assert result.lrs.tolist() == [1, 2, 4, 8, 16]
     assert result.losses.tolist() == [100, 198, 285, 83, 150]
     assert result.stop_reason == "end_of_ladder"
@@ -53,8 +55,16 @@ def test_accumulation_averages_the_batches_of_a_rung_and_updates_once():
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
     # Rung 0: x = 1, 2 -> loss (100 + 200) / 2, gradient 1.5, w = 100 - 1 * 1.5 = 98.5.
     # Rung 1: x = 3, 4 -> 98.5 * 3.5 = 344.75, w = 98.5 - 2 * 3.5 = 91.5.  Rung 2: 91.5 * 5.5.
-    result = range_test(model, opt, mean_loss, const_batches(1, 2, 3, 4, 5, 6), start_lr=1.0,
-                        end_lr=4.0, num_steps=3, accumulation_steps=2)
+    result = range_test(
+        model,
+        opt,
+        mean_loss,
+        const_batches(1, 2, 3, 4, 5, 6),
+        start_lr=1.0,
+        end_lr=4.0,
+        num_steps=3,
+        accumulation_steps=2,
+    )
     assert result.losses.tolist() == [150.0, 344.75, 503.25]
 
 
@@ -63,8 +73,17 @@ def test_validation_loss_every_second_rung_in_eval_mode():
     model.eval()  # put back afterwards
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
     # Validated after the rung's update: w = 99, 93, 69 at rungs 0, 2, 4 (x = 10).
-    result = range_test(model, opt, mean_loss, const_batches(1), start_lr=1.0, end_lr=16.0,
-                        num_steps=5, val_loader=const_batches(10), val_every=2)
+    result = range_test(
+        model,
+        opt,
+        mean_loss,
+        const_batches(1),
+        start_lr=1.0,
+        end_lr=16.0,
+        num_steps=5,
+        val_loader=const_batches(10),
+        val_every=2,
+    )
     assert result.losses.tolist() == [100, 99, 97, 93, 85]
     np.testing.assert_array_equal(result.val_losses, [990, np.nan, 930, np.nan, 690])
     assert result.settings.monitor == "val_loss"
@@ -95,8 +114,17 @@ def test_dict_batches_through_batch_fn(pack):
     model = TwoInputs()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     # loss = a + 10 b; gradients 1 and 10: after lr 0.01, a = 0.99, b = 1.9 -> loss 19.99.
-    result = range_test(model, opt, mean_loss, batches, batch_fn=unpack, start_lr=0.01,
-                        end_lr=0.02, num_steps=2, step_mode="linear")
+    result = range_test(
+        model,
+        opt,
+        mean_loss,
+        batches,
+        batch_fn=unpack,
+        start_lr=0.01,
+        end_lr=0.02,
+        num_steps=2,
+        step_mode="linear",
+    )
     assert result.losses.tolist() == pytest.approx([21.0, 19.99], rel=1e-6)
     assert model.a.item() == 1.0 and model.b.item() == 2.0
 
@@ -111,23 +139,75 @@ def test_a_nan_loss_stops_the_test_and_everything_is_restored():
 
     model = Scale()
     opt = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
-    result = range_test(model, opt, nan_on_fourth, const_batches(1), start_lr=1e-3,
-                        end_lr=1e-2, num_steps=10)
+    result = range_test(
+        model, opt, nan_on_fourth, const_batches(1), start_lr=1e-3, end_lr=1e-2, num_steps=10
+    )
     assert result.stop_reason == "non_finite_loss" and len(result.losses) == 4
     assert math.isnan(result.losses[-1])
     assert model.w.item() == 100.0 and opt.state_dict()["state"] == {}
 
 
+def test_start_lr_none_starts_the_ladder_at_the_optimizers_lr():
+    model = Scale()
+    opt = torch.optim.SGD(model.parameters(), lr=torch.tensor(2.0))
+    result = range_test(
+        model, opt, mean_loss, const_batches(1), start_lr=None, end_lr=16.0, num_steps=4
+    )
+    assert result.lrs.tolist() == pytest.approx([2, 4, 8, 16], rel=1e-15)
+    assert opt.param_groups[0]["lr"].item() == 2.0 and model.w.item() == 100.0
+
+
+@pytest.mark.parametrize(
+    "lrs, step_mode, message",
+    [
+        ((0.1, 0.01), "exp", r"parameter groups differ: received lr=\[0.1, 0.01\]"),
+        ((0.0,), "exp", "cannot start at received lr=0.0"),
+    ],
+)
+def test_start_lr_none_refuses_an_lr_it_cannot_start_from(lrs, step_mode, message):
+    params = [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr} for lr in lrs]
+    opt = torch.optim.SGD(params, lr=0.1)
+    with pytest.raises(ValueError, match=message):
+        range_test(
+            Scale(),
+            opt,
+            mean_loss,
+            const_batches(1),
+            start_lr=None,
+            num_steps=3,
+            step_mode=step_mode,
+        )
+
+
+def test_start_lr_none_from_zero_on_a_linear_ladder():
+    model = Scale()
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)
+    result = range_test(
+        model,
+        opt,
+        mean_loss,
+        const_batches(1),
+        start_lr=None,
+        end_lr=3.0,
+        num_steps=4,
+        step_mode="linear",
+    )
+    assert result.lrs.tolist() == [0, 1, 2, 3]
+
+
 # -- bit-for-bit restoration on a real model --------------------------------------------------
+
 
 def digits(batch_size=64, shuffle=True):
     from cyclr.app.datasets import load_digits
 
     x, y, xt, yt = load_digits()
-    train = DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)),
-                       batch_size=batch_size, shuffle=shuffle)
-    test = DataLoader(TensorDataset(torch.from_numpy(xt), torch.from_numpy(yt)),
-                      batch_size=180)
+    train = DataLoader(
+        TensorDataset(torch.from_numpy(x), torch.from_numpy(y)),
+        batch_size=batch_size,
+        shuffle=shuffle,
+    )
+    test = DataLoader(TensorDataset(torch.from_numpy(xt), torch.from_numpy(yt)), batch_size=180)
     return train, test
 
 
@@ -173,7 +253,7 @@ def assert_same(before, after):
         for k, v in before["opt_state"][i].items():
             assert torch.equal(v, after["opt_state"][i][k]), (i, k)
     assert before["groups"] == after["groups"]
-    for a, b in zip(before["grads"], after["grads"]):
+    for a, b in zip(before["grads"], after["grads"], strict=False):
         assert (a is None and b is None) or torch.equal(a, b)
     assert before["modes"] == after["modes"]
     assert torch.equal(before["rng"], after["rng"])
@@ -193,10 +273,20 @@ def trained():
 def test_real_range_test_diverges_suggests_bounds_and_restores_bit_for_bit(trained, tmp_path):
     model, opt, train_loader, test_loader = trained
     before = everything(model, opt)
-    result = range_test(model, opt, torch.nn.functional.cross_entropy, train_loader,
-                        start_lr=1e-5, end_lr=1e3, num_steps=80, val_loader=test_loader,
-                        val_every=10, val_accuracy=True, monitor="loss",
-                        json_path=tmp_path / "result.json")
+    result = range_test(
+        model,
+        opt,
+        torch.nn.functional.cross_entropy,
+        train_loader,
+        start_lr=1e-5,
+        end_lr=1e3,
+        num_steps=80,
+        val_loader=test_loader,
+        val_every=10,
+        val_accuracy=True,
+        monitor="loss",
+        json_path=tmp_path / "result.json",
+    )
     assert_same(before, everything(model, opt))
     assert result.stop_reason in ("diverged", "non_finite_loss")
     assert 20 < len(result.losses) < 80
@@ -220,8 +310,15 @@ def test_training_after_the_test_is_the_training_without_it():
         opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
         torch.manual_seed(7)
         if run_test:
-            range_test(model, opt, torch.nn.functional.cross_entropy, train_loader,
-                       start_lr=1e-4, end_lr=1.0, num_steps=20)
+            range_test(
+                model,
+                opt,
+                torch.nn.functional.cross_entropy,
+                train_loader,
+                start_lr=1e-4,
+                end_lr=1.0,
+                num_steps=20,
+            )
         train(model, opt, train_loader, 30)
         finals.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     assert torch.equal(finals[0], finals[1])
@@ -233,8 +330,7 @@ class Boom(Exception):
 
 @pytest.mark.parametrize("error", [Boom, KeyboardInterrupt])
 @pytest.mark.parametrize("checkpoint", [False, True])
-def test_an_exception_or_interrupt_restores_then_propagates(trained, tmp_path, error,
-                                                           checkpoint):
+def test_an_exception_or_interrupt_restores_then_propagates(trained, tmp_path, error, checkpoint):
     model, opt, train_loader, _ = trained
     before = everything(model, opt)
     calls = []
@@ -246,8 +342,16 @@ def test_an_exception_or_interrupt_restores_then_propagates(trained, tmp_path, e
         return torch.nn.functional.cross_entropy(out, target)
 
     with pytest.raises(error):
-        range_test(model, opt, fails_on_seventh, train_loader, start_lr=1e-3, end_lr=1.0,
-                   num_steps=20, checkpoint_dir=tmp_path if checkpoint else None)
+        range_test(
+            model,
+            opt,
+            fails_on_seventh,
+            train_loader,
+            start_lr=1e-3,
+            end_lr=1.0,
+            num_steps=20,
+            checkpoint_dir=tmp_path if checkpoint else None,
+        )
     assert len(calls) == 7
     assert_same(before, everything(model, opt))
     assert os.listdir(tmp_path) == []  # the temporary checkpoint is gone
@@ -260,8 +364,16 @@ def test_amp_runs_the_forward_pass_in_bfloat16_on_cpu():
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     before = everything(model, opt)
     train_loader, _ = digits()
-    result = range_test(model, opt, torch.nn.functional.cross_entropy, train_loader,
-                        start_lr=1e-3, end_lr=0.1, num_steps=5, amp=True)
+    result = range_test(
+        model,
+        opt,
+        torch.nn.functional.cross_entropy,
+        train_loader,
+        start_lr=1e-3,
+        end_lr=0.1,
+        num_steps=5,
+        amp=True,
+    )
     assert dtypes == [torch.bfloat16] * 5 and np.isfinite(result.losses).all()
     assert_same(before, everything(model, opt))
 
@@ -269,26 +381,36 @@ def test_amp_runs_the_forward_pass_in_bfloat16_on_cpu():
 def test_a_progress_bar_only_when_asked_or_on_a_terminal(capsys):
     model = Scale()
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
-    range_test(model, opt, mean_loss, const_batches(1), start_lr=1e-3, end_lr=1e-2,
-               num_steps=3)
+    range_test(model, opt, mean_loss, const_batches(1), start_lr=1e-3, end_lr=1e-2, num_steps=3)
     assert capsys.readouterr().err == ""  # pytest's stderr is not a terminal
-    range_test(model, opt, mean_loss, const_batches(1), start_lr=1e-3, end_lr=1e-2,
-               num_steps=3, progress=True)
+    range_test(
+        model,
+        opt,
+        mean_loss,
+        const_batches(1),
+        start_lr=1e-3,
+        end_lr=1e-2,
+        num_steps=3,
+        progress=True,
+    )
     assert "range test" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(accumulation_steps=0), "accumulation_steps=0"),
-    (dict(val_every=1.5), "val_every=1.5"),
-    (dict(num_steps=1), "num_steps=1"),
-    (dict(start_lr=0.0), "start_lr=0.0"),
-    (dict(val_accuracy=True), "val_loader=None"),
-    (dict(batch_fn="xy"), "batch_fn='xy'"),
-    (dict(criterion=None), "criterion=None"),
-    (dict(train_loader=[]), "no batches"),
-    (dict(train_loader=[{"x": torch.ones(2)}]), r"keys \['x'\]"),
-    (dict(criterion=lambda out, t: out), r"scalar loss tensor; received \(4,\)"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(accumulation_steps=0), "accumulation_steps=0"),
+        (dict(val_every=1.5), "val_every=1.5"),
+        (dict(num_steps=1), "num_steps=1"),
+        (dict(start_lr=0.0), "start_lr=0.0"),
+        (dict(val_accuracy=True), "val_loader=None"),
+        (dict(batch_fn="xy"), "batch_fn='xy'"),
+        (dict(criterion=None), "criterion=None"),
+        (dict(train_loader=[]), "no batches"),
+        (dict(train_loader=[{"x": torch.ones(2)}]), r"keys \['x'\]"),
+        (dict(criterion=lambda out, t: out), r"scalar loss tensor; received \(4,\)"),
+    ],
+)
 def test_errors_name_the_parameter_and_the_value(kwargs, message):
     model = Scale()
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
@@ -304,14 +426,24 @@ def test_a_loader_with_its_own_generator_gives_the_same_batches_after_the_test()
     x, y = torch.randn(64, 5), torch.randint(0, 3, (64,))
     firsts = []
     for run_test in (False, True):
-        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=8,
-                                             shuffle=True,
-                                             generator=torch.Generator().manual_seed(3))
+        loader = torch.utils.data.DataLoader(
+            torch.utils.data.TensorDataset(x, y),
+            batch_size=8,
+            shuffle=True,
+            generator=torch.Generator().manual_seed(3),
+        )
         np.random.seed(11)
         if run_test:
             model = torch.nn.Linear(5, 3)
             opt = torch.optim.SGD(model.parameters(), lr=0.01)
-            range_test(model, opt, torch.nn.functional.cross_entropy, loader, start_lr=1e-4,
-                       end_lr=1.0, num_steps=20)
+            range_test(
+                model,
+                opt,
+                torch.nn.functional.cross_entropy,
+                loader,
+                start_lr=1e-4,
+                end_lr=1.0,
+                num_steps=20,
+            )
         firsts.append((next(iter(loader))[1].tolist(), np.random.randint(1000)))
     assert firsts[0] == firsts[1]

@@ -1,90 +1,323 @@
-"""Train each policy on the same data, model and budget; tabulate as Smith's Table 1."""
+"""Train each policy on the same data, model and budget; tabulate as Smith's Table 1.
+
+:func:`compare` runs the range tests the policies need, then every policy for every
+seed, and returns a :class:`Comparison`: one :class:`Run` per policy and seed (its
+rates, final accuracy, iterations and seconds to the target accuracy, and its
+per-epoch curve). :func:`policy_table` lays those runs out one row per policy with
+the columns a caller asks for; ``cyclr compare`` prints :meth:`Comparison.markdown`
+and :func:`write_outputs` saves ``compare.csv``/``.md``/``.png``, while
+``bench/time_to_accuracy.py`` adds its own columns to the same rows.
+"""
+
 from __future__ import annotations
 
-import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from cyclr.app.files import write_csv, write_json, write_text
-from cyclr.app.policies import make_plan, needs_range_test
+from cyclr.app.policies import POLICIES, RANGE_TEST_DEFAULTS, Plan, make_plan, needs_range_test
 from cyclr.app.session import MetricsLog, make_runner
-from cyclr.app.workflow import default_epochs, find_bounds, half_cycle, train_plan
-from cyclr.plotting import pyplot, save_figure
+from cyclr.app.workflow import Rates, default_epochs, find_bounds, half_cycle, train_plan
+from cyclr.plotting import new_figure, save_figure
 
-CSV_COLUMNS = ("policy", "seed", "optimizer", "base_lr", "max_lr", "final_accuracy",
-               "iterations_to_target", "seconds", "seconds_to_target", "steps")
+#: ``(start_lr, end_lr, num_steps)`` of a range test.
+Ladder = tuple[float, float, int]
+CSV_COLUMNS = (
+    "policy",
+    "seed",
+    "optimizer",
+    "base_lr",
+    "max_lr",
+    "final_accuracy",
+    "iterations_to_target",
+    "seconds",
+    "seconds_to_target",
+    "steps",
+)
+FRAMEWORKS = ("torch", "keras")
 
 
-def compare(args, data, model: str, policies, range_tests: dict, out) -> str:
-    """Run every policy for every seed; write compare.csv/.md/.png; return the markdown table.
+@dataclass(frozen=True)
+class CompareSettings:
+    """What to compare: the policies, the model, the budget and the seeds.
 
-    ``range_tests`` maps an optimizer to its range test's ``(start_lr, end_lr, num_steps)``.
+    Args:
+      framework: ``'torch'`` or ``'keras'``.
+      model: a model name of :mod:`cyclr.app.torch_models` / ``keras_models``.
+      policies: names of :data:`cyclr.app.policies.POLICIES`, in table order.
+      batch_size: the batch size of range tests and training.
+      epochs: the budget; None: three whole cycles (:func:`default_epochs`).
+      epochs_per_half_cycle: the cyclical policies' half cycle, in epochs.
+      seed, seeds: the runs use seeds ``seed, seed + 1, ...``, ``seeds`` of them; the
+        range tests use ``seed``.
+      target: the test accuracy to time; None: the fixed policy's mean final accuracy.
+      range_tests: ``(start_lr, end_lr, num_steps)`` by optimizer (``'sgd'``,
+        ``'adam'``); an optimizer left out gets :data:`RANGE_TEST_DEFAULTS`.
+      device: PyTorch's device (``'cuda'``); None: the runner's default (CPU).
+
+    Raises:
+      ValueError: naming the setting and the value received.
     """
-    epochs = args.epochs or default_epochs(args.epochs_per_half_cycle)
-    step_size = half_cycle(data, args.batch_size, args.epochs_per_half_cycle)
-    runner = make_runner(args.framework, data, model, args.batch_size, args.seed)
+
+    framework: str
+    model: str
+    policies: tuple[str, ...]
+    batch_size: int = 32
+    epochs: int | None = None
+    epochs_per_half_cycle: float = 4.0
+    seed: int = 0
+    seeds: int = 3
+    target: float | None = None
+    range_tests: Mapping[str, Ladder] | tuple[tuple[str, Ladder], ...] = ()
+    device: str | None = None
+
+    def __post_init__(self):
+        # Accept any mapping or pairs; keep a sorted tuple, so the settings stay hashable.
+        merged = dict(RANGE_TEST_DEFAULTS) | dict(self.range_tests)
+        object.__setattr__(self, "range_tests", tuple(sorted(merged.items())))
+        object.__setattr__(self, "policies", tuple(self.policies))
+        if self.framework not in FRAMEWORKS:
+            raise ValueError(
+                f"framework must be one of {', '.join(FRAMEWORKS)}; received "
+                f"framework={self.framework!r}"
+            )
+        if not self.policies or any(p not in POLICIES for p in self.policies):
+            raise ValueError(
+                f"policies must name some of {', '.join(POLICIES)}; received "
+                f"policies={self.policies!r}"
+            )
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be at least 1; received seeds={self.seeds!r}")
+        if self.target is None and "fixed" not in self.policies:
+            raise ValueError(
+                "target=None times the fixed policy's accuracy, so policies must "
+                f"include 'fixed'; received policies={self.policies!r}"
+            )
+        if self.target is not None and not 0 < self.target <= 1:
+            raise ValueError(f"target is an accuracy in (0, 1]; received target={self.target!r}")
+        if self.device is not None and self.framework != "torch":
+            raise ValueError(
+                f"device applies to framework='torch' only; received "
+                f"device={self.device!r} with framework={self.framework!r}"
+            )
+
+    def range_test(self, optimizer: str) -> Ladder:
+        """``(start_lr, end_lr, num_steps)`` of ``optimizer``'s range test."""
+        return dict(self.range_tests)[optimizer]
+
+    @property
+    def range_tested(self) -> list[str]:
+        """The optimizers whose range tests the policies need, in name order."""
+        return sorted({o for p in self.policies if (o := needs_range_test(p)) is not None})
+
+
+@dataclass(frozen=True)
+class Run:
+    """One policy trained with one seed: its plan, outcome and per-epoch curve.
+
+    ``iterations_to_target`` and ``seconds_to_target`` (wall time from the start of
+    training, evaluation included) are those of the first epoch end whose test accuracy
+    reached the target; None when no epoch did.
+    """
+
+    policy: str
+    seed: int
+    plan: Plan
+    final_accuracy: float
+    iterations_to_target: int | None
+    seconds: float
+    seconds_to_target: float | None
+    steps: int
+    curve: tuple[dict, ...]
+
+    @property
+    def optimizer(self) -> str:
+        return self.plan.optimizer
+
+    @property
+    def lr_range(self) -> tuple[float, float]:
+        return self.plan.lr_range
+
+    def csv_row(self) -> dict:
+        """The run as a row of ``compare.csv`` (a target not reached is an empty cell)."""
+        base_lr, max_lr = self.lr_range
+        return {
+            "policy": self.policy,
+            "seed": self.seed,
+            "optimizer": self.optimizer,
+            "base_lr": base_lr,
+            "max_lr": max_lr,
+            "final_accuracy": self.final_accuracy,
+            "iterations_to_target": self.iterations_to_target,
+            "seconds": self.seconds,
+            "seconds_to_target": self.seconds_to_target,
+            "steps": self.steps,
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Every run of a comparison, and what they were measured against."""
+
+    settings: CompareSettings
+    data_name: str
+    epochs: int
+    steps_per_epoch: int
+    step_size: int
+    target: float
+    readings: Mapping[str, Rates]
+    runs: tuple[Run, ...]
+
+    @property
+    def budget(self) -> int:
+        """Training iterations per run."""
+        return self.epochs * self.steps_per_epoch
+
+    def runs_of(self, policy: str) -> list[Run]:
+        return [r for r in self.runs if r.policy == policy]
+
+    def markdown(self) -> str:
+        """The target line and :data:`TABLE_COLUMNS`' table: what ``cyclr compare`` prints."""
+        s = self.settings
+        return "\n".join(
+            [
+                f"Target: test accuracy {self.target:.4f}"
+                + (" (the fixed policy's mean final accuracy)" if s.target is None else "")
+                + f"; {self.epochs} epochs of {self.steps_per_epoch} steps; {s.seeds} seed(s); "
+                f"{self.data_name}, {s.model}, {s.framework}",
+                "",
+                policy_table(self, TABLE_COLUMNS),
+            ]
+        )
+
+
+def compare(
+    settings: CompareSettings, data, out=None, log: Callable[[str], None] = print
+) -> Comparison:
+    """Run the range tests, then every policy for every seed; return the :class:`Comparison`.
+
+    Args:
+      settings: what to compare.
+      data: a :class:`cyclr.app.data.Data`.
+      out: when given, a folder for each range test's JSON and plot.
+      log: called with a line of progress after each range test and each run.
+
+    Raises:
+      ValueError: a range test shows no descent to read bounds from.
+    """
+    epochs = settings.epochs or default_epochs(settings.epochs_per_half_cycle)
+    step_size = half_cycle(data, settings.batch_size, settings.epochs_per_half_cycle)
+    runner = _runner(settings, data, settings.seed)
     spe = runner.steps_per_epoch
-    bounds = {}
-    for optimizer in sorted({needs_range_test(p) for p in policies} - {None}):
-        bounds[optimizer] = find_bounds(runner, optimizer, *range_tests[optimizer], out,
-                                        stem=f"range_test_{optimizer}")
-        b = bounds[optimizer]
-        print(f"range test ({optimizer}): base_lr={b.base_lr:.3g} max_lr={b.max_lr:.3g} "
-              f"minimum/10={b.fixed_lr:.3g}")
-    runs = []
-    for policy in policies:
-        source = bounds.get(needs_range_test(policy))
-        plan = make_plan(policy, total_steps=epochs * spe, step_size=step_size,
-                         base_lr=source.base_lr if source else None,
-                         max_lr=source.max_lr if source else None,
-                         fixed_lr=source.fixed_lr if source else None,
-                         cycle_momentum=False)
-        for seed in range(args.seed, args.seed + args.seeds):
-            runner = make_runner(args.framework, data, model, args.batch_size, seed)
-            log = MetricsLog()
-            summary = train_plan(runner, plan, epochs, log)
-            runs.append({"policy": policy, "seed": seed, "plan": plan, "log": log,
-                         "summary": summary})
-            print(f"{policy:>12} seed {seed}: test accuracy {summary['test_accuracy']:.4f} "
-                  f"({summary['seconds']:.1f} s)")
-    target = args.target
+    readings: dict[str, Rates] = {}
+    for optimizer in settings.range_tested:
+        readings[optimizer] = r = find_bounds(
+            runner, optimizer, *settings.range_test(optimizer), out, stem=f"range_test_{optimizer}"
+        )
+        log(
+            f"range test ({optimizer}): base_lr={r.base_lr:.3g} max_lr={r.max_lr:.3g} "
+            f"minimum/10={r.fixed_lr:.3g}"
+        )
+    trained = []
+    for policy in settings.policies:
+        plan = make_plan(
+            policy,
+            total_steps=epochs * spe,
+            step_size=step_size,
+            cycle_momentum=False,
+            **_rates(readings, policy),
+        )
+        for seed in range(settings.seed, settings.seed + settings.seeds):
+            metrics = MetricsLog()
+            summary = train_plan(_runner(settings, data, seed), plan, epochs, metrics)
+            trained.append((policy, seed, plan, metrics, summary))
+            log(
+                f"{policy:>12} seed {seed}: test accuracy {summary['test_accuracy']:.4f} "
+                f"({summary['seconds']:.1f} s)"
+            )
+    target = settings.target
     if target is None:
-        target = float(np.mean([r["summary"]["test_accuracy"] for r in runs
-                                if r["policy"] == "fixed"]))
-    rows = []
-    for r in runs:
-        log, plan = r["log"], r["plan"]
-        hit = log.first_epoch_reaching(target)
-        reached = math.nan if hit is None else hit["step"]
-        seconds_to = math.nan if hit is None else hit["seconds"]
-        base_lr, max_lr = plan.lr_range
-        rows.append({"policy": r["policy"], "seed": r["seed"], "optimizer": plan.optimizer,
-                     "base_lr": base_lr, "max_lr": max_lr,
-                     "final_accuracy": r["summary"]["test_accuracy"],
-                     "iterations_to_target": reached, "seconds": r["summary"]["seconds"],
-                     "seconds_to_target": seconds_to, "steps": r["summary"]["steps"]})
-    write_csv(out / "compare.csv", CSV_COLUMNS,
-              ({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
-               for row in rows))
-    lines = [f"Target: test accuracy {target:.4f}"
-             + (" (the fixed policy's mean final accuracy)" if args.target is None else "")
-             + f"; {epochs} epochs of {spe} steps; {args.seeds} seed(s); {data.name}, {model}, "
-               f"{args.framework}", "",
-             "| policy | optimizer | lr | iterations to target | final accuracy |",
-             "|---|---|---|---:|---:|"]
-    for policy in policies:
-        mine = [row for row in rows if row["policy"] == policy]
-        plan = next(r["plan"] for r in runs if r["policy"] == policy)
-        lines.append(f"| {policy} | {plan.optimizer} | {plan.bounds} | "
-                     f"{iterations_cell([row['iterations_to_target'] for row in mine])} | "
-                     f"{mean_std([row['final_accuracy'] for row in mine])} |")
-    table = "\n".join(lines)
-    write_text(out / "compare.md", table + "\n")
-    write_json(out / "compare_config.json", {k: v for k, v in vars(args).items()
-                                             if k != "command"} | {"epochs": epochs,
-                                                                   "step_size": step_size})
-    _plot(runs, policies, target, out / "compare.png")
-    return table
+        target = float(np.mean([t[4]["test_accuracy"] for t in trained if t[0] == "fixed"]))
+    runs = tuple(_run(*t, target) for t in trained)
+    return Comparison(settings, data.name, epochs, spe, step_size, target, readings, runs)
+
+
+def _rates(readings: Mapping[str, Rates], policy: str) -> dict[str, Any]:
+    """``make_plan``'s rates for ``policy``: from its optimizer's range test, if it has one."""
+    source = readings.get(needs_range_test(policy) or "")
+    if source is None:
+        return {}
+    return {"base_lr": source.base_lr, "max_lr": source.max_lr, "fixed_lr": source.fixed_lr}
+
+
+def _runner(settings: CompareSettings, data, seed: int):
+    if settings.device is None:
+        return make_runner(settings.framework, data, settings.model, settings.batch_size, seed)
+    from cyclr.app.torch_runner import TorchRunner
+
+    return TorchRunner(data, settings.model, settings.batch_size, seed, device=settings.device)
+
+
+def _run(
+    policy: str, seed: int, plan: Plan, metrics: MetricsLog, summary: dict, target: float
+) -> Run:
+    hit = metrics.first_epoch_reaching(target)
+    return Run(
+        policy,
+        seed,
+        plan,
+        summary["test_accuracy"],
+        None if hit is None else hit["step"],
+        summary["seconds"],
+        None if hit is None else hit["seconds"],
+        summary["steps"],
+        tuple(dict(e) for e in metrics.epochs),
+    )
+
+
+# ----------------------------------------------------------------------------- the table
+@dataclass(frozen=True)
+class Column:
+    """A column of :func:`policy_table`: ``cell(runs)`` formats one policy's runs."""
+
+    header: str
+    cell: Callable[[Sequence[Run]], str]
+    align: str = "---"  # '---:' right-aligns numbers
+
+
+def policy_table(comparison: Comparison, columns: Sequence[Column]) -> str:
+    """One markdown row per policy, in the settings' order, with ``columns``."""
+    lines = [
+        "| " + " | ".join(c.header for c in columns) + " |",
+        "|" + "|".join(c.align for c in columns) + "|",
+    ]
+    for policy in comparison.settings.policies:
+        runs = comparison.runs_of(policy)
+        lines.append("| " + " | ".join(c.cell(runs) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def reached(runs: Sequence[Run]) -> list[Run]:
+    """The runs that reached the target."""
+    return [r for r in runs if r.iterations_to_target is not None]
+
+
+def mean_iterations(runs: Sequence[Run]) -> float | None:
+    """Mean iterations to target over the runs that reached it; None if none did."""
+    hits = reached(runs)
+    return float(np.mean([r.iterations_to_target for r in hits])) if hits else None
+
+
+def iterations_cell(runs: Sequence[Run]) -> str:
+    """Mean iterations over the seeds that reached the target, and how many did."""
+    its = mean_iterations(runs)
+    if its is None:
+        return "not reached"
+    hits = len(reached(runs))
+    return f"{its:,.0f}" + (f" ({hits}/{len(runs)} seeds)" if hits < len(runs) else "")
 
 
 def mean_std(values) -> str:
@@ -92,30 +325,45 @@ def mean_std(values) -> str:
     return f"{values.mean():.4f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.4f}"
 
 
-def iterations_cell(values) -> str:
-    """Mean iterations over the seeds that reached the target, and how many did."""
-    reached = [v for v in values if not math.isnan(v)]
-    if not reached:
-        return "not reached"
-    cell = f"{np.mean(reached):,.0f}"
-    if len(reached) < len(values):
-        cell += f" ({len(reached)}/{len(values)} seeds)"
-    return cell
+TABLE_COLUMNS = (
+    Column("policy", lambda runs: runs[0].policy),
+    Column("optimizer", lambda runs: runs[0].optimizer),
+    Column("lr", lambda runs: runs[0].plan.bounds),
+    Column("iterations to target", iterations_cell, "---:"),
+    Column("final accuracy", lambda runs: mean_std([r.final_accuracy for r in runs]), "---:"),
+)
 
 
-def _plot(runs, policies, target, path):
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for i, policy in enumerate(policies):
-        curves = [r["log"].epochs for r in runs if r["policy"] == policy]
+# ----------------------------------------------------------------------------- the files
+def write_outputs(comparison: Comparison, out, config: Mapping) -> None:
+    """``compare.csv``, ``compare.md``, ``compare_config.json`` and ``compare.png`` in ``out``.
+
+    ``config`` is what the run was asked for (the command's options); the epochs and the
+    step size it worked out are added to it.
+    """
+    write_csv(out / "compare.csv", CSV_COLUMNS, (r.csv_row() for r in comparison.runs))
+    write_text(out / "compare.md", comparison.markdown() + "\n")
+    write_json(
+        out / "compare_config.json",
+        dict(config) | {"epochs": comparison.epochs, "step_size": comparison.step_size},
+    )
+    _plot(comparison, out / "compare.png")
+
+
+def _plot(comparison: Comparison, path):
+    fig = new_figure(figsize=(8, 4.5))
+    ax = fig.subplots()
+    for i, policy in enumerate(comparison.settings.policies):
+        curves = [r.curve for r in comparison.runs_of(policy)]
         steps = [e["step"] for e in curves[0]]
         acc = np.mean([[e["test_accuracy"] for e in c] for c in curves], axis=0)
         ax.plot(steps, acc, "-o", ms=2.5, color=f"C{i % 10}", label=policy)
+    target = comparison.target
     ax.axhline(target, color="k", lw=0.8, ls="--", label=f"target {target:.3f}")
     ax.set_xlabel("iterations")
     ax.set_ylabel("test accuracy (mean over seeds)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, ncol=2)
-    lo = min(min(e["test_accuracy"] for e in r["log"].epochs) for r in runs)
+    lo = min(min(e["test_accuracy"] for e in r.curve) for r in comparison.runs)
     ax.set_ylim(max(0.0, min(lo, target) - 0.02), 1.0)
     save_figure(fig, path)

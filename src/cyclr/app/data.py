@@ -1,8 +1,8 @@
 """The data of a run: a named dataset or a user's ``.npz``, with the seed's validation split."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -36,12 +36,15 @@ class Data:
         return len(self.input_shape) == 1
 
     def describe(self) -> str:
-        return (f"{self.name}: {len(self.x_train)} train / {len(self.x_val)} validation / "
-                f"{len(self.x_test)} test, inputs {self.input_shape}, {self.num_classes} classes")
+        return (
+            f"{self.name}: {len(self.x_train)} train / {len(self.x_val)} validation / "
+            f"{len(self.x_test)} test, inputs {self.input_shape}, {self.num_classes} classes"
+        )
 
 
-def load_data(dataset: str = "digits", data: Optional[str] = None,
-              validation_split: float = 0.2) -> Data:
+def load_data(
+    dataset: str = "digits", data: str | None = None, validation_split: float = 0.2
+) -> Data:
     """Load ``data`` (an ``.npz`` path) or the dataset called ``dataset``.
 
     The validation set is the last ``validation_split`` of the training data,
@@ -63,9 +66,10 @@ def load_data(dataset: str = "digits", data: Optional[str] = None,
         x, y, xt, yt = load_download(dataset)
         name = dataset
     else:
-        raise ValueError(f"--dataset must be one of {', '.join(DATASET_NAMES)}; "
-                         f"received --dataset={dataset!r}")
-    n_val = int(round(len(x) * validation_split))
+        raise ValueError(
+            f"--dataset must be one of {', '.join(DATASET_NAMES)}; received --dataset={dataset!r}"
+        )
+    n_val = round(len(x) * validation_split)
     if len(x) - n_val < 1:
         raise ValueError(f"--validation-split={validation_split} leaves no training data")
     cut = len(x) - n_val

@@ -3,6 +3,7 @@
 Images are channels-last float32 in ``[0, 1]`` of shape ``(N, H, W)`` (grayscale)
 or ``(N, H, W, C)``; sequences are ``(N, L)``; labels are int64 class indices.
 """
+
 from __future__ import annotations
 
 import random
@@ -45,13 +46,15 @@ def load_digits(test_fraction: float = 0.2):
     from sklearn.model_selection import train_test_split
 
     if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1); received "
-                         f"test_fraction={test_fraction!r}")
+        raise ValueError(
+            f"test_fraction must be in (0, 1); received test_fraction={test_fraction!r}"
+        )
     data = sklearn_digits()
     x = (data.images / 16.0).astype(np.float32)
     y = data.target.astype(np.int64)
     x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=test_fraction, stratify=y, random_state=SPLIT_SEED)
+        x, y, test_size=test_fraction, stratify=y, random_state=SPLIT_SEED
+    )
     return x_train, y_train, x_test, y_test
 
 
@@ -75,8 +78,12 @@ def load_mnist1d():
 
     with _global_rng_untouched():
         data = make_dataset(get_dataset_args())
-    return (data["x"].astype(np.float32), data["y"].astype(np.int64),
-            data["x_test"].astype(np.float32), data["y_test"].astype(np.int64))
+    return (
+        data["x"].astype(np.float32),
+        data["y"].astype(np.int64),
+        data["x_test"].astype(np.float32),
+        data["y_test"].astype(np.int64),
+    )
 
 
 #: Loaders by name.

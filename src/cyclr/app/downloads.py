@@ -6,6 +6,7 @@ caches the files under ``KERAS_HOME`` (default ``~/.keras/datasets``).
 Offline, with nothing cached, they raise :class:`DownloadError`, naming
 ``--data`` (a local ``.npz``) and the offline datasets as the way out.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,6 +38,11 @@ def load_download(name: str):
             "on a machine without network pass --data PATH.npz (arrays x_train, y_train, "
             "x_test, y_test) or use an offline dataset: --dataset digits or mnist1d"
         ) from error
-    scale = lambda a: (np.asarray(a, dtype=np.float32) / 255.0)
-    flat = lambda a: np.asarray(a).reshape(-1).astype(np.int64)
+
+    def scale(a):
+        return np.asarray(a, dtype=np.float32) / 255.0
+
+    def flat(a):
+        return np.asarray(a).reshape(-1).astype(np.int64)
+
     return scale(x), flat(y), scale(xt), flat(yt)

@@ -1,10 +1,12 @@
 """Run folders and the files in them, written so that a failure never leaves half a file."""
+
 from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TextIO
 
 from cyclr._files import replace_atomically
 
@@ -20,23 +22,32 @@ def prepare_out(path, overwrite: bool) -> Path:
     if path.exists() and not path.is_dir():
         raise ValueError(f"--out must be a folder; received --out={str(path)!r}, a file")
     if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise ValueError(f"--out {str(path)!r} already exists and is not empty; "
-                         "pass --overwrite to replace its files")
+        raise ValueError(
+            f"--out {str(path)!r} already exists and is not empty; "
+            "pass --overwrite to replace its files"
+        )
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def _atomic(path, write) -> Path:
     """``write(handle)`` on a text file that replaces ``path`` only once complete."""
+
     def to_file(tmp):
         with open(tmp, "w", newline="", encoding="utf-8") as handle:
             write(handle)
+
     return replace_atomically(path, to_file)
 
 
 def write_json(path, data) -> Path:
     """Write ``data`` as indented JSON (NaN is refused: it is not JSON)."""
-    return _atomic(path, lambda f: (json.dump(data, f, indent=2, allow_nan=False), f.write("\n")))
+
+    def dump(handle: TextIO) -> None:
+        json.dump(data, handle, indent=2, allow_nan=False)
+        handle.write("\n")
+
+    return _atomic(path, dump)
 
 
 def write_text(path, text: str) -> Path:
@@ -45,11 +56,13 @@ def write_text(path, text: str) -> Path:
 
 def write_csv(path, columns: Sequence[str], rows: Iterable[dict]) -> Path:
     """Write ``rows`` (dicts) under ``columns``; missing values are empty cells."""
+
     def write(handle):
         writer = csv.DictWriter(handle, fieldnames=list(columns), restval="")
         writer.writeheader()
         for row in rows:
             writer.writerow({k: _cell(v) for k, v in row.items()})
+
     return _atomic(path, write)
 
 

@@ -5,6 +5,7 @@ Inputs are channels-last as ``cyclr.app.datasets`` returns them: images
 probabilities (softmax, as in the seed): compile with
 ``sparse_categorical_crossentropy``.
 """
+
 from __future__ import annotations
 
 import keras
@@ -25,44 +26,53 @@ def seed_cnn(input_shape=(28, 28), num_classes=10) -> keras.Model:
     """
     shape = tuple(int(d) for d in input_shape)
     if len(shape) not in (2, 3):
-        raise ValueError(f"seed_cnn needs images (H, W) or (H, W, C); received "
-                         f"input_shape={shape!r}")
+        raise ValueError(
+            f"seed_cnn needs images (H, W) or (H, W, C); received input_shape={shape!r}"
+        )
     padding = "same" if min(shape[:2]) < 28 else "valid"
     image = shape if len(shape) == 3 else (*shape, 1)
-    return keras.Sequential([
-        keras.Input(shape),
-        layers.Reshape(image),
-        layers.Conv2D(32, 3, padding=padding, activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Conv2D(64, 3, padding=padding, activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Flatten(),
-        layers.Dense(256, activation="relu"),
-        layers.Dense(128, activation="relu"),
-        layers.Dense(num_classes, activation="softmax"),
-    ], name="seed_cnn")
+    return keras.Sequential(
+        [
+            keras.Input(shape),
+            layers.Reshape(image),
+            layers.Conv2D(32, 3, padding=padding, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(64, 3, padding=padding, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Flatten(),
+            layers.Dense(256, activation="relu"),
+            layers.Dense(128, activation="relu"),
+            layers.Dense(num_classes, activation="softmax"),
+        ],
+        name="seed_cnn",
+    )
 
 
 def cnn1d(length=40, num_classes=10, channels=25) -> keras.Model:
-    """The MNIST-1D paper's CNN: three 1-D convolutions of 25 channels (kernels 5, 3, 3,
-    stride 2, ReLU), then a dense layer to the classes.
+    """The MNIST-1D paper's CNN.
+
+    Three 1-D convolutions of 25 channels (kernels 5, 3, 3, stride 2, ReLU), then a
+    dense layer to the classes.
 
     >>> cnn1d(40).output_shape
     (None, 10)
     """
     length = int(length)
-    return keras.Sequential([
-        keras.Input((length,)),
-        layers.Reshape((length, 1)),
-        layers.ZeroPadding1D(1),
-        layers.Conv1D(channels, 5, strides=2, activation="relu"),
-        layers.ZeroPadding1D(1),
-        layers.Conv1D(channels, 3, strides=2, activation="relu"),
-        layers.ZeroPadding1D(1),
-        layers.Conv1D(channels, 3, strides=2, activation="relu"),
-        layers.Flatten(),
-        layers.Dense(num_classes, activation="softmax"),
-    ], name="cnn1d")
+    return keras.Sequential(
+        [
+            keras.Input((length,)),
+            layers.Reshape((length, 1)),
+            layers.ZeroPadding1D(1),
+            layers.Conv1D(channels, 5, strides=2, activation="relu"),
+            layers.ZeroPadding1D(1),
+            layers.Conv1D(channels, 3, strides=2, activation="relu"),
+            layers.ZeroPadding1D(1),
+            layers.Conv1D(channels, 3, strides=2, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(num_classes, activation="softmax"),
+        ],
+        name="cnn1d",
+    )
 
 
 def mlp(input_shape, num_classes=10, hidden=(100, 100)) -> keras.Model:

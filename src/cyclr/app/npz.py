@@ -1,15 +1,17 @@
 """User data in the layout of Keras's ``mnist.npz``: ``x_train, y_train, x_test, y_test``."""
+
 from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
-def _fail(path, message: str):
+def _fail(path, message: str) -> NoReturn:
     raise ValueError(f"--data {path}: {message}")
 
 
@@ -19,8 +21,9 @@ def _images(path, name: str, x: np.ndarray) -> np.ndarray:
     if x.ndim not in (2, 3, 4):
         _fail(path, f"{name} must be (N, L), (N, H, W) or (N, H, W, C); received shape {x.shape}")
     if x.ndim == 4 and x.shape[-1] not in (1, 3, 4):
-        _fail(path, f"{name} must be channels-last with 1, 3 or 4 channels; "
-                    f"received shape {x.shape}")
+        _fail(
+            path, f"{name} must be channels-last with 1, 3 or 4 channels; received shape {x.shape}"
+        )
     if x.shape[0] == 0:
         _fail(path, f"{name} is empty; received shape {x.shape}")
     if x.dtype == np.uint8:
@@ -40,9 +43,10 @@ def _labels(path, name: str, y: np.ndarray, n: int) -> np.ndarray:
         _fail(path, f"{name} must be a vector of class indices; received shape {y.shape}")
     if y.shape[0] != n:
         _fail(path, f"{name} has {y.shape[0]} labels for {n} samples")
-    if y.dtype.kind not in "iu":
-        if y.dtype.kind != "f" or not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
-            _fail(path, f"{name} must hold integer class indices; received dtype {y.dtype}")
+    if y.dtype.kind not in "iu" and (
+        y.dtype.kind != "f" or not np.all(np.isfinite(y)) or np.any(y != np.round(y))
+    ):
+        _fail(path, f"{name} must hold integer class indices; received dtype {y.dtype}")
     y = y.astype(np.int64)
     if y.min() < 0:
         _fail(path, f"{name} holds a negative label ({int(y.min())})")
@@ -67,8 +71,12 @@ def load_npz(path):
         with np.load(path, allow_pickle=False) as archive:
             missing = [k for k in KEYS if k not in archive.files]
             if missing:
-                _fail(path, f"missing key(s) {', '.join(missing)}; found {', '.join(archive.files) or 'none'}"
-                            f" (expected {', '.join(KEYS)}, as in Keras's mnist.npz)")
+                _fail(
+                    path,
+                    f"missing key(s) {', '.join(missing)}; "
+                    f"found {', '.join(archive.files) or 'none'}"
+                    f" (expected {', '.join(KEYS)}, as in Keras's mnist.npz)",
+                )
             arrays = {k: archive[k] for k in KEYS}
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
         _fail(path, f"not a readable .npz file ({exc})")
@@ -79,14 +87,18 @@ def load_npz(path):
     x_train = _images(path, "x_train", arrays["x_train"])
     x_test = _images(path, "x_test", arrays["x_test"])
     if x_train.shape[1:] != x_test.shape[1:]:
-        _fail(path, f"x_train samples are {x_train.shape[1:]} but x_test samples are "
-                    f"{x_test.shape[1:]}")
+        _fail(
+            path,
+            f"x_train samples are {x_train.shape[1:]} but x_test samples are {x_test.shape[1:]}",
+        )
     y_train = _labels(path, "y_train", arrays["y_train"], len(x_train))
     y_test = _labels(path, "y_test", arrays["y_test"], len(x_test))
     classes = int(y_train.max()) + 1
     if classes < 2:
         _fail(path, "y_train holds a single class; need at least 2")
     if y_test.max() >= classes:
-        _fail(path, f"y_test holds label {int(y_test.max())} but y_train only has classes "
-                    f"0..{classes - 1}")
+        _fail(
+            path,
+            f"y_test holds label {int(y_test.max())} but y_train only has classes 0..{classes - 1}",
+        )
     return x_train, y_train, x_test, y_test

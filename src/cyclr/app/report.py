@@ -1,16 +1,18 @@
 """Figures of a training run and one self-contained HTML page that shows them."""
+
 from __future__ import annotations
 
 import base64
 import html
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 import numpy as np
 
 from cyclr.app.files import write_text
-from cyclr.plotting import pyplot, save_figure
+from cyclr.plotting import new_figure, save_figure
+from cyclr.rangetest.ladder import smooth_losses
 
 
 def _column(rows, key):
@@ -19,12 +21,11 @@ def _column(rows, key):
 
 def plot_lr_momentum(step_rows: Sequence[dict], path) -> Path:
     """The learning rate (and momentum) the optimizer actually used, per step."""
-    plt = pyplot()
     steps = _column(step_rows, "step")
     momentum = _column(step_rows, "momentum")
     has_m = np.isfinite(momentum).any()
-    fig, axes = plt.subplots(2 if has_m else 1, 1, sharex=True, squeeze=False,
-                             figsize=(8, 5 if has_m else 3))
+    fig = new_figure(figsize=(8, 5 if has_m else 3))
+    axes = fig.subplots(2 if has_m else 1, 1, sharex=True, squeeze=False)
     axes[0][0].plot(steps, _column(step_rows, "lr"), color="C0")
     axes[0][0].set_ylabel("learning rate")
     if has_m:
@@ -48,14 +49,13 @@ def _plot_per_epoch(ax, epoch_rows, metric: str) -> None:
 
 def plot_curves(step_rows: Sequence[dict], epoch_rows: Sequence[dict], path) -> Path:
     """Training loss per step (raw and smoothed); validation/test loss and accuracy per epoch."""
-    plt = pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    fig = new_figure(figsize=(11, 4))
+    left, right = fig.subplots(1, 2)
     steps, loss = _column(step_rows, "step"), _column(step_rows, "loss")
     left.plot(steps, loss, color="C0", alpha=0.25, lw=0.8, label="train (batch)")
-    if len(loss) > 10:
-        k = max(1, len(loss) // 50)
-        smooth = np.convolve(loss, np.ones(k) / k, mode="valid")
-        left.plot(steps[k - 1:], smooth, color="C0", label=f"train (mean of {k})")
+    if len(loss) > 10 and np.isfinite(loss).all():
+        # the range test's smoothing (SPEC.md), so both plots read the same way
+        left.plot(steps, smooth_losses(loss), color="C0", label="train (smoothed)")
     _plot_per_epoch(left, epoch_rows, "loss")
     left.set_xlabel("step")
     left.set_ylabel("loss")
@@ -76,8 +76,10 @@ def _image(path: Path) -> str:
 
 
 def _table(rows: dict) -> str:
-    cells = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
-                    for k, v in rows.items())
+    cells = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
+        for k, v in rows.items()
+    )
     return f"<table>{cells}</table>"
 
 
@@ -87,8 +89,14 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def write_report(path, title: str, summary: dict, config: dict,
-                 figures: Sequence[tuple[str, Path]], notes: Optional[Sequence[str]] = None) -> Path:
+def write_report(
+    path,
+    title: str,
+    summary: dict,
+    config: dict,
+    figures: Sequence[tuple[str, Path]],
+    notes: Sequence[str] | None = None,
+) -> Path:
     """One HTML page, images embedded, that tells a person what happened in the run."""
     parts = [f"<h1>{html.escape(title)}</h1>"]
     for note in notes or ():
@@ -98,10 +106,14 @@ def write_report(path, title: str, summary: dict, config: dict,
         if Path(figure).is_file():
             parts.append(f"<h2>{html.escape(caption)}</h2>{_image(figure)}")
     parts.append("<h2>Configuration</h2>" + _table(config))
-    style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
-             "table{border-collapse:collapse}th,td{padding:2px 10px;text-align:left;"
-             "border-bottom:1px solid #ddd}img{max-width:100%}.note{background:#fff4d6;"
-             "padding:6px 10px}")
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-            f"</title><style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
+    style = (
+        "body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
+        "table{border-collapse:collapse}th,td{padding:2px 10px;text-align:left;"
+        "border-bottom:1px solid #ddd}img{max-width:100%}.note{background:#fff4d6;"
+        "padding:6px 10px}"
+    )
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+        f"</title><style>{style}</style></head><body>{''.join(parts)}</body></html>\n"
+    )
     return write_text(path, page)

@@ -1,4 +1,5 @@
 """What ``find``, ``train`` and ``compare`` share: runners, progress bars, metrics."""
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,10 @@ def make_runner(framework: str, data, model: str, batch_size: int, seed: int):
     """The framework's runner (imported only now: a framework import takes seconds)."""
     if framework == "torch":
         from cyclr.app.torch_runner import TorchRunner
+
         return TorchRunner(data, model, batch_size, seed)
     from cyclr.app.keras_runner import KerasRunner
+
     return KerasRunner(data, model, batch_size, seed)
 
 
@@ -35,6 +38,7 @@ def progress_bar(total: int, desc: str):
         yield None
         return
     from tqdm import tqdm
+
     bar = tqdm(total=total, desc=desc, unit="step", leave=False, dynamic_ncols=True)
     try:
         yield bar
@@ -60,8 +64,14 @@ class MetricsLog:
         self.rows.append({"step": step, "lr": lr, "momentum": momentum, "loss": loss})
 
     def on_epoch(self, epoch, step, val_loss, val_accuracy, test_loss, test_accuracy):
-        row = dict(epoch=epoch, step=step, val_loss=val_loss, val_accuracy=val_accuracy,
-                   test_loss=test_loss, test_accuracy=test_accuracy)
+        row = dict(
+            epoch=epoch,
+            step=step,
+            val_loss=val_loss,
+            val_accuracy=val_accuracy,
+            test_loss=test_loss,
+            test_accuracy=test_accuracy,
+        )
         if self.rows:
             self.rows[-1].update({k: v for k, v in row.items() if k != "step"})
         # Wall time since the log began (evaluation included), for time-to-accuracy.
@@ -78,8 +88,7 @@ class MetricsLog:
 
     def first_epoch_reaching(self, accuracy: float):
         """The first epoch row whose test accuracy reached ``accuracy``, or None."""
-        return next((row for row in self.epochs if row["test_accuracy"] >= accuracy - 1e-12),
-                    None)
+        return next((row for row in self.epochs if row["test_accuracy"] >= accuracy - 1e-12), None)
 
 
 def _plain(value):

@@ -3,6 +3,7 @@
 Inputs are channels-last as ``cyclr.app.datasets`` returns them: images
 ``(N, H, W)`` or ``(N, H, W, C)``, sequences ``(N, L)``.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,14 +32,23 @@ class SeedCNN(nn.Module):
         h, w, c = (*input_shape, 1) if len(input_shape) == 2 else tuple(input_shape)
         padding = "same" if min(h, w) < 28 else "valid"
         self.features = nn.Sequential(
-            nn.Conv2d(c, 32, 3, padding=padding), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=padding), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten())
+            nn.Conv2d(c, 32, 3, padding=padding),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=padding),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+        )
         with torch.no_grad():
             width = self.features(torch.zeros(1, c, h, w)).shape[1]
         self.head = nn.Sequential(
-            nn.Linear(width, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
-            nn.Linear(128, num_classes))
+            nn.Linear(width, 256),
+            nn.ReLU(),
+            nn.Linear(256, 128),
+            nn.ReLU(),
+            nn.Linear(128, num_classes),
+        )
         self.channels = c
 
     def forward(self, x):
@@ -47,8 +57,10 @@ class SeedCNN(nn.Module):
 
 
 class ConvNet1D(nn.Module):
-    """The MNIST-1D paper's CNN: three 1-D convolutions of 25 channels (kernels 5, 3, 3,
-    stride 2, padding 1, ReLU), then a linear layer to the classes.
+    """The MNIST-1D paper's CNN.
+
+    Three 1-D convolutions of 25 channels (kernels 5, 3, 3, stride 2, padding 1, ReLU),
+    then a linear layer to the classes.
 
     Args:
       length: the sequence length (40 for MNIST-1D).
@@ -62,10 +74,14 @@ class ConvNet1D(nn.Module):
     def __init__(self, length=40, num_classes=10, channels=25):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv1d(1, channels, 5, stride=2, padding=1), nn.ReLU(),
-            nn.Conv1d(channels, channels, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv1d(channels, channels, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Flatten())
+            nn.Conv1d(1, channels, 5, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv1d(channels, channels, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv1d(channels, channels, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Flatten(),
+        )
         with torch.no_grad():
             width = self.features(torch.zeros(1, 1, length)).shape[1]
         self.head = nn.Linear(width, num_classes)
@@ -83,7 +99,8 @@ class MLP(nn.Module):
 
     def __init__(self, in_features, num_classes=10, hidden=(100, 100)):
         super().__init__()
-        layers, width = [nn.Flatten()], in_features
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = in_features
         for size in hidden:
             layers += [nn.Linear(width, size), nn.ReLU()]
             width = size
@@ -108,8 +125,9 @@ def build(name: str, input_shape, num_classes=10) -> nn.Module:
     shape = tuple(int(d) for d in input_shape)
     if name == "seed_cnn":
         if len(shape) not in (2, 3):
-            raise ValueError(f"seed_cnn needs images (H, W) or (H, W, C); received "
-                             f"input_shape={shape!r}")
+            raise ValueError(
+                f"seed_cnn needs images (H, W) or (H, W, C); received input_shape={shape!r}"
+            )
         return SeedCNN(shape, num_classes)
     if name == "cnn1d":
         if len(shape) != 1:
@@ -117,5 +135,4 @@ def build(name: str, input_shape, num_classes=10) -> nn.Module:
         return ConvNet1D(shape[0], num_classes)
     if name == "mlp":
         return MLP(math.prod(shape), num_classes)
-    raise ValueError(f"model must be one of ('seed_cnn', 'cnn1d', 'mlp'); received "
-                     f"model={name!r}")
+    raise ValueError(f"model must be one of ('seed_cnn', 'cnn1d', 'mlp'); received model={name!r}")

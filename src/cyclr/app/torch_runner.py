@@ -1,4 +1,5 @@
 """Training and range tests in PyTorch for the app, through ``cyclr.torch`` as a user would."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,7 +29,7 @@ class TorchRunner:
         self.batch_size, self.seed = batch_size, seed
         self.device = torch.device("cpu" if device is None else device)
         self.criterion = nn.CrossEntropyLoss()
-        self._train_set = None
+        self._train_set: torch.utils.data.TensorDataset | None = None
         self.model = self.new_model()
 
     def new_model(self) -> nn.Module:
@@ -39,8 +40,10 @@ class TorchRunner:
         return self.model
 
     def _tensors(self, x, y):
-        return (torch.from_numpy(np.ascontiguousarray(x)).to(self.device),
-                torch.from_numpy(y).to(self.device))
+        return (
+            torch.from_numpy(np.ascontiguousarray(x)).to(self.device),
+            torch.from_numpy(y).to(self.device),
+        )
 
     def train_loader(self, seed_offset: int = 0):
         """Shuffled batches of the training data, in an order fixed by the seed.
@@ -52,15 +55,19 @@ class TorchRunner:
         """
         if self._train_set is None:
             self._train_set = torch.utils.data.TensorDataset(
-                *self._tensors(self.data.x_train, self.data.y_train))
+                *self._tensors(self.data.x_train, self.data.y_train)
+            )
         generator = torch.Generator().manual_seed(self.seed + seed_offset)
         # The loader and the sampler share the generator and draw from it in the same
         # order as shuffle=True does, so the batches are the same.
         batches = torch.utils.data.BatchSampler(
             torch.utils.data.RandomSampler(self._train_set, generator=generator),
-            self.batch_size, drop_last=False)
-        return torch.utils.data.DataLoader(self._train_set, sampler=batches, batch_size=None,
-                                           generator=generator)
+            self.batch_size,
+            drop_last=False,
+        )
+        return torch.utils.data.DataLoader(
+            self._train_set, sampler=batches, batch_size=None, generator=generator
+        )
 
     @property
     def steps_per_epoch(self) -> int:
@@ -72,13 +79,26 @@ class TorchRunner:
         betas = (0.9 if momentum is None else momentum, 0.999)
         return torch.optim.Adam(self.model.parameters(), lr=lr, betas=betas)
 
-    def range_test(self, optimizer: str, start_lr: float, end_lr: float, num_steps: int,
-                   progress: bool = None):
+    def range_test(
+        self,
+        optimizer: str,
+        start_lr: float,
+        end_lr: float,
+        num_steps: int,
+        progress: bool | None = None,
+    ):
         """A range test on the current model; it leaves the model as it found it."""
         opt = self.optimizer(optimizer, start_lr, 0.9 if optimizer == "sgd" else None)
-        return range_test(self.model, opt, self.criterion, self.train_loader(seed_offset=10_000),
-                          start_lr=start_lr, end_lr=end_lr, num_steps=num_steps,
-                          progress=progress)
+        return range_test(
+            self.model,
+            opt,
+            self.criterion,
+            self.train_loader(seed_offset=10_000),
+            start_lr=start_lr,
+            end_lr=end_lr,
+            num_steps=num_steps,
+            progress=progress,
+        )
 
     @torch.no_grad()
     def evaluate(self, x, y) -> tuple[float, float]:
@@ -87,8 +107,8 @@ class TorchRunner:
         xs, ys = self._tensors(x, y)
         total, correct = 0.0, 0
         for start in range(0, len(xs), 1024):
-            logits = self.model(xs[start:start + 1024])
-            target = ys[start:start + 1024]
+            logits = self.model(xs[start : start + 1024])
+            target = ys[start : start + 1024]
             total += float(self.criterion(logits, target)) * len(target)
             correct += int((logits.argmax(1) == target).sum())
         self.model.train()
@@ -119,7 +139,10 @@ class TorchRunner:
                 step += 1
                 if progress is not None:
                     progress.update(1)
-            val = self.evaluate(self.data.x_val, self.data.y_val) if len(self.data.x_val) else \
-                (float("nan"), float("nan"))
+            val = (
+                self.evaluate(self.data.x_val, self.data.y_val)
+                if len(self.data.x_val)
+                else (float("nan"), float("nan"))
+            )
             test = self.evaluate(self.data.x_test, self.data.y_test)
             on_epoch(epoch + 1, step, *val, *test)

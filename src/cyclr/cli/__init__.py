@@ -4,14 +4,14 @@ Each command lives in its own module with ``NAME``, ``HELP``,
 ``add_arguments(parser)`` and ``run(args) -> int``. Bad input raises
 :class:`~cyclr.cli.errors.UsageError`, printed here on one line with exit code 2.
 """
+
 from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import os
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from cyclr.cli.errors import UsageError
 
@@ -19,7 +19,7 @@ from cyclr.cli.errors import UsageError
 # pays for importing a deep-learning framework.
 COMMANDS = {
     "preview": ("cyclr.cli.preview", "draw a schedule and check it against a run"),
-    "plot-range-test": ("cyclr.cli.plot_range_test", "draw a saved range-test result again"),
+    "plot-range-test": ("cyclr.cli.plot_range", "draw a saved range-test result again"),
     "find": ("cyclr.cli.find", "run a learning-rate range test on a dataset and model"),
     "train": ("cyclr.cli.train", "range test -> bounds -> cyclical training -> report"),
     "compare": ("cyclr.cli.compare", "train several policies on the same budget and compare"),
@@ -29,32 +29,26 @@ COMMANDS = {
 class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line on stderr and exit code 2."""
 
-    def error(self, message: str):  # noqa: D401 - argparse's signature
+    def error(self, message: str):
         raise UsageError(message)
 
 
-def _available() -> dict:
-    found = {}
-    for name, (module, help_text) in COMMANDS.items():
-        spec = importlib.util.find_spec(module)
-        if spec is not None:
-            found[name] = (module, help_text)
-    return found
-
-
-def build_parser(only: Optional[str] = None) -> OneLineParser:
+def build_parser(only: str | None = None) -> OneLineParser:
     parser = OneLineParser(prog="cyclr", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version",
-                        version=f"cyclr {importlib.import_module('cyclr').__version__}")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"cyclr {importlib.import_module('cyclr').__version__}",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
-    for name, (module, help_text) in _available().items():
+    for name, (module, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
         if only in (None, name):
             importlib.import_module(module).add_arguments(command)
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # TensorFlow's C++ start-up chatter would bury the command's own one-line messages.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -1,4 +1,5 @@
 """Options every training command takes, and turning their errors into one line."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,9 +13,22 @@ OPTIMIZERS = ("sgd", "adam")
 
 
 #: Core parameter names as the commands spell them; step_size_up before step_size.
-_CORE_PARAMETERS = ("base_lr", "max_lr", "step_size_up", "step_size_down", "step_size",
-                    "total_steps", "pct_start", "div_factor", "final_div_factor",
-                    "base_momentum", "max_momentum", "decay_target", "scale_mode", "gamma")
+_CORE_PARAMETERS = (
+    "base_lr",
+    "max_lr",
+    "step_size_up",
+    "step_size_down",
+    "step_size",
+    "total_steps",
+    "pct_start",
+    "div_factor",
+    "final_div_factor",
+    "base_momentum",
+    "max_momentum",
+    "decay_target",
+    "scale_mode",
+    "gamma",
+)
 
 
 def as_options(message: str) -> str:
@@ -38,7 +52,9 @@ def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer, received {text!r}"
+        ) from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
     return value
@@ -48,39 +64,66 @@ def positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, received {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive number, received {text!r}") from None
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive number, received {text!r}")
     return value
 
 
-def add_common(p: argparse.ArgumentParser, *, default_out: str, epochs: int = None) -> None:
+def add_common(p: argparse.ArgumentParser, *, default_out: str, epochs: int | None = None) -> None:
     """``--dataset/--data --framework --model --optimizer --epochs --batch-size --seed --out``."""
     from cyclr.app.data import DATASET_NAMES
+
     data = p.add_argument_group("data and model")
-    data.add_argument("--dataset", default="digits", choices=DATASET_NAMES,
-                      help="a dataset by name (default: digits, offline)")
-    data.add_argument("--data", metavar="FILE.npz",
-                      help="your own data in the layout of Keras's mnist.npz "
-                           "(x_train, y_train, x_test, y_test); overrides --dataset")
-    data.add_argument("--validation-split", type=float, default=0.2,
-                      help="the last fraction of the training data used for validation (0.2)")
-    data.add_argument("--framework", choices=FRAMEWORKS, default="keras",
-                      help="keras (backend from KERAS_BACKEND) or torch (default: keras)")
-    data.add_argument("--model", choices=MODELS, default="auto",
-                      help="seed_cnn (the seed's CNN), cnn1d (MNIST-1D's), mlp; auto: seed_cnn for "
-                           "images, cnn1d for sequences")
+    data.add_argument(
+        "--dataset",
+        default="digits",
+        choices=DATASET_NAMES,
+        help="a dataset by name (default: digits, offline)",
+    )
+    data.add_argument(
+        "--data",
+        metavar="FILE.npz",
+        help="your own data in the layout of Keras's mnist.npz "
+        "(x_train, y_train, x_test, y_test); overrides --dataset",
+    )
+    data.add_argument(
+        "--validation-split",
+        type=float,
+        default=0.2,
+        help="the last fraction of the training data used for validation (0.2)",
+    )
+    data.add_argument(
+        "--framework",
+        choices=FRAMEWORKS,
+        default="keras",
+        help="keras (backend from KERAS_BACKEND) or torch (default: keras)",
+    )
+    data.add_argument(
+        "--model",
+        choices=MODELS,
+        default="auto",
+        help="seed_cnn (the seed's CNN), cnn1d (MNIST-1D's), mlp; auto: seed_cnn for "
+        "images, cnn1d for sequences",
+    )
     train = p.add_argument_group("training")
     train.add_argument("--optimizer", choices=OPTIMIZERS, help="default sgd")
-    train.add_argument("--epochs", type=positive_int, default=epochs,
-                       help="training epochs" + ("" if epochs is None else f" (default {epochs})"))
+    train.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=epochs,
+        help="training epochs" + ("" if epochs is None else f" (default {epochs})"),
+    )
     train.add_argument("--batch-size", type=positive_int, default=32)
     train.add_argument("--seed", type=int, default=0, help="makes runs reproducible")
     train.add_argument("--out", default=default_out, help=f"run folder (default {default_out})")
-    train.add_argument("--overwrite", action="store_true",
-                       help="write into an existing, non-empty --out")
-    rt = p.add_argument_group("range test (defaults: SGD 1e-4 -> 10 in 400 rungs, "
-                              "Adam 1e-5 -> 1 in 300; see bench/suggest_bounds.py)")
+    train.add_argument(
+        "--overwrite", action="store_true", help="write into an existing, non-empty --out"
+    )
+    rt = p.add_argument_group(
+        "range test (defaults: SGD 1e-4 -> 10 in 400 rungs, "
+        "Adam 1e-5 -> 1 in 300; see bench/suggest_bounds.py)"
+    )
     rt.add_argument("--start-lr", type=positive_float)
     rt.add_argument("--end-lr", type=positive_float)
     rt.add_argument("--num-steps", type=positive_int, help="rungs of the range test")
@@ -89,12 +132,14 @@ def add_common(p: argparse.ArgumentParser, *, default_out: str, epochs: int = No
 def range_test_settings(args, optimizer: str) -> tuple[float, float, int]:
     """``(start_lr, end_lr, num_steps)``: the options given, else the optimizer's defaults."""
     from cyclr.app.policies import RANGE_TEST_DEFAULTS
+
     start, end, steps = RANGE_TEST_DEFAULTS[optimizer]
     start = start if args.start_lr is None else args.start_lr
     end = end if args.end_lr is None else args.end_lr
     if end <= start:
-        raise UsageError(f"--end-lr must exceed --start-lr; received --start-lr={start}, "
-                         f"--end-lr={end}")
+        raise UsageError(
+            f"--end-lr must exceed --start-lr; received --start-lr={start}, --end-lr={end}"
+        )
     return start, end, steps if args.num_steps is None else args.num_steps
 
 
@@ -108,6 +153,7 @@ def load_data_or_fail(args):
     """The run's data, or a one-line UsageError naming what was wrong."""
     from cyclr.app.data import load_data
     from cyclr.app.downloads import DownloadError
+
     if args.framework == "torch":
         # keras.datasets downloads with any backend: a PyTorch run need not start TensorFlow.
         os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -122,8 +168,10 @@ def check_model(model: str, data) -> str:
     rank = len(data.input_shape)
     if (model == "cnn1d" and rank != 1) or (model == "seed_cnn" and rank not in (2, 3)):
         needs = "sequences (N, L)" if model == "cnn1d" else "images (N, H, W[, C])"
-        raise UsageError(f"--model {model} needs {needs}; received inputs of shape "
-                         f"{data.input_shape} from {data.name}")
+        raise UsageError(
+            f"--model {model} needs {needs}; received inputs of shape "
+            f"{data.input_shape} from {data.name}"
+        )
     return model
 
 
@@ -134,6 +182,7 @@ def open_run(args, check=None):
     options never leave files behind.
     """
     from cyclr.app.files import prepare_out
+
     data = load_data_or_fail(args)
     model = check_model(resolve_model(args, data), data)
     if check is not None:

@@ -1,4 +1,5 @@
 """``cyclr compare``: several policies, same data, model and budget, in Smith's Table 1 layout."""
+
 from __future__ import annotations
 
 from cyclr.cli import _common
@@ -11,46 +12,75 @@ DEFAULT_POLICIES = "fixed,triangular,triangular2,exp_range,onecycle,adam,adam+cl
 
 def add_arguments(p) -> None:
     _common.add_common(p, default_out="runs/compare")
-    p.add_argument("--policies", default=DEFAULT_POLICIES,
-                   help=f"comma-separated (default {DEFAULT_POLICIES}; also sine, parabolic)")
-    p.add_argument("--seeds", type=_common.positive_int, default=3,
-                   help="seeds per policy: --seed, --seed+1, ... (default 3)")
-    p.add_argument("--target", type=float,
-                   help="test accuracy to time (default: the fixed policy's final accuracy)")
+    p.add_argument(
+        "--policies",
+        default=DEFAULT_POLICIES,
+        help=f"comma-separated (default {DEFAULT_POLICIES}; also sine, parabolic)",
+    )
+    p.add_argument(
+        "--seeds",
+        type=_common.positive_int,
+        default=3,
+        help="seeds per policy: --seed, --seed+1, ... (default 3)",
+    )
+    p.add_argument(
+        "--target",
+        type=float,
+        help="test accuracy to time (default: the fixed policy's final accuracy)",
+    )
     p.add_argument("--epochs-per-half-cycle", type=_common.positive_float, default=4.0)
 
 
 def parse_policies(text: str) -> list[str]:
     from cyclr.app.policies import POLICIES
+
     chosen = [p.strip() for p in text.split(",") if p.strip()]
     unknown = [p for p in chosen if p not in POLICIES]
     if unknown or not chosen:
-        raise UsageError(f"--policies must name some of {', '.join(POLICIES)}; received "
-                         f"--policies={text!r}")
+        raise UsageError(
+            f"--policies must name some of {', '.join(POLICIES)}; received --policies={text!r}"
+        )
     return list(dict.fromkeys(chosen))
 
 
 def run(args) -> int:
-    from cyclr.app.compare import compare
+    from cyclr.app.compare import CompareSettings, compare, write_outputs
     from cyclr.app.policies import needs_range_test
 
     policies = parse_policies(args.policies)
     if args.target is None and "fixed" not in policies:
-        raise UsageError("without the fixed policy there is no default target; add fixed to "
-                         f"--policies or pass --target; received --policies={args.policies!r}")
+        raise UsageError(
+            "without the fixed policy there is no default target; add fixed to "
+            f"--policies or pass --target; received --policies={args.policies!r}"
+        )
     if args.target is not None and not 0 < args.target <= 1:
         raise UsageError(f"--target is an accuracy in (0, 1]; received --target={args.target}")
-    range_tests = {opt: _common.range_test_settings(args, opt)
-                   for opt in {needs_range_test(p) for p in policies} - {None}}
+    needed = sorted({o for p in policies if (o := needs_range_test(p)) is not None})
+    range_tests = {opt: _common.range_test_settings(args, opt) for opt in needed}
     if args.optimizer is not None:
-        raise UsageError("each policy of compare has its own optimizer (sgd; adam for adam and "
-                         f"adam+clr); received --optimizer={args.optimizer}")
+        raise UsageError(
+            "each policy of compare has its own optimizer (sgd; adam for adam and "
+            f"adam+clr); received --optimizer={args.optimizer}"
+        )
     data, out, model = _common.open_run(args)
     print(data.describe())
+    settings = CompareSettings(
+        framework=args.framework,
+        model=model,
+        policies=tuple(policies),
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        epochs_per_half_cycle=args.epochs_per_half_cycle,
+        seed=args.seed,
+        seeds=args.seeds,
+        target=args.target,
+        range_tests=range_tests,
+    )
     try:
-        table = compare(args, data, model, policies, range_tests, out)
+        comparison = compare(settings, data, out)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    print(table)
+    write_outputs(comparison, out, {k: v for k, v in vars(args).items() if k != "command"})
+    print(comparison.markdown())
     print(f"wrote {out}/compare.md, compare.csv, compare.png")
     return 0

@@ -1,4 +1,5 @@
 """``cyclr find``: the range test on a dataset and model; suggested bounds and step size."""
+
 from __future__ import annotations
 
 from cyclr.cli import _common
@@ -10,8 +11,12 @@ HELP = "run a learning-rate range test on a dataset and model"
 
 def add_arguments(p) -> None:
     _common.add_common(p, default_out="runs/find")
-    p.add_argument("--epochs-per-half-cycle", type=_common.positive_float, default=4.0,
-                   help="step size in epochs (Smith: 2-10; default 4)")
+    p.add_argument(
+        "--epochs-per-half-cycle",
+        type=_common.positive_float,
+        default=4.0,
+        help="step size in epochs (Smith: 2-10; default 4)",
+    )
 
 
 def run(args) -> int:
@@ -28,14 +33,28 @@ def run(args) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     step_size = half_cycle(data, args.batch_size, args.epochs_per_half_cycle)
-    print(bounds.range_test.summary())
-    print(f"suggested: base_lr={bounds.base_lr:.3g} max_lr={bounds.max_lr:.3g} "
-          f"step_size={step_size} ({args.epochs_per_half_cycle:g} epochs of "
-          f"{runner.steps_per_epoch} steps)")
-    save_summary(out / "summary.json", {
-        "base_lr": bounds.base_lr, "max_lr": bounds.max_lr, "step_size": step_size,
-        "steps_per_epoch": runner.steps_per_epoch, **{f"{k}_lr": v for k, v in bounds.extra.items()},
-        "stop_reason": bounds.range_test.stop_reason, "framework": args.framework,
-        "model": model, "dataset": data.name, "optimizer": optimizer})
+    result = bounds.range_test
+    assert result is not None, "find_bounds always runs a range test"
+    print(result.summary())
+    print(
+        f"suggested: base_lr={bounds.base_lr:.3g} max_lr={bounds.max_lr:.3g} "
+        f"step_size={step_size} ({args.epochs_per_half_cycle:g} epochs of "
+        f"{runner.steps_per_epoch} steps)"
+    )
+    save_summary(
+        out / "summary.json",
+        {
+            "base_lr": bounds.base_lr,
+            "max_lr": bounds.max_lr,
+            "step_size": step_size,
+            "steps_per_epoch": runner.steps_per_epoch,
+            **{f"{k}_lr": v for k, v in bounds.single_rates.items()},
+            "stop_reason": result.stop_reason,
+            "framework": args.framework,
+            "model": model,
+            "dataset": data.name,
+            "optimizer": optimizer,
+        },
+    )
     print(f"wrote {out}/range_test.json, range_test.png, summary.json")
     return 0

@@ -1,14 +1,24 @@
 """``cyclr preview``: draw a schedule and say what to know before training with it."""
+
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from typing import Any
 
 import numpy as np
 
 from cyclr import CyclicSchedule, OneCycle, check
 from cyclr.cli._common import as_options, do_not_apply, given
 from cyclr.cli.errors import UsageError
-from cyclr.cyclic import DECAY_TARGETS, MODES, SCALE_MODES, WAVEFORMS
+from cyclr.cyclic import (
+    DECAY_TARGETS,
+    DEFAULT_BASE_MOMENTUM,
+    DEFAULT_MAX_MOMENTUM,
+    MODES,
+    SCALE_MODES,
+    WAVEFORMS,
+)
 
 NAME = "preview"
 HELP = "draw a schedule and check it against a run"
@@ -25,10 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gamma", type=float, help="exp_range decay per step")
     p.add_argument("--decay-target", choices=DECAY_TARGETS, help="default amplitude")
     p.add_argument("--scale-mode", choices=SCALE_MODES, help="what the decay reads")
-    p.add_argument("--momentum", action="store_true",
-                   help="cycle momentum too (inverse to the lr)")
-    p.add_argument("--base-momentum", type=float, help="default 0.85")
-    p.add_argument("--max-momentum", type=float, help="default 0.95")
+    p.add_argument("--momentum", action="store_true", help="cycle momentum too (inverse to the lr)")
+    p.add_argument("--base-momentum", type=float, help=f"default {DEFAULT_BASE_MOMENTUM}")
+    p.add_argument("--max-momentum", type=float, help=f"default {DEFAULT_MAX_MOMENTUM}")
     p.add_argument("--one-cycle", action="store_true", help="Smith's one-cycle policy instead")
     p.add_argument("--total-steps", type=int, help="one-cycle length (default: --steps)")
     p.add_argument("--pct-start", type=float, help="default 0.3")
@@ -41,9 +50,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="write the figure here (.png, .pdf or .svg)")
 
 
-CYCLIC_ONLY = ("base_lr", "step_size", "step_size_up", "step_size_down", "mode", "waveform",
-               "gamma", "decay_target", "scale_mode")
-ONE_CYCLE_ONLY = ("total_steps", "pct_start", "anneal", "div_factor", "final_div_factor")
+#: The schedules' own parameters, read from the core; each has an option of the same name.
+#: ``max_lr`` and the momenta are shared; ``scale_fn`` has no option, ``three_phase`` is a flag.
+_SHARED = ("max_lr", "base_momentum", "max_momentum", "scale_fn", "three_phase")
+CYCLIC_ONLY = tuple(f.name for f in dataclasses.fields(CyclicSchedule) if f.name not in _SHARED)
+ONE_CYCLE_ONLY = tuple(f.name for f in dataclasses.fields(OneCycle) if f.name not in _SHARED)
 #: the largest run preview evaluates step by step
 MAX_STEPS = 20_000_000
 
@@ -52,7 +63,7 @@ def _given_kwargs(args, names) -> dict:
     return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
 
 
-def build_schedule(args) -> object:
+def build_schedule(args: argparse.Namespace) -> CyclicSchedule | OneCycle:
     """The schedule the options describe; bad or inapplicable options become UsageErrors."""
     if args.one_cycle:
         extra = given(args, CYCLIC_ONLY) + (["--momentum"] if args.momentum else [])
@@ -63,22 +74,24 @@ def build_schedule(args) -> object:
         if not args.momentum:
             extra += given(args, ("base_momentum", "max_momentum"))
         if extra:
-            raise UsageError(f"{do_not_apply(extra)} here: add --one-cycle, or --momentum "
-                             "for the momentum bounds")
+            raise UsageError(
+                f"{do_not_apply(extra)} here: add --one-cycle, or --momentum "
+                "for the momentum bounds"
+            )
     try:
         if args.one_cycle:
             total = args.total_steps if args.total_steps is not None else args.steps
             if total is None:
                 raise ValueError("--one-cycle needs --total-steps or --steps; received neither")
-            return OneCycle(args.max_lr, total, three_phase=args.three_phase,
-                            **_given_kwargs(args, ONE_CYCLE_ONLY[1:] + ("base_momentum",
-                                                                         "max_momentum")))
+            options = _given_kwargs(args, (*ONE_CYCLE_ONLY, "base_momentum", "max_momentum"))
+            return OneCycle(
+                args.max_lr, **dict(options, total_steps=total), three_phase=args.three_phase
+            )
         if args.base_lr is None:
             raise ValueError("--base-lr is required for a cyclical schedule; received none")
-        momentum = {"base_momentum": 0.85, "max_momentum": 0.95} if args.momentum else {}
+        momentum: dict[str, Any] = {"base_momentum": DEFAULT_BASE_MOMENTUM} if args.momentum else {}
         momentum.update(_given_kwargs(args, ("base_momentum", "max_momentum")))
-        return CyclicSchedule(args.base_lr, args.max_lr, args.step_size,
-                              **_given_kwargs(args, CYCLIC_ONLY[2:]), **momentum)
+        return CyclicSchedule(max_lr=args.max_lr, **_given_kwargs(args, CYCLIC_ONLY), **momentum)
     except ValueError as exc:
         raise UsageError(as_options(str(exc))) from None
 
@@ -95,8 +108,9 @@ def summarize(schedule, steps: int, steps_per_epoch=None) -> list[str]:
         lines.append(f"steps: {steps}")
     if steps_per_epoch:
         lines.append(f"epochs: {steps / steps_per_epoch:g} at {steps_per_epoch} steps per epoch")
-    lines.append(f"lr: min {lr.min():.6g}, max {lr.max():.6g}, first {lr[0]:.6g}, "
-                 f"final {lr[-1]:.6g}")
+    lines.append(
+        f"lr: min {lr.min():.6g}, max {lr.max():.6g}, first {lr[0]:.6g}, final {lr[-1]:.6g}"
+    )
     if schedule.has_momentum:
         m = schedule.momentum(t)
         lines.append(f"momentum: min {m.min():.6g}, max {m.max():.6g}, final {m[-1]:.6g}")
@@ -111,18 +125,23 @@ def run(args) -> int:
     schedule = build_schedule(args)
     steps = args.steps
     if steps is None:
-        steps = schedule.total_steps if isinstance(schedule, OneCycle) else 3 * schedule.cycle_length
+        if isinstance(schedule, OneCycle):
+            steps = schedule.total_steps
+        else:
+            steps = 3 * schedule.cycle_length
     for name in ("steps", "steps_per_epoch"):
         value = steps if name == "steps" else getattr(args, name)
         if value is not None and value < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1; received {value}")
     if steps > MAX_STEPS:
-        raise UsageError(f"--steps must be <= {MAX_STEPS:,} for a preview (it evaluates every "
-                         f"step); received {steps:,}" + ("" if args.steps else
-                                                          " (3 cycles, the default)"))
+        raise UsageError(
+            f"--steps must be <= {MAX_STEPS:,} for a preview (it evaluates every "
+            f"step); received {steps:,}" + ("" if args.steps else " (3 cycles, the default)")
+        )
     out = None
     if args.out:
         from cyclr.plotting import check_output_path
+
         try:
             out = check_output_path(args.out, "--out")
         except ValueError as exc:
@@ -131,12 +150,7 @@ def run(args) -> int:
         print(line)
     if out is not None:
         from cyclr.plotting import plot_schedule
+
         plot_schedule(schedule, steps, out, steps_per_epoch=args.steps_per_epoch)
         print(f"wrote {out}")
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    import sys
-    from cyclr.cli import main
-    sys.exit(main(["preview", *sys.argv[1:]]))

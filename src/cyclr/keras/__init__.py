@@ -10,6 +10,7 @@
 Importing this module registers the schedules and optimizers with Keras, so
 ``keras.models.load_model`` finds them without ``custom_objects``.
 """
+
 from cyclr.keras._ops import KERAS_OPS
 from cyclr.keras.callbacks import CyclicLR
 from cyclr.keras.finder import LRFinder, find_lr

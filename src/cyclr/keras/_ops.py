@@ -1,9 +1,17 @@
-"""The core's :class:`cyclr.Ops` on ``keras.ops``: one definition for every Keras backend."""
+"""The core's :class:`cyclr.ops.Ops` on ``keras.ops``: one definition for every Keras backend."""
+
 from __future__ import annotations
 
 from keras import ops as kops
 
-from cyclr._ops import Ops
+from cyclr.ops import Ops
 
-KERAS_OPS = Ops(name="keras", asfloat=lambda x: kops.cast(x, "float32"), floor=kops.floor,
-                cos=kops.cos, exp=kops.exp, where=kops.where, clip=kops.clip)
+KERAS_OPS = Ops(
+    name="keras",
+    asfloat=lambda x: kops.cast(x, "float32"),
+    floor=kops.floor,
+    cos=kops.cos,
+    exp=kops.exp,
+    where=kops.where,
+    clip=kops.clip,
+)

@@ -6,17 +6,24 @@ rate to the next rung, after it records that batch's own loss. Afterwards the
 model's weights and the optimizer's variables (its step count, slots and
 learning rate) are what they were before, bit-for-bit (SPEC.md).
 """
+
 from __future__ import annotations
 
 import math
+import os
+import warnings
+from typing import Any, Literal, TypeVar
 
 import keras
 import numpy as np
+import numpy.typing as npt
 
-from cyclr.keras import _backend
+from cyclr.keras import backend
 from cyclr.rangetest import RangeTest, RangeTestResult
 
 __all__ = ["LRFinder", "find_lr"]
+
+_Path = TypeVar("_Path", bound="str | os.PathLike[str]")
 
 
 class LRFinder(keras.callbacks.Callback):
@@ -34,80 +41,126 @@ class LRFinder(keras.callbacks.Callback):
     callbacks, so to restore after one use :func:`find_lr`, or the callback as
     a context manager::
 
-        with LRFinder(1e-4, 1.0) as finder:
+        with LRFinder(start_lr=1e-4, end_lr=1.0) as finder:
             model.fit(x, y, epochs=2, callbacks=[finder])
 
     Args:
-      min_lr, max_lr: the first and last rung.
+      start_lr: the first rung.
+      end_lr: the last rung.
       num_steps: rungs; default all batches of the ``fit``.
       step_mode: ``'exp'`` or ``'linear'``.
-      beta, diverge_factor, min_steps_before_stop: see :class:`cyclr.rangetest.RangeTest`.
+      beta: the smoothing decay; see :class:`cyclr.rangetest.RangeTest`.
+      diverge_factor: the divergence threshold; see :class:`cyclr.rangetest.RangeTest`.
+      min_steps_before_stop: the first rung checked for divergence; likewise.
       validation_data: ``(x, y)`` evaluated after every batch, for ``monitor``
         ``'val_loss'`` or ``'val_accuracy'`` (needs ``metrics=['accuracy']``).
         Slow: keep it small.
       monitor: the curve the suggestions read: ``'loss'``, ``'val_loss'``, ``'val_accuracy'``.
       validation_batch_size: batch size for the validation pass.
       restore: put weights and optimizer variables back afterwards (default).
+      min_lr: deprecated name of ``start_lr`` (the gist's), accepted for one more
+        release with a ``DeprecationWarning``.
+      max_lr: deprecated name of ``end_lr``: everywhere else in cyclr ``max_lr`` is
+        the top of a cycle.
+
+    Raises:
+      ValueError: naming the parameter and the value received.
 
     Attributes:
       result: the :class:`cyclr.RangeTestResult`, once the test has ended.
     """
 
-    def __init__(self, min_lr=1e-4, max_lr=1.0, num_steps=None, *, step_mode="exp",
-                 beta=0.98, diverge_factor=4.0, min_steps_before_stop=5,
-                 validation_data=None, monitor="loss", validation_batch_size=None,
-                 restore=True):
+    def __init__(
+        self,
+        start_lr: float = 1e-4,
+        end_lr: float = 1.0,
+        num_steps: int | None = None,
+        *,
+        step_mode: str = "exp",
+        beta: float = 0.98,
+        diverge_factor: float = 4.0,
+        min_steps_before_stop: int = 5,
+        validation_data: tuple[Any, Any] | list[Any] | None = None,
+        monitor: str = "loss",
+        validation_batch_size: int | None = None,
+        restore: bool = True,
+        min_lr: float | None = None,
+        max_lr: float | None = None,
+    ) -> None:
         super().__init__()
+        start_lr = _alias("min_lr", min_lr, "start_lr", start_lr, 1e-4)
+        end_lr = _alias("max_lr", max_lr, "end_lr", end_lr, 1.0)
         # Validate everything now, not at the start of fit.
-        self._settings = dict(start_lr=min_lr, end_lr=max_lr, step_mode=step_mode, beta=beta,
-                              diverge_factor=diverge_factor,
-                              min_steps_before_stop=min_steps_before_stop, monitor=monitor)
+        self._settings: dict[str, Any] = dict(
+            start_lr=start_lr,
+            end_lr=end_lr,
+            step_mode=step_mode,
+            beta=beta,
+            diverge_factor=diverge_factor,
+            min_steps_before_stop=min_steps_before_stop,
+            monitor=monitor,
+        )
         RangeTest(num_steps=2 if num_steps is None else num_steps, **self._settings)
         if monitor != "loss" and validation_data is None:
-            raise ValueError(f"monitor={monitor!r} needs validation_data; received "
-                             "validation_data=None")
-        if validation_data is not None and (not isinstance(validation_data, (tuple, list))
-                                            or len(validation_data) != 2):
-            raise ValueError("validation_data must be a pair (x, y); received "
-                             f"validation_data={type(validation_data).__name__}")
+            raise ValueError(
+                f"monitor={monitor!r} needs validation_data; received validation_data=None"
+            )
+        if validation_data is not None and (
+            not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2
+        ):
+            raise ValueError(
+                "validation_data must be a pair (x, y); received "
+                f"validation_data={type(validation_data).__name__}"
+            )
         self.num_steps = num_steps
         self.validation_data = validation_data
         self.validation_batch_size = validation_batch_size
         self.restore_state = bool(restore)
         self.test: RangeTest | None = None
         self.result: RangeTestResult | None = None
-        self._saved = None
+        self._saved: tuple[list[Any], list[npt.NDArray[Any]]] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        """Check the model, build the ladder, and save the state to restore."""
         model = self.model
         optimizer = model.optimizer
-        if isinstance(getattr(optimizer, "_learning_rate", None),
-                      keras.optimizers.schedules.LearningRateSchedule):
-            raise ValueError("the range test sets the learning rate itself; compile with a "
-                             "float learning_rate; received learning_rate="
-                             f"{optimizer._learning_rate!r}")
+        if isinstance(
+            getattr(optimizer, "_learning_rate", None),
+            keras.optimizers.schedules.LearningRateSchedule,
+        ):
+            raise ValueError(
+                "the range test sets the learning rate itself; compile with a "
+                "float learning_rate; received learning_rate="
+                f"{optimizer._learning_rate!r}"
+            )
         if getattr(model, "steps_per_execution", 1) != 1:
-            raise ValueError("the range test needs one batch per step; received "
-                             f"steps_per_execution={model.steps_per_execution!r}")
+            raise ValueError(
+                "the range test needs one batch per step; received "
+                f"steps_per_execution={model.steps_per_execution!r}"
+            )
         num_steps = self.num_steps
         if num_steps is None:
             steps, epochs = self.params.get("steps"), self.params.get("epochs")
             if not steps or not epochs:
-                raise ValueError("cannot tell how many batches this fit runs; pass "
-                                 f"num_steps; received num_steps=None, steps={steps!r}")
+                raise ValueError(
+                    "cannot tell how many batches this fit runs; pass "
+                    f"num_steps; received num_steps=None, steps={steps!r}"
+                )
             num_steps = int(steps) * int(epochs)
         self.test = RangeTest(num_steps=num_steps, **self._settings)
         self.result = None
         if not optimizer.built:
             optimizer.build(model.trainable_variables)
-        _backend.sync(model)
+        backend.sync(model)
         variables = list(model.weights) + list(optimizer.variables)
-        self._saved = (variables, _backend.snapshot(variables))
+        self._saved = (variables, backend.snapshot(variables))
 
-    def on_train_batch_begin(self, batch, logs=None):
-        _backend.sync(self.model)
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Set the learning rate of the next rung (or stop ``fit`` past the ladder)."""
+        backend.sync(self.model)
+        assert self.test is not None  # set by on_train_begin
         if self.test.done:  # fit ran on past the ladder
             self.model.stop_training = True
             return
@@ -115,30 +168,38 @@ class LRFinder(keras.callbacks.Callback):
         # logs['loss'] is the mean since the last reset: make it this batch's loss
         self.model.reset_metrics()
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Record the batch's loss (and validation scores); stop ``fit`` when the test stops."""
+        assert self.test is not None  # set by on_train_begin
         if self.test.done:
             return
-        loss = _backend.to_float(logs["loss"])
+        assert logs is not None  # Keras passes the batch's logs
+        loss = backend.to_float(logs["loss"])
         extra = self._validate() if self.validation_data is not None else {}
         if not self.test.record(loss, **extra):
             self.model.stop_training = True
 
-    def _validate(self) -> dict:
-        _backend.sync(self.model)
+    def _validate(self) -> dict[str, float]:
+        backend.sync(self.model)
+        assert self.validation_data is not None  # only called with validation data
         x, y = self.validation_data
-        scores = self.model.evaluate(x, y, batch_size=self.validation_batch_size, verbose=0,
-                                     return_dict=True)
+        scores = self.model.evaluate(
+            x, y, batch_size=self.validation_batch_size, verbose=0, return_dict=True
+        )
         if keras.backend.backend() == "torch":
             self.model.train()  # evaluate leaves torch modules in eval mode
         out = {"val_loss": float(scores["loss"])}
         if "accuracy" in scores:
             out["val_accuracy"] = float(scores["accuracy"])
         elif self._settings["monitor"] == "val_accuracy":
-            raise ValueError("monitor='val_accuracy' needs the model compiled with "
-                             f"metrics=['accuracy']; evaluate returned {sorted(scores)}")
+            raise ValueError(
+                "monitor='val_accuracy' needs the model compiled with "
+                f"metrics=['accuracy']; evaluate returned {sorted(scores)}"
+            )
         return out
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        """End the test and restore the state (:meth:`finish`)."""
         self.finish()
 
     def finish(self) -> RangeTestResult | None:
@@ -146,22 +207,25 @@ class LRFinder(keras.callbacks.Callback):
 
         Called at the end of ``fit``; call it yourself after an exception, or use
         the callback as a context manager. Calling it twice is harmless.
+
+        Returns:
+          The :class:`cyclr.RangeTestResult`, or ``None`` if no ``fit`` started.
         """
         if self.test is None:
             return None
         if self._saved is not None:
-            _backend.sync(self.model)
+            backend.sync(self.model)
             if self.restore_state:
-                _backend.restore(*self._saved)
+                backend.restore(*self._saved)
             self._saved = None
         self.test.interrupt()
         self.result = self.test.result()
         return self.result
 
-    def __enter__(self):
+    def __enter__(self) -> LRFinder:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         self.finish()
         return False
 
@@ -169,29 +233,79 @@ class LRFinder(keras.callbacks.Callback):
 
     def _require_result(self) -> RangeTestResult:
         if self.result is None:
-            raise RuntimeError("the range test has not run yet: pass this LRFinder to "
-                               "model.fit(..., callbacks=[finder]) first")
+            raise RuntimeError(
+                "the range test has not run yet: pass this LRFinder to "
+                "model.fit(..., callbacks=[finder]) first"
+            )
         return self.result
 
     @property
-    def lrs(self) -> np.ndarray:
+    def lrs(self) -> npt.NDArray[np.float64]:
+        """The rungs run (``result.lrs``); raises ``RuntimeError`` before the test."""
         return self._require_result().lrs
 
     @property
-    def losses(self) -> np.ndarray:
+    def losses(self) -> npt.NDArray[np.float64]:
+        """The raw losses recorded (``result.losses``); raises ``RuntimeError`` before."""
         return self._require_result().losses
 
-    def suggest_bounds(self, monitor=None) -> tuple[float, float]:
-        """``(base_lr, max_lr)`` for a cyclical schedule, read off the curve."""
+    def suggest_bounds(self, monitor: str | None = None) -> tuple[float, float]:
+        """Deprecated: ``finder.result.bounds()``, the one way to read the bounds.
+
+        Args:
+          monitor: the curve to read (default: the finder's ``monitor``).
+
+        Returns:
+          ``(base_lr, max_lr)``.
+
+        Raises:
+          RuntimeError: the test has not run yet.
+          ValueError: as :meth:`cyclr.RangeTestResult.bounds`.
+        """
+        warnings.warn(
+            "LRFinder.suggest_bounds() is deprecated and will be removed in the next "
+            "release; use finder.result.bounds()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         bounds = self._require_result().bounds(monitor)
         return bounds.base_lr, bounds.max_lr
 
-    def plot(self, path, **kwargs):
-        """Draw loss against learning rate, suggestions marked, to ``path``."""
+    def plot(self, path: _Path, **kwargs: Any) -> _Path:
+        """Draw loss against learning rate, suggestions marked, to ``path``.
+
+        Args:
+          path: the image file; the format follows its suffix.
+          **kwargs: as :meth:`cyclr.RangeTestResult.plot` (``monitor``, ``title``, ``dpi``).
+
+        Returns:
+          ``path``.
+
+        Raises:
+          RuntimeError: the test has not run yet.
+        """
         return self._require_result().plot(path, **kwargs)
 
 
-def _batches_per_epoch(x, batch_size):
+def _alias(old: str, old_value: float | None, new: str, new_value: float, default: float) -> float:
+    """``new_value``, or the deprecated ``old`` keyword's value when only that was given."""
+    if old_value is None:
+        return new_value
+    if new_value != default:
+        raise ValueError(
+            f"give {new} or its deprecated alias {old}, not both; received "
+            f"{new}={new_value!r}, {old}={old_value!r}"
+        )
+    warnings.warn(
+        f"LRFinder({old}=...) is deprecated and will be removed in the next release; "
+        f"use {new}=... (max_lr is the top of a cycle everywhere else in cyclr)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return old_value
+
+
+def _batches_per_epoch(x: Any, batch_size: int | None) -> int | None:
     """Batches in one pass over ``x``, or ``None`` for a generator of unknown length."""
     if isinstance(x, np.ndarray) or hasattr(x, "shape"):
         return math.ceil(len(x) / (batch_size or 32))
@@ -205,9 +319,24 @@ def _batches_per_epoch(x, batch_size):
     return n if n > 0 else None
 
 
-def find_lr(model, x, y=None, *, batch_size=None, start_lr=1e-7, end_lr=10.0, num_steps=100,
-            step_mode="exp", validation_data=None, monitor="loss", beta=0.98,
-            diverge_factor=4.0, min_steps_before_stop=5, verbose=0, **fit_kwargs):
+def find_lr(
+    model: keras.Model,
+    x: Any,
+    y: Any = None,
+    *,
+    batch_size: int | None = None,
+    start_lr: float = 1e-7,
+    end_lr: float = 10.0,
+    num_steps: int = 100,
+    step_mode: str = "exp",
+    validation_data: tuple[Any, Any] | list[Any] | None = None,
+    monitor: str = "loss",
+    beta: float = 0.98,
+    diverge_factor: float = 4.0,
+    min_steps_before_stop: int = 5,
+    verbose: int | str = 0,
+    **fit_kwargs: Any,
+) -> RangeTestResult:
     """Run a range test on a compiled ``model`` and return its :class:`cyclr.RangeTestResult`.
 
     ``x``/``y`` are whatever ``model.fit`` accepts: arrays, a ``tf.data.Dataset``,
@@ -217,11 +346,21 @@ def find_lr(model, x, y=None, *, batch_size=None, start_lr=1e-7, end_lr=10.0, nu
 
     Args:
       model: a compiled Keras model with a float learning rate.
-      start_lr, end_lr, num_steps, step_mode, beta, diverge_factor,
-      min_steps_before_stop: the ladder and stopping rule (SPEC.md).
-      validation_data, monitor: read ``'val_loss'`` or ``'val_accuracy'`` on
-        ``validation_data`` after every batch instead of the training loss.
-      fit_kwargs: passed on to ``model.fit`` (``shuffle``, ``callbacks``...).
+      x: the inputs, as ``model.fit`` takes them.
+      y: the targets, if ``x`` does not carry them.
+      batch_size: as ``model.fit`` (Keras' default, 32, for arrays).
+      start_lr: the first rung of the ladder (SPEC.md).
+      end_lr: the last rung.
+      num_steps: the number of rungs, one batch each.
+      step_mode: ``'exp'`` or ``'linear'``.
+      validation_data: ``(x, y)`` evaluated after every batch, for ``monitor``
+        ``'val_loss'`` or ``'val_accuracy'``.
+      monitor: the curve the suggestions read: ``'loss'``, ``'val_loss'``, ``'val_accuracy'``.
+      beta: the smoothing decay (SPEC.md's stopping rule).
+      diverge_factor: stop once the smoothed loss exceeds this multiple of the best.
+      min_steps_before_stop: the first rung (1-based) checked for divergence.
+      verbose: as ``model.fit``.
+      **fit_kwargs: passed on to ``model.fit`` (``shuffle``, ``callbacks``...).
 
     Returns:
       The :class:`cyclr.RangeTestResult`; ``.bounds()`` gives the suggested bounds.
@@ -229,18 +368,33 @@ def find_lr(model, x, y=None, *, batch_size=None, start_lr=1e-7, end_lr=10.0, nu
     Raises:
       ValueError: naming the parameter and the value received.
     """
-    finder = LRFinder(start_lr, end_lr, num_steps, step_mode=step_mode, beta=beta,
-                      diverge_factor=diverge_factor, min_steps_before_stop=min_steps_before_stop,
-                      validation_data=validation_data, monitor=monitor)
+    finder = LRFinder(
+        start_lr=start_lr,
+        end_lr=end_lr,
+        num_steps=num_steps,
+        step_mode=step_mode,
+        beta=beta,
+        diverge_factor=diverge_factor,
+        min_steps_before_stop=min_steps_before_stop,
+        validation_data=validation_data,
+        monitor=monitor,
+    )
     per_epoch = _batches_per_epoch(x, batch_size)
     if per_epoch is None:  # a generator: one "epoch" of num_steps batches
-        fit_kwargs.setdefault("steps_per_epoch", finder.num_steps)
+        fit_kwargs.setdefault("steps_per_epoch", num_steps)
         fit_kwargs.setdefault("shuffle", False)  # generators yield their own order
         epochs = 1
     else:
-        epochs = math.ceil(finder.num_steps / per_epoch)
-    callbacks = list(fit_kwargs.pop("callbacks", None) or []) + [finder]
+        epochs = math.ceil(num_steps / per_epoch)
+    callbacks = [*(fit_kwargs.pop("callbacks", None) or []), finder]
     with finder:
-        model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
-                  callbacks=callbacks, **fit_kwargs)
-    return finder.result
+        model.fit(
+            x,
+            y,
+            batch_size=batch_size,
+            epochs=epochs,
+            verbose=verbose,
+            callbacks=callbacks,
+            **fit_kwargs,
+        )
+    return finder._require_result()  # set when fit ends, by the with block at the latest

@@ -12,12 +12,16 @@ so ``keras.models.load_model`` needs no ``custom_objects``.
 [1.0, 2.0, 3.0, 4.0, 5.0, 4.0]
 >>> opt = keras.optimizers.SGD(learning_rate=clr)
 """
+
 from __future__ import annotations
+
+from typing import Any
 
 import keras
 
 import cyclr
 from cyclr._base import Schedule
+from cyclr._facade import default_scale_mode, forwards_to, given_keywords
 from cyclr.cyclic import CyclicSchedule
 from cyclr.keras._ops import KERAS_OPS
 from cyclr.onecycle import OneCycle
@@ -31,11 +35,11 @@ class _CoreSchedule(keras.optimizers.schedules.LearningRateSchedule):
     #: the core schedule this object evaluates; set by subclasses.
     schedule: Schedule
 
-    def __call__(self, step):
+    def __call__(self, step: Any) -> Any:
         """The learning rate at ``step`` (an int or an integer tensor), as float32."""
         return self.schedule.lr_at(KERAS_OPS.asfloat(step), KERAS_OPS)
 
-    def momentum(self, step):
+    def momentum(self, step: Any) -> Any:
         """The momentum (or Adam ``beta_1``) at ``step``, as float32.
 
         Raises:
@@ -47,10 +51,19 @@ class _CoreSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     @property
     def has_momentum(self) -> bool:
+        """Whether the schedule has a momentum (a ``beta_1``) too."""
         return self.schedule.has_momentum
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}({self.schedule!r})"
+
+
+#: TF Addons' spellings, and what to write instead
+_TF_ADDONS_NAMES = {
+    "initial_learning_rate": "write base_lr (TF Addons' initial_learning_rate)",
+    "maximal_learning_rate": "write max_lr (TF Addons' maximal_learning_rate)",
+    "name": "cyclr's schedules are not named; leave name out",
+}
 
 
 @keras.saving.register_keras_serializable(package="cyclr")
@@ -63,40 +76,56 @@ class CyclicalLearningRate(_CoreSchedule):
         h     = triangle height of step within its cycle, in [0, 1]
         lr    = base_lr + (max_lr - base_lr) * waveform(h) * scale
 
-    Args: as :class:`cyclr.CyclicSchedule`. ``scale_fn`` works in training but
-    cannot be saved; give ``mode='triangular2'`` or ``'exp_range'`` for a
-    decay that goes into ``.keras`` files. ``base_momentum``/``max_momentum``
-    add a momentum schedule that :class:`cyclr.keras.SGD`, ``Adam`` and
-    ``AdamW`` read when passed as their ``momentum``/``beta_1``.
+    Args:
+      *args, **keywords: those of :class:`cyclr.CyclicSchedule`, except that a
+        ``scale_fn`` without a ``scale_mode`` reads the cycle (``'cycle'``, as
+        TF Addons, PyTorch and bckenstler default). ``scale_fn`` works in
+        training but cannot be saved; give ``mode='triangular2'`` or
+        ``'exp_range'`` for a decay that goes into ``.keras`` files.
+        ``base_momentum``/``max_momentum`` add a momentum schedule that
+        :class:`cyclr.keras.SGD`, ``Adam`` and ``AdamW`` read when passed as
+        their ``momentum``/``beta_1``.
+
+    TF Addons' ``CyclicalLearningRate(initial_learning_rate, maximal_learning_rate,
+    step_size, scale_fn, scale_mode='cycle', name)`` is this class with
+    ``base_lr``, ``max_lr`` and ``scale_fn`` by name, and no ``name``; its
+    spellings are refused with what to write instead.
 
     Raises:
       ValueError: naming the parameter and the value received.
+      TypeError: for an argument :class:`cyclr.CyclicSchedule` does not take.
 
     >>> s = CyclicalLearningRate(1e-3, 6e-3, step_size=2000)
     >>> s.get_config()["step_size"], float(s(2000))
     (2000, 0.006000000052154064)
     """
 
-    def __init__(self, base_lr, max_lr, step_size=None, *, step_size_up=None,
-                 step_size_down=None, mode="triangular", gamma=1.0, waveform="triangular",
-                 decay_target="amplitude", scale_fn=None, scale_mode=None,
-                 base_momentum=None, max_momentum=None):
-        self.schedule = CyclicSchedule(
-            base_lr, max_lr, step_size, step_size_up=step_size_up,
-            step_size_down=step_size_down, mode=mode, gamma=gamma, waveform=waveform,
-            decay_target=decay_target, scale_fn=scale_fn, scale_mode=scale_mode,
-            base_momentum=base_momentum, max_momentum=max_momentum)
+    @forwards_to(CyclicSchedule)
+    def __init__(self, *args: Any, **keywords: Any) -> None:
+        if len(args) > 3:
+            raise TypeError(
+                "CyclicalLearningRate() takes base_lr, max_lr and step_size by "
+                "position; pass scale_fn=..., scale_mode=... by name (TF Addons "
+                f"takes scale_fn fourth); received {len(args)} positional "
+                f"arguments: {args!r}"
+            )
+        given = given_keywords(
+            CyclicSchedule, args, keywords, owner="CyclicalLearningRate", hints=_TF_ADDONS_NAMES
+        )
+        given["scale_mode"] = default_scale_mode(given.get("scale_fn"), given.get("scale_mode"))
+        self.schedule = CyclicSchedule(**given)
 
     @classmethod
     def from_schedule(cls, schedule: CyclicSchedule) -> CyclicalLearningRate:
         """The Keras form of a core :class:`cyclr.CyclicSchedule`."""
         if not isinstance(schedule, CyclicSchedule):
-            raise ValueError(f"schedule must be a cyclr.CyclicSchedule; received "
-                             f"schedule={schedule!r}")
+            raise ValueError(
+                f"schedule must be a cyclr.CyclicSchedule; received schedule={schedule!r}"
+            )
         fields = {k: getattr(schedule, k) for k in schedule.__dataclass_fields__}
         return cls(**fields)
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         """Exactly the constructor arguments: ``from_config(get_config())`` is equal."""
         return self.schedule.to_config()
 
@@ -108,21 +137,26 @@ class OneCycleSchedule(_CoreSchedule):
     Its momentum (default 0.95 -> 0.85 -> 0.95) drives :class:`cyclr.keras.SGD`
     ``momentum`` or ``Adam``/``AdamW`` ``beta_1`` when passed to them.
 
+    Args:
+      *args, **keywords: those of :class:`cyclr.OneCycle` (``total_steps``, or
+        ``epochs`` and ``steps_per_epoch``).
+
+    Raises:
+      ValueError: naming the parameter and the value received.
+
     >>> s = OneCycleSchedule(1.0, total_steps=10, pct_start=0.5, anneal="linear",
     ...                      div_factor=2.0, final_div_factor=1.0)
     >>> [round(float(s(i)), 3) for i in (0, 2, 4, 9, 50)]
     [0.5, 0.75, 1.0, 0.5, 0.5]
     """
 
-    def __init__(self, max_lr, total_steps, *, pct_start=0.3, anneal="cos", div_factor=25.0,
-                 final_div_factor=1e4, three_phase=False, base_momentum=0.85,
-                 max_momentum=0.95):
+    @forwards_to(OneCycle)
+    def __init__(self, *args: Any, **keywords: Any) -> None:
         self.schedule = OneCycle(
-            max_lr, total_steps, pct_start=pct_start, anneal=anneal, div_factor=div_factor,
-            final_div_factor=final_div_factor, three_phase=three_phase,
-            base_momentum=base_momentum, max_momentum=max_momentum)
+            **given_keywords(OneCycle, args, keywords, owner="OneCycleSchedule")
+        )
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         """Exactly the constructor arguments."""
         return self.schedule.to_config()
 
@@ -140,19 +174,22 @@ class KerasSchedule(_CoreSchedule):
     [0.0, 0.5, 1.0]
     """
 
-    def __init__(self, schedule):
+    def __init__(self, schedule: Schedule | dict[str, Any]) -> None:
         if isinstance(schedule, dict):
             schedule = cyclr.deserialize(schedule)
         if not isinstance(schedule, Schedule):
-            raise ValueError("schedule must be a cyclr Schedule or its serialized dict; "
-                             f"received schedule={schedule!r}")
+            raise ValueError(
+                "schedule must be a cyclr Schedule or its serialized dict; "
+                f"received schedule={schedule!r}"
+            )
         self.schedule = schedule
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
+        """``{"schedule": cyclr.serialize(schedule)}``: ``from_config`` round-trips."""
         return {"schedule": cyclr.serialize(self.schedule)}
 
 
-def as_keras_schedule(schedule) -> _CoreSchedule:
+def as_keras_schedule(schedule: Any) -> _CoreSchedule:
     """``schedule`` as one of this module's Keras schedules (unchanged if it is one)."""
     if isinstance(schedule, _CoreSchedule):
         return schedule

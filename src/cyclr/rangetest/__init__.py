@@ -1,5 +1,7 @@
-"""The learning-rate range test, framework-free (numpy only): ladder, smoothing, recorder,
-the result and its readings. Framework adapters drive ``RangeTest`` one batch at a time.
+"""The learning-rate range test, framework-free (numpy only).
+
+The ladder, smoothing, recorder, the result and its readings. Framework adapters
+drive ``RangeTest`` one batch at a time.
 
 >>> test = RangeTest(1e-3, 1.0, num_steps=4, beta=0.0)
 >>> while test.record(1.0 / test.next_lr):   # a loss that falls as lr grows
@@ -7,18 +9,47 @@ the result and its readings. Framework adapters drive ``RangeTest`` one batch at
 >>> test.stop_reason
 'end_of_ladder'
 """
+
+from cyclr.rangetest.bounds import (
+    BoundsSettings,
+    BoundsSuggestion,
+    robust_smooth,
+    suggest_bounds,
+)
+from cyclr.rangetest.bounds import (
+    bounds_suggestion as bounds_suggestion,  # deprecated, outside __all__
+)
 from cyclr.rangetest.ladder import STEP_MODES, lr_ladder, smooth_losses
-from cyclr.rangetest.recommend import recommend
+from cyclr.rangetest.recommend import recommend as recommend  # deprecated, outside __all__
 from cyclr.rangetest.recorder import RangeTest
-from cyclr.rangetest.result import (MONITORS, STOP_REASONS, RangeTestResult,
-                                    RangeTestSettings)
-from cyclr.rangetest.suggestions import (MIN_POINTS, SINGLE_SUGGESTIONS, BoundsSuggestion,
-                                         Suggestion, bounds_suggestion, minimum, robust_smooth,
-                                         steepest, suggest_bounds, valley)
+from cyclr.rangetest.result import STOP_REASONS, RangeTestResult
+from cyclr.rangetest.settings import MONITORS, RangeTestSettings
+from cyclr.rangetest.suggestions import (
+    MIN_POINTS,
+    SINGLE_SUGGESTIONS,
+    Suggestion,
+    minimum,
+    steepest,
+    valley,
+)
 
 __all__ = [
-    "STEP_MODES", "STOP_REASONS", "MONITORS", "MIN_POINTS", "SINGLE_SUGGESTIONS",
-    "lr_ladder", "smooth_losses", "RangeTest", "RangeTestResult", "RangeTestSettings",
-    "Suggestion", "BoundsSuggestion", "bounds_suggestion", "suggest_bounds",
-    "steepest", "valley", "minimum", "robust_smooth", "recommend",
+    "MIN_POINTS",
+    "MONITORS",
+    "SINGLE_SUGGESTIONS",
+    "STEP_MODES",
+    "STOP_REASONS",
+    "BoundsSettings",
+    "BoundsSuggestion",
+    "RangeTest",
+    "RangeTestResult",
+    "RangeTestSettings",
+    "Suggestion",
+    "lr_ladder",
+    "minimum",
+    "robust_smooth",
+    "smooth_losses",
+    "steepest",
+    "suggest_bounds",
+    "valley",
 ]

@@ -1,18 +1,40 @@
 """Drawing a range test (matplotlib, imported only here and only when drawing)."""
+
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
-from cyclr.plotting import write_figure
-from cyclr.rangetest.suggestions import robust_smooth
+from cyclr.plotting import new_figure, write_figure
+from cyclr.rangetest.bounds import robust_smooth
 
-_MARKS = {"steepest": ("tab:green", "v"), "valley": ("tab:purple", "D"),
-          "minimum": ("tab:red", "o")}
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from cyclr.rangetest.result import RangeTestResult
+    from cyclr.rangetest.suggestions import Suggestion
+
+_Path = TypeVar("_Path", bound="str | os.PathLike[str]")
+
+_MARKS = {
+    "steepest": ("tab:green", "v"),
+    "valley": ("tab:purple", "D"),
+    "minimum": ("tab:red", "o"),
+}
 
 
-def plot_result(result, path, *, monitor=None, title=None, dpi=100):
-    """Draw a ``RangeTestResult`` to an image file; return ``path``.
+def plot_result(
+    result: RangeTestResult,
+    path: _Path,
+    *,
+    monitor: str | None = None,
+    title: str | None = None,
+    dpi: float = 100,
+) -> _Path:
+    r"""Draw a ``RangeTestResult`` to an image file; return ``path``.
 
     Draws the raw losses (faint) and the smoothed losses against the learning
     rate (log axis for an ``exp`` ladder), shades the suggested bounds
@@ -40,71 +62,111 @@ def plot_result(result, path, *, monitor=None, title=None, dpi=100):
     >>> lrs = lr_ladder(1e-4, 1.0, 40); losses = 2.0 - np.tanh(np.log10(lrs) + 2.0)
     >>> r = RangeTestResult(lrs, losses, smooth_losses(losses), "end_of_ladder")
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "rt.png"
-    >>> plot_result(r, out) == out and out.read_bytes()[:4] == b"\\x89PNG"
+    >>> plot_result(r, out) == out and out.read_bytes()[:4] == b"\x89PNG"
     True
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     if result.lrs.size == 0:
         raise ValueError("this range test recorded no rungs; nothing to plot")
     monitor = monitor or result.settings.monitor
-    found = result.suggestions(monitor)
+    found = dict(result.suggestions(monitor))
+    try:
+        bounds = result.bounds(monitor)
+    except ValueError:
+        bounds = None
     curve_lrs, curve_values, mode = result.curve(monitor)
 
-    fig = Figure(figsize=(7.0, 4.5))
-    FigureCanvasAgg(fig)
+    fig = new_figure(figsize=(7.0, 4.5))
     ax = fig.add_subplot(1, 1, 1)
     if result.settings.step_mode == "exp":
         ax.set_xscale("log")
-    ax.plot(result.lrs, result.losses, color="tab:blue", alpha=0.3, lw=0.8,
-            label="loss (raw)")
-    ax.plot(result.lrs, result.smoothed, color="tab:blue", lw=1.6, label="loss (smoothed)")
-    if monitor == "loss" and found["bounds"] is not None:
-        finite = np.isfinite(result.losses)
-        end = int(np.argmin(finite)) if not finite.all() else finite.size
-        ax.plot(result.lrs[:end], robust_smooth(result.losses[:end]), color="tab:cyan",
-                lw=1.0, ls=":", label="loss (zero-lag, read for the bounds)")
-    _limit_y(ax, result.losses, result.smoothed)
+    _draw_losses(ax, result, zero_lag=monitor == "loss" and bounds is not None)
     marked_ax, marked_lrs, marked_values = ax, result.lrs, result.smoothed
     if monitor != "loss":
         other = ax.twinx() if mode == "accuracy" else ax
-        other.plot(curve_lrs, curve_values, color="tab:orange", lw=1.2, marker=".", ms=3,
-                   label=monitor)
+        other.plot(
+            curve_lrs, curve_values, color="tab:orange", lw=1.2, marker=".", ms=3, label=monitor
+        )
         other.set_ylabel(monitor)
         marked_ax, marked_lrs, marked_values = other, curve_lrs, curve_values
 
-    bounds = found.pop("bounds")
     if bounds is not None:
-        ax.axvspan(bounds.base_lr, bounds.max_lr, color="tab:olive", alpha=0.15,
-                   label=f"bounds {bounds.base_lr:.2g} .. {bounds.max_lr:.2g}")
+        ax.axvspan(
+            bounds.base_lr,
+            bounds.max_lr,
+            color="tab:olive",
+            alpha=0.15,
+            label=f"bounds {bounds.base_lr:.2g} .. {bounds.max_lr:.2g}",
+        )
+    _mark_suggestions(ax, marked_ax, marked_lrs, marked_values, found)
+
+    s = result.settings
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("loss")
+    ax.set_title(
+        title
+        if title is not None
+        else f"range test: {result.lrs.size}/{s.num_steps} rungs, {result.stop_reason}"
+    )
+    ax.grid(True, which="major", alpha=0.3)
+    _legend(ax, marked_ax)
+    fig.tight_layout()
+    write_figure(fig, path, dpi=dpi)  # atomic: an interrupted run leaves no half a PNG
+    return path
+
+
+def _draw_losses(ax: Axes, result: RangeTestResult, *, zero_lag: bool) -> None:
+    """The raw and smoothed losses, and the zero-lag curve the bounds read (if ``zero_lag``)."""
+    ax.plot(result.lrs, result.losses, color="tab:blue", alpha=0.3, lw=0.8, label="loss (raw)")
+    ax.plot(result.lrs, result.smoothed, color="tab:blue", lw=1.6, label="loss (smoothed)")
+    if zero_lag:
+        finite = np.isfinite(result.losses)
+        end = int(np.argmin(finite)) if not finite.all() else finite.size
+        ax.plot(
+            result.lrs[:end],
+            robust_smooth(result.losses[:end]),
+            color="tab:cyan",
+            lw=1.0,
+            ls=":",
+            label="loss (zero-lag, read for the bounds)",
+        )
+    _limit_y(ax, result.losses, result.smoothed)
+
+
+def _mark_suggestions(
+    ax: Axes,
+    marked_ax: Axes,
+    lrs: npt.NDArray[np.float64],
+    values: npt.NDArray[np.float64],
+    found: dict[str, Suggestion | None],
+) -> None:
+    """Each suggestion: a marker at its rung on ``marked_ax``, a dashed line at its rate."""
     for name, suggestion in found.items():
         if suggestion is None:
             continue
         color, marker = _MARKS[name]
         i = suggestion.index
-        marked_ax.plot([marked_lrs[i]], [marked_values[i]], color=color, marker=marker,
-                       ls="none", label=f"{name}: {suggestion.lr:.2g}")
+        marked_ax.plot(
+            [lrs[i]],
+            [values[i]],
+            color=color,
+            marker=marker,
+            ls="none",
+            label=f"{name}: {suggestion.lr:.2g}",
+        )
         ax.axvline(suggestion.lr, color=color, ls="--", lw=0.8)
 
-    s = result.settings
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel("loss")
-    ax.set_title(title if title is not None else
-                 f"range test: {result.lrs.size}/{s.num_steps} rungs, {result.stop_reason}")
-    ax.grid(True, which="major", alpha=0.3)
+
+def _legend(ax: Axes, marked_ax: Axes) -> None:
+    """One legend on ``ax`` for the lines of both axes (``marked_ax`` may be ``ax``)."""
     handles, labels = [], []
     for axis in {id(a): a for a in (ax, marked_ax)}.values():
         h, l_ = axis.get_legend_handles_labels()
         handles += h
         labels += l_
     ax.legend(handles, labels, fontsize=8, loc="best")
-    fig.tight_layout()
-    write_figure(fig, path, dpi=dpi)  # atomic: an interrupted run leaves no half a PNG
-    return path
 
 
-def _limit_y(ax, losses, smoothed):
+def _limit_y(ax: Axes, losses: npt.NDArray[np.float64], smoothed: npt.NDArray[np.float64]) -> None:
     """Keep the interesting part in view: clip the blow-up at the end of the test."""
     finite = np.concatenate([losses[np.isfinite(losses)], smoothed[np.isfinite(smoothed)]])
     if finite.size == 0:

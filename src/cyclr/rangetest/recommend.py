@@ -1,12 +1,33 @@
 """From a range test to a ready cyclical schedule."""
+
 from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any
 
 from cyclr.rangetest import _checks
 
+if TYPE_CHECKING:
+    from cyclr.cyclic import CyclicSchedule
+    from cyclr.rangetest.result import RangeTestResult
 
-def recommend(result, n_samples, batch_size, epochs_per_half_cycle=4, *, monitor=None,
-              **schedule_kwargs):
-    """A ``CyclicSchedule`` with the suggested bounds and a half cycle of a few epochs.
+
+def recommend(
+    result: RangeTestResult,
+    n_samples: int,
+    batch_size: int,
+    epochs_per_half_cycle: float = 4,
+    *,
+    monitor: str | None = None,
+    **schedule_kwargs: Any,
+) -> CyclicSchedule:
+    """Deprecated: build the schedule from the one bounds reading instead.
+
+    ``recommend(result, n, batch_size, epochs)`` is
+    ``CyclicSchedule(*result.bounds(), step_size_for(n, batch_size, epochs))``;
+    write that (it names each piece), this function goes in the next release.
+
+    A ``CyclicSchedule`` with the suggested bounds and a half cycle of a few epochs.
 
     ::
 
@@ -33,10 +54,20 @@ def recommend(result, n_samples, batch_size, epochs_per_half_cycle=4, *, monitor
     >>> from cyclr.rangetest import RangeTestResult, lr_ladder, smooth_losses
     >>> lrs = lr_ladder(1e-4, 1.0, 41); losses = 2.0 - np.tanh(np.log10(lrs) + 2.0)
     >>> r = RangeTestResult(lrs, losses, smooth_losses(losses), "end_of_ladder")
-    >>> s = recommend(r, n_samples=1000, batch_size=32, epochs_per_half_cycle=2)
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", DeprecationWarning)
+    ...     s = recommend(r, n_samples=1000, batch_size=32, epochs_per_half_cycle=2)
     >>> s.step_size, s(0) == r.bounds().base_lr, s(64) == r.bounds().max_lr
     (64, True, True)
     """
+    warnings.warn(
+        "recommend is deprecated and will be removed in the next release; use "
+        "cyclr.CyclicSchedule(*result.bounds(), step_size=cyclr.step_size_for("
+        "n_samples, batch_size, epochs))",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     from cyclr.cyclic import CyclicSchedule
     from cyclr.planning import step_size_for
 
@@ -44,8 +75,10 @@ def recommend(result, n_samples, batch_size, epochs_per_half_cycle=4, *, monitor
     batch_size = _checks.count("batch_size", batch_size, 1)
     epochs = _checks.real("epochs_per_half_cycle", epochs_per_half_cycle)
     if epochs <= 0.0:
-        raise ValueError("epochs_per_half_cycle must be > 0; received "
-                         f"epochs_per_half_cycle={epochs_per_half_cycle!r}")
+        raise ValueError(
+            "epochs_per_half_cycle must be > 0; received "
+            f"epochs_per_half_cycle={epochs_per_half_cycle!r}"
+        )
     bounds = result.bounds(monitor)
     step_size = step_size_for(n_samples, batch_size, epochs)
     return CyclicSchedule(bounds.base_lr, bounds.max_lr, step_size, **schedule_kwargs)

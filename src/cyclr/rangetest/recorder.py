@@ -1,10 +1,13 @@
 """The range-test recorder that framework adapters drive, one batch at a time."""
+
 from __future__ import annotations
 
 import math
-from typing import Optional
+import warnings
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from cyclr.rangetest.ladder import EMA, ladder_lr, lr_ladder
 from cyclr.rangetest.result import RangeTestResult, RangeTestSettings
@@ -25,8 +28,14 @@ class RangeTest:
     - ``'interrupted'``: the adapter called ``interrupt()`` (an exception, Ctrl-C).
 
     Args:
-      start_lr, end_lr, num_steps, step_mode, beta, diverge_factor,
-      min_steps_before_stop, monitor: see ``RangeTestSettings``.
+      start_lr: the first rung of the ladder (see ``RangeTestSettings``).
+      end_lr: the last rung.
+      num_steps: the number of rungs, ``>= 2``.
+      step_mode: ``'exp'`` or ``'linear'``.
+      beta: the smoothing decay, in ``[0, 1)``.
+      diverge_factor: the divergence threshold above, ``> 1``.
+      min_steps_before_stop: the rung (1-based) from which divergence is checked.
+      monitor: the curve the suggestions read: ``'loss'``, ``'val_loss'``, ``'val_accuracy'``.
 
     Raises:
       ValueError: naming the parameter and the value received.
@@ -38,10 +47,28 @@ class RangeTest:
     ('diverged', [2.0, 9.0])
     """
 
-    def __init__(self, start_lr=1e-7, end_lr=10.0, num_steps=100, *, step_mode="exp",
-                 beta=0.98, diverge_factor=4.0, min_steps_before_stop=5, monitor="loss"):
-        self.settings = RangeTestSettings(start_lr, end_lr, num_steps, step_mode, beta,
-                                          diverge_factor, min_steps_before_stop, monitor)
+    def __init__(
+        self,
+        start_lr: float = 1e-7,
+        end_lr: float = 10.0,
+        num_steps: int = 100,
+        *,
+        step_mode: str = "exp",
+        beta: float = 0.98,
+        diverge_factor: float = 4.0,
+        min_steps_before_stop: int = 5,
+        monitor: str = "loss",
+    ) -> None:
+        self.settings = RangeTestSettings(
+            start_lr,
+            end_lr,
+            num_steps,
+            step_mode,
+            beta,
+            diverge_factor,
+            min_steps_before_stop,
+            monitor,
+        )
         self._ema = EMA(self.settings.beta)
         self._lrs: list[float] = []
         self._losses: list[float] = []
@@ -49,32 +76,62 @@ class RangeTest:
         self._val_losses: list[float] = []
         self._val_accuracies: list[float] = []
         self.best = math.inf
-        self.stop_reason: Optional[str] = None
+        self.stop_reason: str | None = None
 
     # -- the ladder ------------------------------------------------------------------------
 
     @property
-    def lrs(self) -> np.ndarray:
-        """The whole ladder (``num_steps`` rungs), whatever has been run."""
+    def ladder(self) -> npt.NDArray[np.float64]:
+        """The whole ladder (``num_steps`` rungs), whatever has been run.
+
+        The rungs actually run are ``result().lrs``.
+        """
         s = self.settings
         return lr_ladder(s.start_lr, s.end_lr, s.num_steps, s.step_mode)
 
+    @property
+    def lrs(self) -> npt.NDArray[np.float64]:
+        """Deprecated: the whole ladder is :attr:`ladder`; the rungs run, ``result().lrs``."""
+        warnings.warn(
+            "RangeTest.lrs is deprecated and will be removed in the next release; "
+            "use RangeTest.ladder (the whole ladder) or result().lrs (the rungs run)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.ladder
+
     def lr(self, i: int) -> float:
         """The learning rate of rung ``i`` (0-based).
+
+        Args:
+          i: the rung, ``0 <= i < num_steps``.
+
+        Returns:
+          Its learning rate.
 
         Raises:
           IndexError: ``i`` outside ``[0, num_steps)``.
         """
         s = self.settings
-        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) \
-                or not 0 <= i < s.num_steps:
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < s.num_steps:
             raise IndexError(f"rung must be an integer in [0, {s.num_steps}); received i={i!r}")
         return ladder_lr(int(i), s.start_lr, s.end_lr, s.num_steps, s.step_mode)
 
     @property
-    def step(self) -> int:
-        """How many rungs have been recorded."""
+    def rungs_recorded(self) -> int:
+        """How many rungs have been recorded (the index of the next rung to train)."""
         return len(self._losses)
+
+    @property
+    def step(self) -> int:
+        """Deprecated: :attr:`rungs_recorded` (SPEC's step counts optimizer updates)."""
+        warnings.warn(
+            "RangeTest.step is deprecated and will be removed in the next release; "
+            "use RangeTest.rungs_recorded",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.rungs_recorded
 
     @property
     def done(self) -> bool:
@@ -82,18 +139,19 @@ class RangeTest:
         return self.stop_reason is not None
 
     @property
-    def next_lr(self) -> Optional[float]:
+    def next_lr(self) -> float | None:
         """The learning rate to train the next batch at; ``None`` once done."""
-        return None if self.done else self.lr(self.step)
+        return None if self.done else self.lr(self.rungs_recorded)
 
     # -- recording -------------------------------------------------------------------------
 
-    def record(self, loss, *, val_loss=None, val_accuracy=None) -> bool:
+    def record(self, loss: Any, *, val_loss: Any = None, val_accuracy: Any = None) -> bool:
         """Record the loss of the batch trained at ``next_lr``; return whether to go on.
 
         Args:
           loss: that batch's training loss (anything ``float()`` accepts).
-          val_loss, val_accuracy: optional validation measurements at this rung.
+          val_loss: the validation loss measured at this rung, if any.
+          val_accuracy: the validation accuracy measured at this rung, if any.
 
         Returns:
           ``True`` to train the next rung, ``False`` once the test has stopped.
@@ -103,10 +161,11 @@ class RangeTest:
           ValueError: ``loss`` is not a number.
         """
         if self.done:
-            raise RuntimeError(f"the range test has stopped ({self.stop_reason}); "
-                               "start a new RangeTest")
+            raise RuntimeError(
+                f"the range test has stopped ({self.stop_reason}); start a new RangeTest"
+            )
         value = _number("loss", loss)
-        i = self.step
+        i = self.rungs_recorded
         self._lrs.append(self.lr(i))
         self._losses.append(value)
         self._record_metric(self._val_losses, "val_loss", val_loss)
@@ -118,20 +177,21 @@ class RangeTest:
             self.stop_reason = "non_finite_loss"
             return False
         self.best = min(self.best, smooth)
-        if self.step >= s.min_steps_before_stop and \
-                smooth > self.best + (s.diverge_factor - 1.0) * abs(self.best):
+        if self.rungs_recorded >= s.min_steps_before_stop and smooth > self.best + (
+            s.diverge_factor - 1.0
+        ) * abs(self.best):
             self.stop_reason = "diverged"
-        elif self.step == s.num_steps:
+        elif self.rungs_recorded == s.num_steps:
             self.stop_reason = "end_of_ladder"
         return not self.done
 
-    def _record_metric(self, values, name, value):
+    def _record_metric(self, values: list[float], name: str, value: Any) -> None:
         # a metric first given at rung i > 0 is NaN before it; one skipped later is NaN there
         if value is None:
             if values:
                 values.append(math.nan)
             return
-        values.extend([math.nan] * (self.step - 1 - len(values)))
+        values.extend([math.nan] * (self.rungs_recorded - 1 - len(values)))
         values.append(_number(name, value))
 
     def interrupt(self) -> None:
@@ -142,18 +202,34 @@ class RangeTest:
     def result(self) -> RangeTestResult:
         """The recorded curves and settings.
 
+        Returns:
+          A :class:`RangeTestResult` of the rungs recorded.
+
         Raises:
           RuntimeError: the test is still running (call ``interrupt()`` first).
         """
-        if not self.done:
-            raise RuntimeError(f"the range test is still running ({self.step} of "
-                               f"{self.settings.num_steps} rungs); call interrupt() first")
-        pad = lambda v: (v + [math.nan] * (self.step - len(v))) if v else None  # noqa: E731
-        return RangeTestResult(self._lrs, self._losses, self._smoothed, self.stop_reason,
-                               self.settings, pad(self._val_losses), pad(self._val_accuracies))
+        if self.stop_reason is None:  # not done
+            raise RuntimeError(
+                f"the range test is still running ({self.rungs_recorded} of "
+                f"{self.settings.num_steps} rungs); call interrupt() first"
+            )
+
+        def pad(values: list[float]) -> list[float] | None:
+            # a metric measured at some rungs is NaN at the others; one never given is None
+            return values + [math.nan] * (self.rungs_recorded - len(values)) if values else None
+
+        return RangeTestResult(
+            self._lrs,
+            self._losses,
+            self._smoothed,
+            self.stop_reason,
+            self.settings,
+            pad(self._val_losses),
+            pad(self._val_accuracies),
+        )
 
 
-def _number(name, value) -> float:
+def _number(name: str, value: Any) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):

@@ -1,88 +1,44 @@
 """What a range test leaves behind: its settings, its curves, why it stopped; JSON and text."""
+
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import asdict, dataclass, field, fields
-from typing import Optional
+from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from cyclr._files import replace_atomically
 from cyclr.rangetest import _checks
-from cyclr.rangetest.ladder import check_beta, check_ladder
-from cyclr.rangetest.suggestions import SINGLE_SUGGESTIONS, BoundsSuggestion, bounds_suggestion
+from cyclr.rangetest._records import Readings, as_dict, decode, encode, frozen
+from cyclr.rangetest.bounds import BoundsSettings, BoundsSuggestion, suggest_bounds
+from cyclr.rangetest.settings import MONITORS, RangeTestSettings
+from cyclr.rangetest.suggestions import SINGLE_SUGGESTIONS, Suggestion
+
+__all__ = [
+    "FORMAT",
+    "MONITORS",
+    "STOP_REASONS",
+    "VERSION",
+    "RangeTestResult",
+    "RangeTestSettings",
+]
+
+_Path = TypeVar("_Path", bound="str | os.PathLike[str]")
 
 STOP_REASONS = ("diverged", "non_finite_loss", "end_of_ladder", "interrupted")
-MONITORS = ("loss", "val_loss", "val_accuracy")
 FORMAT = "cyclr.range_test"
 VERSION = 1
 
 
-@dataclass(frozen=True)
-class RangeTestSettings:
-    """How a range test is run (SPEC.md); validated on construction.
-
-    Args:
-      start_lr, end_lr, num_steps, step_mode: the ladder (see ``lr_ladder``).
-      beta: the smoothing decay, in ``[0, 1)``.
-      diverge_factor: stop once ``smooth > best + (diverge_factor - 1) * |best|``; ``> 1``.
-      min_steps_before_stop: the rung (1-based) from which divergence is checked; ``>= 1``.
-      monitor: the curve the suggestions read: ``'loss'``, ``'val_loss'``, ``'val_accuracy'``.
-
-    Raises:
-      ValueError: naming the parameter and the value received.
-
-    >>> RangeTestSettings(1e-4, 1.0, 50).num_steps
-    50
-    """
-
-    start_lr: float = 1e-7
-    end_lr: float = 10.0
-    num_steps: int = 100
-    step_mode: str = "exp"
-    beta: float = 0.98
-    diverge_factor: float = 4.0
-    min_steps_before_stop: int = 5
-    monitor: str = "loss"
-
-    def __post_init__(self):
-        put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
-        start, end, n, mode = check_ladder(self.start_lr, self.end_lr, self.num_steps,
-                                           self.step_mode)
-        put("start_lr", start), put("end_lr", end), put("num_steps", n), put("step_mode", mode)
-        put("beta", check_beta(self.beta))
-        factor = _checks.real("diverge_factor", self.diverge_factor)
-        if factor <= 1.0:
-            raise ValueError(f"diverge_factor must be > 1; received diverge_factor={factor!r}")
-        put("diverge_factor", factor)
-        put("min_steps_before_stop",
-            _checks.count("min_steps_before_stop", self.min_steps_before_stop, 1))
-        _checks.choice("monitor", self.monitor, MONITORS)
+_DEFAULT_SETTINGS = RangeTestSettings()
 
 
-def _frozen(name, values, size=None):
-    if values is None:
-        return None
-    array = _checks.vector(name, values).copy()
-    if size is not None and array.size != size:
-        raise ValueError(f"{name} must have one value per rung ({size}); "
-                         f"received {array.size}")
-    array.flags.writeable = False
-    return array
-
-
-def _encode(array):
-    """Floats for JSON: non-finite values as the strings 'NaN', 'Infinity', '-Infinity'."""
-    if array is None:
-        return None
-    return [v if math.isfinite(v) else ("NaN" if math.isnan(v) else
-                                        ("Infinity" if v > 0 else "-Infinity"))
-            for v in array.tolist()]
-
-
-@dataclass(frozen=True, eq=False)
+# init=False: the constructor takes any 1-D sequences (lists from JSON, the recorder's
+# lists), while the fields hold what __init__ makes of them: read-only float64 arrays.
+@dataclass(frozen=True, eq=False, init=False)
 class RangeTestResult:
     """The curves of one range test and why it stopped (arrays are read-only).
 
@@ -92,7 +48,16 @@ class RangeTestResult:
       smoothed: the debiased EMA of ``losses`` (SPEC.md).
       stop_reason: ``'diverged'``, ``'non_finite_loss'``, ``'end_of_ladder'``, ``'interrupted'``.
       settings: the ``RangeTestSettings`` the test ran with.
-      val_losses, val_accuracies: optional, one per rung, NaN where not measured.
+      val_losses: optional, one per rung, NaN where not measured.
+      val_accuracies: optional, one per rung, NaN where not measured.
+
+    The constructor takes the same names, in this order; the curves as any 1-D
+    sequences of numbers (copied into read-only float64 arrays), ``settings``
+    also as a dict of its fields.
+
+    Raises:
+      ValueError: a curve that is not 1-D or not one value per rung, an unknown
+        ``stop_reason``, or bad settings.
 
     >>> r = RangeTestResult([0.1, 0.2], [2.0, 1.0], [2.0, 1.5], "interrupted",
     ...                     RangeTestSettings(0.1, 1.0, 10))
@@ -100,31 +65,54 @@ class RangeTestResult:
     True
     """
 
-    lrs: np.ndarray
-    losses: np.ndarray
-    smoothed: np.ndarray
+    lrs: npt.NDArray[np.float64]
+    losses: npt.NDArray[np.float64]
+    smoothed: npt.NDArray[np.float64]
     stop_reason: str
     settings: RangeTestSettings = field(default_factory=RangeTestSettings)
-    val_losses: Optional[np.ndarray] = None
-    val_accuracies: Optional[np.ndarray] = None
+    val_losses: npt.NDArray[np.float64] | None = None
+    val_accuracies: npt.NDArray[np.float64] | None = None
+    # readings computed once per curve: a result is immutable
+    _cache: dict[tuple[Any, ...], Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
-    def __post_init__(self):
-        put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
-        put("lrs", _frozen("lrs", self.lrs))
+    def __init__(
+        self,
+        lrs: npt.ArrayLike,
+        losses: npt.ArrayLike,
+        smoothed: npt.ArrayLike,
+        stop_reason: str,
+        settings: RangeTestSettings | dict[str, Any] = _DEFAULT_SETTINGS,
+        val_losses: npt.ArrayLike | None = None,
+        val_accuracies: npt.ArrayLike | None = None,
+    ) -> None:
+        def put(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        put("_cache", {})
+        put("lrs", frozen("lrs", lrs))
         n = self.lrs.size
-        for name in ("losses", "smoothed", "val_losses", "val_accuracies"):
-            put(name, _frozen(name, getattr(self, name), n))
-        _checks.choice("stop_reason", self.stop_reason, STOP_REASONS)
-        if isinstance(self.settings, dict):
-            put("settings", RangeTestSettings(**self.settings))
-        if not isinstance(self.settings, RangeTestSettings):
-            raise ValueError("settings must be a RangeTestSettings; received "
-                             f"settings={self.settings!r}")
+        put("losses", frozen("losses", losses, n))
+        put("smoothed", frozen("smoothed", smoothed, n))
+        put("val_losses", frozen("val_losses", val_losses, n))
+        put("val_accuracies", frozen("val_accuracies", val_accuracies, n))
+        put("stop_reason", stop_reason)
+        _checks.choice("stop_reason", stop_reason, STOP_REASONS)
+        if isinstance(settings, dict):
+            settings = RangeTestSettings(**settings)
+        if not isinstance(settings, RangeTestSettings):
+            raise ValueError(
+                f"settings must be a RangeTestSettings; received settings={settings!r}"
+            )
+        put("settings", settings)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, RangeTestResult):
             return NotImplemented
         for f in fields(self):
+            if not f.compare:
+                continue
             a, b = getattr(self, f.name), getattr(other, f.name)
             if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
                 if a is None or b is None or not np.array_equal(a, b, equal_nan=True):
@@ -133,15 +121,22 @@ class RangeTestResult:
                 return False
         return True
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # equal results hold unhashable arrays
 
     # -- reading ---------------------------------------------------------------------------
 
-    def curve(self, monitor=None):
+    def curve(
+        self, monitor: str | None = None
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], str]:
         """``(lrs, values, mode)`` of one curve; validation curves keep their measured rungs.
 
-        ``monitor`` defaults to ``settings.monitor``; ``mode`` is ``'accuracy'`` for
-        ``'val_accuracy'`` and ``'loss'`` otherwise.
+        Args:
+          monitor: ``'loss'``, ``'val_loss'`` or ``'val_accuracy'``; defaults to
+            ``settings.monitor``.
+
+        Returns:
+          The rates and values of the rungs where the curve was measured, and the
+          reading's ``mode``: ``'accuracy'`` for ``'val_accuracy'``, else ``'loss'``.
 
         Raises:
           ValueError: an unknown monitor, or one this test did not record.
@@ -151,114 +146,211 @@ class RangeTestResult:
             return self.lrs, self.losses, "loss"
         values = self.val_losses if monitor == "val_loss" else self.val_accuracies
         if values is None:
-            raise ValueError(f"this range test recorded no {monitor}; received monitor="
-                             f"{monitor!r}")
+            raise ValueError(f"this range test recorded no {monitor}; received monitor={monitor!r}")
         measured = ~np.isnan(values)
-        return self.lrs[measured], values[measured], \
-            ("accuracy" if monitor == "val_accuracy" else "loss")
+        return (
+            self.lrs[measured],
+            values[measured],
+            ("accuracy" if monitor == "val_accuracy" else "loss"),
+        )
 
-    def bounds(self, monitor=None) -> BoundsSuggestion:
-        """The suggested cyclical bounds (``bounds_suggestion``) of one curve.
+    def bounds(
+        self, monitor: str | None = None, settings: BoundsSettings | None = None
+    ) -> BoundsSuggestion:
+        """The suggested cyclical bounds of one curve (:func:`cyclr.suggest_bounds`).
+
+        ``base_lr, max_lr = result.bounds()``; the result also carries the rungs.
+        Computed once per curve and settings, then remembered.
+
+        Args:
+          monitor: the curve to read (default: ``settings.monitor`` of the test).
+          settings: the reading's knobs (default: the validated ones).
+
+        Returns:
+          A :class:`~cyclr.rangetest.BoundsSuggestion`.
 
         Raises:
-          ValueError: as ``bounds_suggestion`` or ``curve``.
+          ValueError: as :func:`cyclr.suggest_bounds`, or an unknown monitor.
         """
-        lrs, values, mode = self.curve(monitor)
-        return bounds_suggestion(lrs, values, mode=mode)
-
-    def suggestions(self, monitor=None) -> dict:
-        """Every suggestion by name: ``'bounds'``, ``'steepest'``, ``'valley'``, ``'minimum'``.
-
-        A suggestion that cannot be read off this curve (too few points, no
-        descent) is ``None``; call it directly to see why.
-        """
-        lrs, values, mode = self.curve(monitor)
-        found = {}
-        for name, reading in [("bounds", bounds_suggestion), *SINGLE_SUGGESTIONS.items()]:
+        key = ("bounds", monitor or self.settings.monitor, settings)
+        if key not in self._cache:
+            lrs, values, mode = self.curve(monitor)
             try:
-                found[name] = reading(lrs, values, mode=mode)
-            except ValueError:
-                found[name] = None
+                self._cache[key] = suggest_bounds(lrs, values, mode=mode, settings=settings)
+            except ValueError as error:
+                self._cache[key] = error
+        found: BoundsSuggestion | ValueError = self._cache[key]
+        if isinstance(found, ValueError):
+            raise ValueError(str(found))
         return found
 
-    def summary(self, monitor=None) -> str:
-        """A few lines of text: what ran, why it stopped, the suggestions."""
+    def suggestions(self, monitor: str | None = None) -> dict[str, Suggestion | None]:
+        """The single-rate readings by name: ``'steepest'``, ``'valley'``, ``'minimum'``.
+
+        A reading that cannot be made on this curve (too few points, no descent)
+        is ``None``; call it directly to see why. The bounds are :meth:`bounds`
+        (``suggestions()["bounds"]`` still works, deprecated).
+
+        Args:
+          monitor: the curve to read (default: ``settings.monitor`` of the test).
+
+        Returns:
+          ``{name: Suggestion or None}``, computed once per curve.
+
+        Raises:
+          ValueError: an unknown monitor, or one this test did not record.
+        """
+        key = ("single", monitor or self.settings.monitor)
+        if key not in self._cache:
+            lrs, values, mode = self.curve(monitor)
+            found: dict[str, Suggestion | None] = {}
+            for name, reading in SINGLE_SUGGESTIONS.items():
+                try:
+                    found[name] = reading(lrs, values, mode=mode)
+                except ValueError:
+                    found[name] = None
+            self._cache[key] = found
+        return Readings(self._cache[key], self, monitor)
+
+    def summary(self, monitor: str | None = None) -> str:
+        """A few lines of text: what ran, why it stopped, the suggestions.
+
+        Args:
+          monitor: the curve the suggestions read (default: ``settings.monitor``).
+
+        Returns:
+          The lines, joined by newlines.
+
+        Raises:
+          ValueError: an unknown monitor, or one this test did not record.
+        """
         s = self.settings
-        lines = [f"range test: {self.lrs.size} of {s.num_steps} rungs ({s.step_mode} ladder, "
-                 f"{s.start_lr:.3g} -> {s.end_lr:.3g}), stopped: {self.stop_reason}"]
+        lines = [
+            f"range test: {self.lrs.size} of {s.num_steps} rungs ({s.step_mode} ladder, "
+            f"{s.start_lr:.3g} -> {s.end_lr:.3g}), stopped: {self.stop_reason}"
+        ]
         finite = np.isfinite(self.smoothed)
         if finite.any():
             i = int(np.flatnonzero(finite)[np.argmin(self.smoothed[finite])])
             lines.append(f"lowest smoothed loss {self.smoothed[i]:.4g} at lr={self.lrs[i]:.3g}")
         monitor = monitor or s.monitor
         found = self.suggestions(monitor)
-        bounds = found.pop("bounds")
-        lines.append(f"suggested bounds ({monitor}): " + (
-            f"base_lr={bounds.base_lr:.3g}, max_lr={bounds.max_lr:.3g}" if bounds else
-            "none (too few points or no descent)"))
-        lines.append(" | ".join(f"{name}: " + (f"{x.lr:.3g}" if x else "none")
-                                for name, x in found.items()))
+        bounds = self._bounds_or_none(monitor)
+        lines.append(
+            f"suggested bounds ({monitor}): "
+            + (
+                f"base_lr={bounds.base_lr:.3g}, max_lr={bounds.max_lr:.3g}"
+                if bounds
+                else "none (too few points or no descent)"
+            )
+        )
+        lines.append(
+            " | ".join(f"{name}: " + (f"{x.lr:.3g}" if x else "none") for name, x in found.items())
+        )
         return "\n".join(lines)
+
+    def _bounds_or_none(self, monitor: str | None = None) -> BoundsSuggestion | None:
+        try:
+            return self.bounds(monitor)
+        except ValueError:
+            return None
 
     # -- saving ----------------------------------------------------------------------------
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (non-finite floats as ``'NaN'``/``'Infinity'`` strings)."""
-        found = self.suggestions() if self.lrs.size else {}
+        found: dict[str, Any] = {}
+        if self.lrs.size:
+            found = {"bounds": self._bounds_or_none(), **self.suggestions()}
         return {
-            "format": FORMAT, "version": VERSION,
-            "settings": asdict(self.settings), "stop_reason": self.stop_reason,
-            "lrs": _encode(self.lrs), "losses": _encode(self.losses),
-            "smoothed": _encode(self.smoothed),
-            "val_losses": _encode(self.val_losses),
-            "val_accuracies": _encode(self.val_accuracies),
+            "format": FORMAT,
+            "version": VERSION,
+            "settings": asdict(self.settings),
+            "stop_reason": self.stop_reason,
+            "lrs": encode(self.lrs),
+            "losses": encode(self.losses),
+            "smoothed": encode(self.smoothed),
+            "val_losses": encode(self.val_losses),
+            "val_accuracies": encode(self.val_accuracies),
             # informative only; from_dict recomputes them
-            "suggestions": {k: (v._asdict() if v else None) for k, v in found.items()},
+            "suggestions": {k: (as_dict(v) if v else None) for k, v in found.items()},
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RangeTestResult":
+    def from_dict(cls, data: dict[str, Any]) -> RangeTestResult:
         """Rebuild a result from ``to_dict()``'s output.
+
+        Args:
+          data: what :meth:`to_dict` returned (or its JSON, parsed).
+
+        Returns:
+          The result, its readings recomputed.
 
         Raises:
           ValueError: not a cyclr range-test record, or a newer version.
         """
         fmt = data.get("format") if isinstance(data, dict) else None
         if fmt != FORMAT:
-            raise ValueError(f"not a cyclr range-test result: expected format={FORMAT!r}; "
-                             f"received format={fmt!r}")
+            raise ValueError(
+                f"not a cyclr range-test result: expected format={FORMAT!r}; "
+                f"received format={fmt!r}"
+            )
         if data.get("version") != VERSION:
-            raise ValueError(f"unsupported range-test result version; expected {VERSION}, "
-                             f"received version={data.get('version')!r}")
+            raise ValueError(
+                f"unsupported range-test result version; expected {VERSION}, "
+                f"received version={data.get('version')!r}"
+            )
         try:
-            decode = lambda v: None if v is None else [float(x) for x in v]  # noqa: E731
-            return cls(decode(data["lrs"]), decode(data["losses"]), decode(data["smoothed"]),
-                       data["stop_reason"], RangeTestSettings(**data["settings"]),
-                       decode(data.get("val_losses")), decode(data.get("val_accuracies")))
+            return cls(
+                decode(data["lrs"]),
+                decode(data["losses"]),
+                decode(data["smoothed"]),
+                data["stop_reason"],
+                RangeTestSettings(**data["settings"]),
+                decode(data.get("val_losses")),
+                decode(data.get("val_accuracies")),
+            )
         except (KeyError, TypeError) as error:
             raise ValueError(f"malformed range-test result: {error!r}") from None
 
-    def to_json(self, path=None) -> str:
+    def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
         """The result as strict JSON text; also written to ``path`` when given.
 
         The file is replaced only once complete: an interrupted write leaves the old one.
+
+        Args:
+          path: a file to write the text to (plus a final newline), if any.
+
+        Returns:
+          The JSON text.
+
+        Raises:
+          OSError: the file cannot be written.
         """
         text = json.dumps(self.to_dict(), indent=1, allow_nan=False)
         if path is not None:
-            def write(tmp):
+
+            def write(tmp: str) -> None:
                 with open(tmp, "w", encoding="utf-8") as handle:
                     handle.write(text + "\n")
+
             replace_atomically(path, write)
         return text
 
     @classmethod
-    def from_json(cls, source) -> "RangeTestResult":
+    def from_json(cls, source: str | os.PathLike[str]) -> RangeTestResult:
         """Load a result from JSON text or from a file path (``str`` or ``os.PathLike``).
 
         A ``str`` starting with ``{`` is read as JSON text, anything else as a path.
 
+        Args:
+          source: JSON text, or the path of a file holding it.
+
+        Returns:
+          The result.
+
         Raises:
-          FileNotFoundError / OSError: the file cannot be read.
+          OSError: the file cannot be read (``FileNotFoundError`` and the like).
           ValueError: not valid JSON, or not a range-test result.
         """
         if isinstance(source, str) and source.lstrip().startswith("{"):
@@ -272,10 +364,29 @@ class RangeTestResult:
             raise ValueError(f"not valid JSON: {error}") from None
         return cls.from_dict(data)
 
-    def plot(self, path, *, monitor=None, title=None, dpi=100):
+    def plot(
+        self,
+        path: _Path,
+        *,
+        monitor: str | None = None,
+        title: str | None = None,
+        dpi: float = 100,
+    ) -> _Path:
         """Draw the curves with every suggestion marked and the bounds shaded; save to ``path``.
 
-        See ``cyclr.rangetest.plotting.plot_result``; returns ``path``.
+        See :func:`cyclr.rangetest.plotting.plot_result`.
+
+        Args:
+          path: the image file; the format follows its suffix.
+          monitor: the curve the suggestions read; defaults to ``settings.monitor``.
+          title: the figure title; defaults to a one-line description of the test.
+          dpi: resolution for raster formats.
+
+        Returns:
+          ``path``.
+
+        Raises:
+          ValueError: the result has no rungs, or an unknown monitor.
         """
         from cyclr.rangetest.plotting import plot_result
 

@@ -7,10 +7,11 @@
 - :mod:`cyclr.torch.distributed`: rank helpers for ``torchrun``.
 - :data:`TORCH_OPS`: the core's array operations on torch tensors.
 """
+
 from cyclr.rangetest import RangeTestResult
 from cyclr.torch import distributed
 from cyclr.torch._ops import TORCH_OPS
 from cyclr.torch.rangetest import range_test
 from cyclr.torch.scheduler import CyclicLR
 
-__all__ = ["CyclicLR", "RangeTestResult", "TORCH_OPS", "distributed", "range_test"]
+__all__ = ["TORCH_OPS", "CyclicLR", "RangeTestResult", "distributed", "range_test"]

@@ -9,6 +9,7 @@ same rates. The range test averages each rung's loss across ranks with
 :func:`mean_across_ranks`, so every rank sees the same curve and stops at the
 same rung.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -52,8 +53,7 @@ def sum_across_ranks(*values: float) -> list[float]:
     """
     if not is_distributed():
         return [float(v) for v in values]
-    tensor = torch.tensor([float(v) for v in values], dtype=torch.float64,
-                          device=_reduce_device())
+    tensor = torch.tensor([float(v) for v in values], dtype=torch.float64, device=_reduce_device())
     dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor.tolist()
 

@@ -4,36 +4,37 @@ The ladder, smoothing and stopping rules are the core's
 (:class:`cyclr.rangetest.RangeTest`); this module trains one batch per rung and
 hands it the loss, then puts everything back as it was.
 """
+
 from __future__ import annotations
 
 import contextlib
-import copy
 import os
-import random
 import sys
-import tempfile
-from typing import Callable, Optional
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
-import numpy as np
 import torch
 
 from cyclr._base import check_count
 from cyclr.rangetest import RangeTest, RangeTestResult
 from cyclr.torch import distributed
+from cyclr.torch._snapshot import Snapshot
 from cyclr.torch.scheduler import _set_value
 
 
-def default_batch(batch):
+def default_batch(batch: Any) -> tuple[Any, Any]:
     """``(inputs, targets)`` from a batch that is a pair, as a ``TensorDataset`` loader gives."""
     if isinstance(batch, (tuple, list)) and len(batch) == 2:
         return batch[0], batch[1]
     kind = type(batch).__name__
-    raise ValueError(f"a batch must be an (inputs, targets) pair; received a {kind}"
-                     f"{' with keys ' + repr(sorted(batch)) if isinstance(batch, dict) else ''}"
-                     "; pass batch_fn=... to unpack it")
+    raise ValueError(
+        f"a batch must be an (inputs, targets) pair; received a {kind}"
+        f"{' with keys ' + repr(sorted(batch)) if isinstance(batch, dict) else ''}"
+        "; pass batch_fn=... to unpack it"
+    )
 
 
-def _to_device(obj, device):
+def _to_device(obj: Any, device: torch.device) -> Any:
     if isinstance(obj, torch.Tensor):
         return obj.to(device, non_blocking=True)
     if isinstance(obj, dict):
@@ -43,7 +44,7 @@ def _to_device(obj, device):
     return obj
 
 
-def _forward(model, inputs):
+def _forward(model: torch.nn.Module, inputs: Any) -> Any:
     if isinstance(inputs, tuple):
         return model(*inputs)
     if isinstance(inputs, dict):
@@ -51,131 +52,54 @@ def _forward(model, inputs):
     return model(inputs)
 
 
-def _batch_size(targets) -> int:
+def _batch_size(targets: Any) -> int:
     if isinstance(targets, torch.Tensor) and targets.dim() > 0:
         return int(targets.shape[0])
     return 1
 
 
-class _Snapshot:
-    """Everything the range test changes, saved on entry and put back on exit (any exit).
-
-    The model's and the optimizer's ``state_dict()`` (in memory, or in a
-    temporary file inside ``checkpoint_dir``), the parameters' ``.grad``, each
-    module's train/eval mode, the random number generators (torch's global ones,
-    every ``torch.Generator`` a loader or its samplers hold, NumPy's and Python's
-    global ones: so the batches, augmentations and dropout masks of the training
-    that follows are those it would have had without the test) and a
-    ``DistributedSampler``'s epoch.
-    """
-
-    def __init__(self, model, optimizer, loaders, checkpoint_dir=None):
-        self.model, self.optimizer, self.checkpoint_dir = model, optimizer, checkpoint_dir
-        self.samplers = [getattr(loader, "sampler", None) for loader in loaders]
-        self.generators = _generators(loaders)
-
-    def __enter__(self):
-        params = list(self.model.parameters())
-        grads = [None if p.grad is None else p.grad.detach().clone() for p in params]
-        if self.checkpoint_dir is None:
-            self.state = {
-                "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
-                "optimizer": copy.deepcopy(self.optimizer.state_dict()),
-                "grads": grads}
-            self.path = None
-        else:
-            handle, self.path = tempfile.mkstemp(prefix="cyclr-range-test-", suffix=".pt",
-                                                 dir=self.checkpoint_dir)
-            os.close(handle)
-            torch.save({"model": self.model.state_dict(),
-                        "optimizer": self.optimizer.state_dict(), "grads": grads}, self.path)
-            del grads
-        self.modes = [m.training for m in self.model.modules()]
-        self.rng = torch.get_rng_state()
-        self.cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
-        self.epochs = [getattr(s, "epoch", None) for s in self.samplers]
-        self.generator_states = [g.get_state() for g in self.generators]
-        self.host_rng = (np.random.get_state(), random.getstate())
-        return self
-
-    def __exit__(self, *exc_info):
-        try:
-            if self.path is None:
-                state = self.state
-            else:
-                # Our own file, written a moment ago: the optimizer's state_dict may hold
-                # values a weights-only load refuses (custom optimizers).
-                state = torch.load(self.path, weights_only=False)
-            self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
-            with torch.no_grad():
-                for p, g in zip(self.model.parameters(), state["grads"]):
-                    p.grad = None if g is None else g.to(p.device)
-            for m, mode in zip(self.model.modules(), self.modes):
-                m.training = mode
-            torch.set_rng_state(self.rng)
-            if self.cuda_rng is not None:
-                torch.cuda.set_rng_state_all(self.cuda_rng)
-            for sampler, epoch in zip(self.samplers, self.epochs):
-                if epoch is not None:
-                    sampler.epoch = epoch
-            for generator, saved in zip(self.generators, self.generator_states):
-                generator.set_state(saved)
-            np.random.set_state(self.host_rng[0])
-            random.setstate(self.host_rng[1])
-        finally:
-            if self.path is not None:
-                os.remove(self.path)
-        return False  # an exception (KeyboardInterrupt included) goes on up
-
-
-def _generators(loaders) -> list:
-    """Every distinct ``torch.Generator`` held by the loaders and their samplers."""
-    found = []
-    for loader in loaders:
-        sampler = getattr(loader, "sampler", None)
-        batch_sampler = getattr(loader, "batch_sampler", None)
-        for owner in (loader, sampler, batch_sampler, getattr(batch_sampler, "sampler", None),
-                      getattr(sampler, "sampler", None)):
-            g = getattr(owner, "generator", None)
-            if isinstance(g, torch.Generator) and all(g is not f for f in found):
-                found.append(g)
-    return found
-
-
-def _cycle(loader):
+def _cycle(loader: Any) -> Iterator[Any]:
     """The loader's batches, again and again; a sampler with ``set_epoch`` gets each pass's."""
     sampler = getattr(loader, "sampler", None)
     passes = 0
     while True:
-        if hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(passes)
+        set_epoch = getattr(sampler, "set_epoch", None)
+        if set_epoch is not None:
+            set_epoch(passes)
         count = 0
         for batch in loader:
             count += 1
             yield batch
         if count == 0:
-            raise ValueError(f"train_loader yielded no batches; received "
-                             f"train_loader={loader!r}")
+            raise ValueError(f"train_loader yielded no batches; received train_loader={loader!r}")
         passes += 1
 
 
 class _Trainer:
     """One optimizer update per rung, on ``accumulation_steps`` batches; validation passes."""
 
-    def __init__(self, model, optimizer, criterion, batch_fn, device, accumulation_steps, amp,
-                 val_accuracy):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        optimizer: Any,
+        criterion: Callable[..., Any],
+        batch_fn: Callable[[Any], tuple[Any, Any]],
+        device: torch.device,
+        accumulation_steps: int,
+        amp: bool,
+        val_accuracy: bool,
+    ) -> None:
         self.model, self.optimizer, self.criterion = model, optimizer, criterion
         self.batch_fn, self.device, self.accumulation_steps = batch_fn, device, accumulation_steps
         self.amp, self.val_accuracy = amp, val_accuracy
 
-    def _autocast(self):
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         # bfloat16 keeps float32's range: no loss scaling, so no update is ever skipped.
         if not self.amp:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
 
-    def _loss(self, batch):
+    def _loss(self, batch: Any) -> tuple[torch.Tensor, Any, Any]:
         inputs, targets = self.batch_fn(batch)
         inputs, targets = _to_device(inputs, self.device), _to_device(targets, self.device)
         with self._autocast():
@@ -186,7 +110,7 @@ class _Trainer:
             raise ValueError(f"criterion must return a scalar loss tensor; received {shape}")
         return loss.reshape(()), outputs, targets
 
-    def train_rung(self, batches, lr: float) -> float:
+    def train_rung(self, batches: Iterator[Any], lr: float) -> float:
         """Train one update at ``lr``; return the mean loss of its batches (before the update)."""
         for group in self.optimizer.param_groups:
             _set_value(group, "lr", lr)
@@ -195,7 +119,7 @@ class _Trainer:
         total = 0.0
         for k in range(self.accumulation_steps):
             last = k == self.accumulation_steps - 1
-            with (contextlib.nullcontext() if last or no_sync is None else no_sync()):
+            with contextlib.nullcontext() if last or no_sync is None else no_sync():
                 loss, _, _ = self._loss(next(batches))
                 (loss / self.accumulation_steps).backward()
             total += float(loss.detach())
@@ -203,7 +127,7 @@ class _Trainer:
         return total / self.accumulation_steps
 
     @torch.no_grad()
-    def validate(self, loader) -> tuple[float, Optional[float]]:
+    def validate(self, loader: Any) -> tuple[float, float | None]:
         """Loss (and accuracy) over the whole loader, weighted by batch size, all ranks pooled."""
         modes = [m.training for m in self.model.modules()]
         self.model.eval()
@@ -217,7 +141,7 @@ class _Trainer:
                 if self.val_accuracy:
                     correct += float((outputs.argmax(dim=-1) == targets).sum())
         finally:
-            for m, mode in zip(self.model.modules(), modes):
+            for m, mode in zip(self.model.modules(), modes, strict=False):
                 m.training = mode
         loss_sum, correct, count = distributed.sum_across_ranks(loss_sum, correct, count)
         if count == 0:
@@ -225,7 +149,7 @@ class _Trainer:
         return loss_sum / count, (correct / count if self.val_accuracy else None)
 
 
-def _progress_bar(progress: Optional[bool], total: int):
+def _progress_bar(progress: bool | None, total: int) -> Any:
     if progress is False or not distributed.is_main_process():
         return None
     if progress is None:
@@ -240,14 +164,47 @@ def _progress_bar(progress: Optional[bool], total: int):
     return tqdm(total=total, desc="range test", unit="rung", leave=False)
 
 
-def range_test(model: torch.nn.Module, optimizer: torch.optim.Optimizer, criterion: Callable,
-               train_loader, *, start_lr: float = 1e-7, end_lr: float = 10.0,
-               num_steps: int = 100, step_mode: str = "exp", val_loader=None,
-               val_every: int = 1, val_accuracy: bool = False, monitor: Optional[str] = None,
-               accumulation_steps: int = 1, amp: bool = False,
-               batch_fn: Optional[Callable] = None, device=None, beta: float = 0.98,
-               diverge_factor: float = 4.0, checkpoint_dir=None,
-               progress: Optional[bool] = None, json_path=None) -> RangeTestResult:
+def _optimizer_lr(optimizer: torch.optim.Optimizer, step_mode: str) -> float:
+    """The lr all parameter groups share, for ``start_lr=None``."""
+    lrs = [float(group["lr"]) for group in optimizer.param_groups]
+    if len(set(lrs)) > 1:
+        raise ValueError(
+            "start_lr=None starts the ladder at the optimizer's lr, but its "
+            f"parameter groups differ: received lr={lrs!r}; pass start_lr=..."
+        )
+    if lrs[0] <= 0 and step_mode == "exp":
+        raise ValueError(
+            "start_lr=None starts the ladder at the optimizer's lr, and an exp "
+            f"ladder cannot start at received lr={lrs[0]!r}; pass start_lr=... "
+            "or step_mode='linear'"
+        )
+    return lrs[0]
+
+
+def range_test(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    criterion: Callable[..., Any],
+    train_loader: Iterable[Any],
+    *,
+    start_lr: float | None = 1e-7,
+    end_lr: float = 10.0,
+    num_steps: int = 100,
+    step_mode: str = "exp",
+    val_loader: Iterable[Any] | None = None,
+    val_every: int = 1,
+    val_accuracy: bool = False,
+    monitor: str | None = None,
+    accumulation_steps: int = 1,
+    amp: bool = False,
+    batch_fn: Callable[[Any], tuple[Any, Any]] | None = None,
+    device: torch.device | str | None = None,
+    beta: float = 0.98,
+    diverge_factor: float = 4.0,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    progress: bool | None = None,
+    json_path: str | os.PathLike[str] | None = None,
+) -> RangeTestResult:
     """Run the learning-rate range test (Smith 2017) and leave model and optimizer untouched.
 
     Rung ``i`` sets every parameter group's lr to ``lr[i]`` of the ladder
@@ -271,7 +228,11 @@ def range_test(model: torch.nn.Module, optimizer: torch.optim.Optimizer, criteri
       criterion: ``criterion(outputs, targets) -> scalar loss``.
       train_loader: any iterable of batches; restarted when shorter than the test
         (calling its sampler's ``set_epoch`` each pass, when it has one).
-      start_lr, end_lr, num_steps, step_mode: the ladder (``'exp'`` or ``'linear'``).
+      start_lr: the first rung; ``None`` starts at the optimizer's own lr
+        (torch-lr-finder's default), which every parameter group must share.
+      end_lr: the last rung.
+      num_steps: the rungs of the ladder.
+      step_mode: ``'exp'`` (geometric ladder) or ``'linear'``.
       val_loader: when given, the whole loader's loss is measured after the update
         of every ``val_every``-th rung (NaN at the others).
       val_every: measure the validation loss every this many rungs (from rung 0).
@@ -288,7 +249,8 @@ def range_test(model: torch.nn.Module, optimizer: torch.optim.Optimizer, criteri
         ``model(**inputs)``. Batches are moved to ``device`` (tensors nested in
         tuples, lists and dicts).
       device: where batches go; default, the device of the model's first parameter.
-      beta, diverge_factor: smoothing and divergence (see ``cyclr.rangetest.RangeTest``).
+      beta: the smoothing decay (see ``cyclr.rangetest.RangeTest``).
+      diverge_factor: the divergence threshold (see ``cyclr.rangetest.RangeTest``).
       checkpoint_dir: keep the starting state in a temporary file in this folder
         instead of in memory (every rank its own file, removed afterwards).
       progress: a tqdm progress bar; ``None`` shows one when stderr is a terminal.
@@ -313,38 +275,51 @@ def range_test(model: torch.nn.Module, optimizer: torch.optim.Optimizer, criteri
     >>> result.stop_reason, torch.equal(model.weight, before), opt.param_groups[0]["lr"]
     ('diverged', True, 0.1)
     """
-    if not isinstance(model, torch.nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module; received model={model!r}")
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise ValueError(f"optimizer must be a torch.optim.Optimizer; received "
-                         f"optimizer={optimizer!r}")
-    if not callable(criterion):
-        raise ValueError(f"criterion must be callable; received criterion={criterion!r}")
-    if batch_fn is not None and not callable(batch_fn):
-        raise ValueError(f"batch_fn must be callable; received batch_fn={batch_fn!r}")
-    accumulation_steps = check_count("accumulation_steps", accumulation_steps)
-    val_every = check_count("val_every", val_every)
-    if val_loader is None and (val_accuracy or monitor in ("val_loss", "val_accuracy")):
-        raise ValueError("validation needs a val_loader; received val_loader=None with "
-                         f"val_accuracy={val_accuracy!r}, monitor={monitor!r}")
-    if monitor is None:
-        monitor = "loss" if val_loader is None else "val_loss"
-    recorder = RangeTest(start_lr, end_lr, num_steps, step_mode=step_mode, beta=beta,
-                         diverge_factor=diverge_factor, monitor=monitor)
+    accumulation_steps, val_every, monitor = _check_arguments(
+        model,
+        optimizer,
+        criterion,
+        batch_fn,
+        accumulation_steps,
+        val_every,
+        val_loader,
+        val_accuracy,
+        monitor,
+    )
+    if start_lr is None:
+        start_lr = _optimizer_lr(optimizer, step_mode)
+    recorder = RangeTest(
+        start_lr,
+        end_lr,
+        num_steps,
+        step_mode=step_mode,
+        beta=beta,
+        diverge_factor=diverge_factor,
+        monitor=monitor,
+    )
     if device is None:
         first = next(model.parameters(), None)
         device = first.device if first is not None else torch.device("cpu")
-    trainer = _Trainer(model, optimizer, criterion, batch_fn or default_batch,
-                       torch.device(device), accumulation_steps, bool(amp), bool(val_accuracy))
+    trainer = _Trainer(
+        model,
+        optimizer,
+        criterion,
+        batch_fn or default_batch,
+        torch.device(device),
+        accumulation_steps,
+        bool(amp),
+        bool(val_accuracy),
+    )
     loaders = [train_loader] + ([] if val_loader is None else [val_loader])
     bar = _progress_bar(progress, recorder.settings.num_steps)
     try:
-        with _Snapshot(model, optimizer, loaders, checkpoint_dir):
+        with Snapshot(model, optimizer, loaders, checkpoint_dir):
             model.train()
             batches = _cycle(train_loader)
             while not recorder.done:
-                rung = recorder.step
-                loss = distributed.mean_across_ranks(trainer.train_rung(batches, recorder.next_lr))
+                rung = recorder.rungs_recorded
+                lr = recorder.lr(rung)  # the next rung: the test is not done
+                loss = distributed.mean_across_ranks(trainer.train_rung(batches, lr))
                 val_loss = accuracy = None
                 if val_loader is not None and rung % val_every == 0:
                     val_loss, accuracy = trainer.validate(val_loader)
@@ -359,3 +334,37 @@ def range_test(model: torch.nn.Module, optimizer: torch.optim.Optimizer, criteri
     if json_path is not None and distributed.is_main_process():
         result.to_json(json_path)
     return result
+
+
+def _check_arguments(
+    model: Any,
+    optimizer: Any,
+    criterion: Any,
+    batch_fn: Any,
+    accumulation_steps: Any,
+    val_every: Any,
+    val_loader: Any,
+    val_accuracy: bool,
+    monitor: str | None,
+) -> tuple[int, int, str]:
+    """``range_test``'s argument checks; ``(accumulation_steps, val_every, monitor)``."""
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module; received model={model!r}")
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise ValueError(
+            f"optimizer must be a torch.optim.Optimizer; received optimizer={optimizer!r}"
+        )
+    if not callable(criterion):
+        raise ValueError(f"criterion must be callable; received criterion={criterion!r}")
+    if batch_fn is not None and not callable(batch_fn):
+        raise ValueError(f"batch_fn must be callable; received batch_fn={batch_fn!r}")
+    accumulation_steps = check_count("accumulation_steps", accumulation_steps)
+    val_every = check_count("val_every", val_every)
+    if val_loader is None and (val_accuracy or monitor in ("val_loss", "val_accuracy")):
+        raise ValueError(
+            "validation needs a val_loader; received val_loader=None with "
+            f"val_accuracy={val_accuracy!r}, monitor={monitor!r}"
+        )
+    if monitor is None:
+        monitor = "loss" if val_loader is None else "val_loss"
+    return accumulation_steps, val_every, monitor

@@ -1,4 +1,5 @@
 """``cyclr plot-range-test``: draw a saved range-test result again and print its summary."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,12 +12,20 @@ HELP = "draw a saved range-test result again"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("result", metavar="RESULT.json",
-                   help="a range-test result saved with RangeTestResult.to_json")
-    p.add_argument("--out", help="the figure to write (.png, .pdf or .svg); "
-                                 "default: RESULT with the extension .png")
-    p.add_argument("--monitor", choices=("loss", "val_loss", "val_accuracy"),
-                   help="the curve the suggestions read (default: the one saved)")
+    p.add_argument(
+        "result",
+        metavar="RESULT.json",
+        help="a range-test result saved with RangeTestResult.to_json",
+    )
+    p.add_argument(
+        "--out",
+        help="the figure to write (.png, .pdf or .svg); default: RESULT with the extension .png",
+    )
+    p.add_argument(
+        "--monitor",
+        choices=("loss", "val_loss", "val_accuracy"),
+        help="the curve the suggestions read (default: the one saved)",
+    )
     p.add_argument("--title", help="the figure title")
 
 
@@ -50,11 +59,3 @@ def run(args) -> int:
         raise UsageError(str(exc)) from None
     print(f"wrote {out}")
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    import sys
-
-    from cyclr.cli import main
-
-    sys.exit(main([NAME, *sys.argv[1:]]))

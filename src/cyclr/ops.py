@@ -9,13 +9,22 @@ call costs a few microseconds and no array is built.
 The adapters define the namespaces of their frameworks (``cyclr.torch``,
 ``cyclr.jax``, ``cyclr.keras``); this module imports none of them.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
+
+#: What a schedule's math takes and returns: a Python float, a NumPy array, or a
+#: framework tensor (JAX, torch, Keras). The math uses only Python arithmetic and
+#: an :class:`Ops` namespace, so the one definition serves all of them; no static
+#: type says "any of those", hence ``Any``.
+TensorLike: TypeAlias = Any
 
 
 @dataclass(frozen=True)
@@ -33,26 +42,34 @@ class Ops:
     """
 
     name: str
-    asfloat: Callable[[Any], Any]
-    floor: Callable[[Any], Any]
-    cos: Callable[[Any], Any]
-    exp: Callable[[Any], Any]
-    where: Callable[[Any, Any, Any], Any]
-    clip: Callable[[Any, float, float], Any]
+    asfloat: Callable[[TensorLike], TensorLike]
+    floor: Callable[[TensorLike], TensorLike]
+    cos: Callable[[TensorLike], TensorLike]
+    exp: Callable[[TensorLike], TensorLike]
+    where: Callable[[TensorLike, TensorLike, TensorLike], TensorLike]
+    clip: Callable[[TensorLike, float, float], TensorLike]
 
 
-def _py_where(cond, a, b):
+def _py_where(cond: object, a: TensorLike, b: TensorLike) -> TensorLike:
     return a if cond else b
 
 
-def _py_clip(x, lo, hi):
+def _py_clip(x: float, lo: float, hi: float) -> float:
     return min(max(x, lo), hi)
+
+
+def _py_floor(x: float) -> float:
+    return float(math.floor(x))
+
+
+def _np_asfloat(x: TensorLike) -> npt.NDArray[np.float64]:
+    return np.asarray(x, dtype=np.float64)
 
 
 PYTHON = Ops(
     name="python",
     asfloat=float,
-    floor=lambda x: float(math.floor(x)),
+    floor=_py_floor,
     cos=math.cos,
     exp=math.exp,
     where=_py_where,
@@ -61,7 +78,7 @@ PYTHON = Ops(
 
 NUMPY = Ops(
     name="numpy",
-    asfloat=lambda x: np.asarray(x, dtype=np.float64),
+    asfloat=_np_asfloat,
     floor=np.floor,
     cos=np.cos,
     exp=np.exp,
