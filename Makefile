@@ -1,6 +1,6 @@
 # cyclr: `make run` runs the main job, `make test` runs every test. Both set up
-# the virtual environment first (torch pinned to the 2.13.0 CPU wheel: a bare
-# `torch` requirement pulls a multi-GB CUDA build).
+# the virtual environment first, with this machine's pins from constraints.txt (torch is
+# the 2.13.0 CPU wheel there: a bare `torch` requirement pulls a multi-GB CUDA build).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -8,15 +8,15 @@ PYTEST := $(PY) -m pytest
 KERAS_BACKENDS ?= tensorflow jax torch
 OUT ?= runs
 
-.PHONY: install run test test-core test-keras bench clean lint docs
+.PHONY: install run test test-core test-keras test-oldest bench clean lint docs
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[all]'
+	$(PY) -m pip install --quiet -c constraints.txt torch tensorflow-cpu
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
 # The main job: the seed's workflow on the bundled digits data: range test ->
@@ -37,30 +37,34 @@ test-keras: install
 		KERAS_BACKEND=$$backend $(PYTEST) tests/keras -q || exit 1; \
 	done
 
+# The tests against the lowest versions pyproject.toml allows (constraints-oldest.txt), in a
+# virtual environment of their own: the core, PyTorch, JAX and Keras on its JAX backend.
+OLDEST ?= .venv-oldest
+test-oldest:
+	$(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet -c constraints-oldest.txt -e '.[torch,keras,jax,app,test]'
+	$(OLDEST)/bin/python -m pytest tests/core tests/rangetest tests/cli tests/torch tests/jax -q
+	KERAS_BACKEND=jax $(OLDEST)/bin/python -m pytest tests/keras -q
+
 # Every benchmark in turn (about 15 minutes on 2 quiet cores); each prints its table and
 # writes it to bench/results/, then the README's Results section is refreshed from them.
 # The bench extra holds the peers they run live (torch-lr-finder).
 BENCHES ?= schedule_speed overhead suggest_bounds finder_peers time_to_accuracy
 bench: install
-	$(PY) -m pip install --quiet -e '.[bench]'
 	@for name in $(BENCHES); do echo "== python -m bench.$$name"; $(PY) -m bench.$$name || exit 1; done
 	$(PY) -m bench.readme_results
 
-# Lint and type checks and the documentation site: tools from the lint and docs extras.
 LINT_PATHS ?= src tests bench examples tools
-$(VENV)/.dev-tools: $(VENV)/.installed pyproject.toml
-	$(PY) -m pip install --quiet -e '.[lint,docs]'
-	touch $@
 
 # ruff (lint, and format in check mode) and mypy, configured in pyproject.toml.
-lint: $(VENV)/.dev-tools
+lint: install
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 	$(VENV)/bin/mypy
 
 # The documentation site (mkdocs.yml, docs/) into site/; any warning fails the build.
-docs: $(VENV)/.dev-tools
+docs: install
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache site .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(OLDEST) $(OUT) .pytest_cache site .mypy_cache .ruff_cache dist

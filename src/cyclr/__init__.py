@@ -21,7 +21,7 @@ from cyclr.onecycle import OneCycle
 from cyclr.planning import check, step_size_for, steps_per_epoch
 from cyclr.rangetest import RangeTestResult, RangeTestSettings, suggest_bounds
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Constant",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cyclr._base import Schedule
+from cyclr._extras import require
 from cyclr._files import replace_atomically
 
 if TYPE_CHECKING:
@@ -34,11 +35,10 @@ def new_figure(**kwargs: Any) -> Figure:
     Raises:
       ImportError: matplotlib is not installed, naming the extra to install.
     """
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ImportError("plotting needs matplotlib: pip install 'cyclr[plot]'") from exc
+    require("drawing a figure", "plot")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(**kwargs)
     FigureCanvasAgg(fig)
     return fig

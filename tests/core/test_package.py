@@ -112,3 +112,19 @@ def test_the_license_is_an_spdx_string_not_the_deprecated_table():
 
     meta = tomllib.loads((pathlib.Path(__file__).parents[2] / "pyproject.toml").read_text())
     assert meta["project"]["license"] == "MIT"
+
+
+def test_a_missing_extra_is_named_with_the_install_line(monkeypatch):
+    from cyclr import _extras
+
+    monkeypatch.setattr(_extras, "_absent", lambda name: name in ("keras", "tqdm"))
+    assert _extras.missing("plot", "keras", "app") == ["keras", "app"]
+    with pytest.raises(
+        _extras.MissingExtra,
+        match=r"needs keras, tqdm, which are not "
+        r'installed: pip install "cyclr\[keras,app\]"',
+    ):
+        _extras.require("cyclr train", "keras", "app")
+    _extras.require("drawing", "plot")  # present: nothing raised
+    with pytest.raises(ValueError, match="received \\['cuda'\\]"):
+        _extras.missing("cuda")

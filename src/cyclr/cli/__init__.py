@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from cyclr._extras import MissingExtra
 from cyclr.cli.errors import UsageError
 
 # Modules are imported only when their command runs, so `cyclr preview` never
@@ -60,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
         return int(importlib.import_module(COMMANDS[args.command][0]).run(args) or 0)
-    except UsageError as exc:
+    except (UsageError, MissingExtra) as exc:
         print(f"cyclr: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

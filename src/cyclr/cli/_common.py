@@ -181,6 +181,9 @@ def open_run(args, check=None):
     ``check(data, model)`` may raise a UsageError before the folder is made, so that bad
     options never leave files behind.
     """
+    from cyclr._extras import require
+
+    require(f"cyclr {args.command} --framework {args.framework}", "app", args.framework)
     from cyclr.app.files import prepare_out
 
     data = load_data_or_fail(args)

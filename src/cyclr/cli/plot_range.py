@@ -44,8 +44,10 @@ def load(path: str):
 
 
 def run(args) -> int:
+    from cyclr._extras import require
     from cyclr.plotting import check_output_path
 
+    require("cyclr plot-range-test", "plot")
     result = load(args.result)
     try:
         out = check_output_path(args.out or Path(args.result).with_suffix(".png"), "--out")

@@ -140,8 +140,10 @@ def run(args) -> int:
         )
     out = None
     if args.out:
+        from cyclr._extras import require
         from cyclr.plotting import check_output_path
 
+        require("cyclr preview --out", "plot")  # before printing: the run would fail anyway
         try:
             out = check_output_path(args.out, "--out")
         except ValueError as exc:

@@ -17,6 +17,10 @@ type: float32 unless ``jax_enable_x64`` is on, which is exact to ~1e-7 of the
 peak rate, and counts stay exact up to 2**24 steps.
 """
 
+from cyclr._extras import require
+
+require("cyclr.jax", "jax")  # one clear line, not a traceback from deep inside
+
 from cyclr.jax.schedules import JAX_OPS, optax_momentum, optax_schedule
 
 __all__ = ["JAX_OPS", "optax_momentum", "optax_schedule"]

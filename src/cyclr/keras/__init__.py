@@ -11,6 +11,10 @@ Importing this module registers the schedules and optimizers with Keras, so
 ``keras.models.load_model`` finds them without ``custom_objects``.
 """
 
+from cyclr._extras import require
+
+require("cyclr.keras", "keras")  # one clear line, not a traceback from deep inside
+
 from cyclr.keras._ops import KERAS_OPS
 from cyclr.keras.callbacks import CyclicLR
 from cyclr.keras.finder import LRFinder, find_lr

@@ -151,8 +151,9 @@ def minimum(
       ValueError: too few finite points (see ``MIN_POINTS``) or bad arguments.
 
     >>> lrs = np.geomspace(1e-4, 1.0, 41)
-    >>> minimum(lrs, (np.log10(lrs) + 1.0) ** 2, beta=0.0)
-    Suggestion(lr=0.01, index=30)
+    >>> found = minimum(lrs, (np.log10(lrs) + 1.0) ** 2, beta=0.0)
+    >>> round(found.lr, 12), found.index
+    (0.01, 30)
     """
     lrs, values = read_curve(lrs, losses, mode)
     divisor = _checks.real("divisor", divisor)

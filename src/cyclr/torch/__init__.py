@@ -8,6 +8,10 @@
 - :data:`TORCH_OPS`: the core's array operations on torch tensors.
 """
 
+from cyclr._extras import require
+
+require("cyclr.torch", "torch")  # one clear line, not a traceback from deep inside
+
 from cyclr.rangetest import RangeTestResult
 from cyclr.torch import distributed
 from cyclr.torch._ops import TORCH_OPS
