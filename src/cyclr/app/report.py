@@ -12,7 +12,7 @@ import numpy as np
 
 from cyclr.app.files import write_text
 from cyclr.plotting import new_figure, save_figure
-from cyclr.rangetest.ladder import smooth_losses
+from cyclr.rangetest.bounds import robust_smooth
 
 
 def _column(rows, key):
@@ -54,8 +54,8 @@ def plot_curves(step_rows: Sequence[dict], epoch_rows: Sequence[dict], path) -> 
     steps, loss = _column(step_rows, "step"), _column(step_rows, "loss")
     left.plot(steps, loss, color="C0", alpha=0.25, lw=0.8, label="train (batch)")
     if len(loss) > 10 and np.isfinite(loss).all():
-        # the range test's smoothing (SPEC.md), so both plots read the same way
-        left.plot(steps, smooth_losses(loss), color="C0", label="train (smoothed)")
+        # the core's zero-lag smoother (the bounds reading's): no lag behind the batches
+        left.plot(steps, robust_smooth(loss), color="C0", label="train (smoothed)")
     _plot_per_epoch(left, epoch_rows, "loss")
     left.set_xlabel("step")
     left.set_ylabel("loss")
