@@ -49,7 +49,7 @@ test-oldest:
 # Every benchmark in turn (about 15 minutes on 2 quiet cores); each prints its table and
 # writes it to bench/results/, then the README's Results section is refreshed from them.
 # The bench extra holds the peers they run live (torch-lr-finder).
-BENCHES ?= schedule_speed overhead suggest_bounds finder_peers time_to_accuracy
+BENCHES ?= schedule_speed overhead suggest_bounds ladders finder_peers time_to_accuracy
 bench: install
 	@for name in $(BENCHES); do echo "== python -m bench.$$name"; $(PY) -m bench.$$name || exit 1; done
 	$(PY) -m bench.readme_results

@@ -22,6 +22,7 @@ from bench import common
 SECTIONS = [
     ("time_to_accuracy.md", "Time to accuracy (Smith's Table 1 at CPU scale)"),
     ("suggest_bounds.md", "Do the suggested bounds train well?"),
+    ("ladders.md", "The bounds on five ladders"),
     ("finder_peers.md", "The range test against other finders"),
     ("overhead.md", "Overhead per training step"),
     ("schedule_speed.md", "Schedule evaluation speed"),

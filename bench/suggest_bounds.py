@@ -110,21 +110,23 @@ def fresh_model(task, x, seed):
     return torch_models.build(task.model, x.shape[1:])
 
 
-def range_test(model, x, y, task, seed, *, end_lr=END_LR, val=None):
+def range_test(
+    model, x, y, task, seed, *, start_lr=START_LR, end_lr=END_LR, num_steps=None, val=None
+):
     """``cyclr.torch.range_test`` on ``model`` (left as it was), read on the training loss.
 
     ``val``, an ``(inputs, targets)`` pair, adds the validation loss and accuracy of
     every rung (for the tests' fixtures); the readings still read the training loss.
     """
-    opt = torch.optim.SGD(model.parameters(), lr=START_LR, momentum=MOMENTUM)
+    opt = torch.optim.SGD(model.parameters(), lr=start_lr, momentum=MOMENTUM)
     return cyclr.torch.range_test(
         model,
         opt,
         nn.CrossEntropyLoss(),
         SeededBatches(x, y, task.batch_size, seed),
-        start_lr=START_LR,
+        start_lr=start_lr,
         end_lr=end_lr,
-        num_steps=task.range_steps,
+        num_steps=task.range_steps if num_steps is None else num_steps,
         val_loader=None if val is None else [val],
         val_accuracy=val is not None,
         monitor="loss",

@@ -188,6 +188,20 @@ def test_suggest_bounds_quick_writes_every_method_and_the_noise_row_to_out(
 
 
 @pytest.mark.slow
+def test_ladders_quick_reads_every_ladder_and_the_spread(tmp_path, committed_results):
+    pytest.importorskip("torch")
+    pytest.importorskip("mnist1d")
+    out = tmp_path / "ladders.md"
+    done = run_bench("ladders", "--quick", "--out", out)
+    assert done.returncode == 0, done.stderr[-2000:]
+    written = out.read_text()
+    assert_header(written, f".venv/bin/python -m bench.ladders --quick --out {out}")
+    rows = [line for line in written.splitlines() if line.startswith("| MNIST-1D / MLP |")]
+    assert len(rows) == 6 and "spread" in rows[-1]
+    assert "1e-07 -> 10, 100 rungs" in rows[1]
+
+
+@pytest.mark.slow
 def test_overhead_quick_runs_its_torch_part_in_a_child_process(tmp_path, committed_results):
     pytest.importorskip("torch")
     out = tmp_path / "overhead.md"

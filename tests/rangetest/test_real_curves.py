@@ -111,11 +111,12 @@ def test_max_lr_is_where_training_went_well(name):
 def test_accuracy_reading_of_the_held_out_curve_keeps_its_order(name):
     result = load(name)
     b = result.bounds("val_accuracy")
-    # the held-out accuracy tells the same story as the loss: its bounds within a factor of
-    # two of the loss's, and its max_lr below the cliff where training breaks (0.14-0.2)
+    # the held-out accuracy peaks at or before the training loss's bottom, so its reading
+    # is not above the loss's, and it stays below the cliff where training breaks (0.14-0.2)
+    # and within a decade of the loss's (on digits it reads about half the loss's max_lr)
     loss = result.bounds("loss")
-    assert 0.5 <= b.max_lr / loss.max_lr <= 2.0 and 0.3 <= b.base_lr / loss.base_lr <= 3.0
-    assert b.max_lr < 0.14
+    assert loss.max_lr / 10 < b.max_lr <= loss.max_lr * 1.25 and b.max_lr < 0.14
+    assert b.base_lr < b.max_lr and b.base_lr <= loss.base_lr * 1.25
     lrs, values, mode = result.curve("val_accuracy")
     np.testing.assert_array_equal(values, result.val_accuracies)
     assert mode == "accuracy" and lrs.size == result.lrs.size
