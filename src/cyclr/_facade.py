@@ -112,9 +112,10 @@ def given_keywords(
       ValueError: for arguments next to ``schedule``, naming each with its value.
     """
     keywords, hints = keywords or {}, hints or {}
-    for name in [k for k in keywords if k in hints][:1]:
+    hinted = next((k for k in keywords if k in hints), None)
+    if hinted is not None:
         raise TypeError(
-            f"{owner}() has no {name}: {hints[name]}; received {name}={keywords[name]!r}"
+            f"{owner}() has no {hinted}: {hints[hinted]}; received {hinted}={keywords[hinted]!r}"
         )
     try:
         given = dict(inspect.signature(form).bind_partial(*args, **keywords).arguments)

@@ -1,4 +1,4 @@
-"""The CLI fixture the Keras CLI tests share with tests/app (one definition, in cli_helpers)."""
+"""tests/app on the path: the Keras CLI tests share cli_helpers (and its fixture) with it."""
 
 import sys
 from pathlib import Path

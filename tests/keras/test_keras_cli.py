@@ -6,14 +6,11 @@ to keep CI short.
 """
 
 import json
-import pathlib
-import sys
 
 import numpy as np
 import pytest
 
 keras = pytest.importorskip("keras")
-sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "app"))
 
 from cli_helpers import (
     assert_lr_column_is_the_schedule,

@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 
 from cyclr.app.files import write_csv, write_json, write_text
-from cyclr.app.policies import POLICIES, RANGE_TEST_DEFAULTS, Plan, make_plan, needs_range_test
+from cyclr.app.policies import (
+    POLICIES,
+    RANGE_TEST_DEFAULTS,
+    Plan,
+    make_plan,
+    needs_range_test,
+    range_tested,
+)
 from cyclr.app.session import MetricsLog, make_runner
 from cyclr.app.workflow import Rates, default_epochs, find_bounds, half_cycle, train_plan
 from cyclr.plotting import new_figure, save_figure
@@ -111,7 +118,7 @@ class CompareSettings:
     @property
     def range_tested(self) -> list[str]:
         """The optimizers whose range tests the policies need, in name order."""
-        return sorted({o for p in self.policies if (o := needs_range_test(p)) is not None})
+        return range_tested(self.policies)
 
 
 @dataclass(frozen=True)

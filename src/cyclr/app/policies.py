@@ -17,6 +17,7 @@ The policies of Smith's Table 1 and the usual alternatives:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +86,11 @@ def needs_range_test(policy: str) -> str | None:
     if policy == "adam":
         return None
     return "adam" if policy == "adam+clr" else "sgd"
+
+
+def range_tested(policies: Iterable[str]) -> list[str]:
+    """The optimizers whose range tests ``policies`` need, in name order."""
+    return sorted({o for p in policies if (o := needs_range_test(p)) is not None})
 
 
 def make_plan(

@@ -45,7 +45,7 @@ def parse_policies(text: str) -> list[str]:
 
 def run(args) -> int:
     from cyclr.app.compare import CompareSettings, compare, write_outputs
-    from cyclr.app.policies import needs_range_test
+    from cyclr.app.policies import range_tested
 
     policies = parse_policies(args.policies)
     if args.target is None and "fixed" not in policies:
@@ -55,8 +55,7 @@ def run(args) -> int:
         )
     if args.target is not None and not 0 < args.target <= 1:
         raise UsageError(f"--target is an accuracy in (0, 1]; received --target={args.target}")
-    needed = sorted({o for p in policies if (o := needs_range_test(p)) is not None})
-    range_tests = {opt: _common.range_test_settings(args, opt) for opt in needed}
+    range_tests = {opt: _common.range_test_settings(args, opt) for opt in range_tested(policies)}
     if args.optimizer is not None:
         raise UsageError(
             "each policy of compare has its own optimizer (sgd; adam for adam and "

@@ -11,7 +11,7 @@ import keras
 from cyclr._base import Schedule
 from cyclr._facade import forwards_to, given_keywords, whole_steps
 from cyclr.cyclic import CyclicSchedule
-from cyclr.keras import backend as _backend
+from cyclr.keras import backend
 from cyclr.keras.optimizers import supports_momentum_schedule
 from cyclr.keras.schedules import as_keras_schedule
 
@@ -128,7 +128,7 @@ class CyclicLR(keras.callbacks.Callback):
     def clr(self, step: int | None = None) -> float:
         """The learning rate at optimizer step ``step`` (default: the next update)."""
         if step is None:
-            step = _backend.step_of(self.model.optimizer)
+            step = backend.step_of(self.model.optimizer)
         return self.schedule(max(0, step - self._origin))
 
     def reset(
@@ -259,9 +259,9 @@ class CyclicLR(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         """Set the learning rate for the update about to be applied."""
-        _backend.sync(self.model)
+        backend.sync(self.model)
         optimizer = self.model.optimizer
-        step = _backend.step_of(optimizer)
+        step = backend.step_of(optimizer)
         if self._pending_reset:
             self._origin, self._pending_reset = step, False
             if self.cycle_momentum:
@@ -280,7 +280,7 @@ class CyclicLR(keras.callbacks.Callback):
             local = max(0, step - self._origin)
             self.history.setdefault("momentum", []).append(self.schedule.momentum(local))
         for key, value in (logs or {}).items():
-            self.history.setdefault(key, []).append(_backend.to_float(value))
+            self.history.setdefault(key, []).append(backend.to_float(value))
 
 
 class _Shifted:

@@ -69,10 +69,7 @@ def plot_result(
         raise ValueError("this range test recorded no rungs; nothing to plot")
     monitor = monitor or result.settings.monitor
     found = dict(result.suggestions(monitor))
-    try:
-        bounds = result.bounds(monitor)
-    except ValueError:
-        bounds = None
+    bounds = result._bounds_or_none(monitor)
     curve_lrs, curve_values, mode = result.curve(monitor)
 
     fig = new_figure(figsize=(7.0, 4.5))
