@@ -21,8 +21,9 @@ from bench import common
 
 SECTIONS = [
     ("time_to_accuracy.md", "Time to accuracy (Smith's Table 1 at CPU scale)"),
-    ("suggest_bounds.md", "Do the suggested bounds train well?"),
-    ("ladders.md", "The bounds on five ladders"),
+    ("suggest_bounds.md", "Do the suggested bounds train well? (the fitting tasks)"),
+    ("suggest_bounds_judging.md", "On tasks the reading was not fitted on (the judging tasks)"),
+    ("ladders.md", "The bounds on six ladders"),
     ("finder_peers.md", "The range test against other finders"),
     ("overhead.md", "Overhead per training step"),
     ("schedule_speed.md", "Schedule evaluation speed"),

@@ -13,7 +13,9 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "torch": ("torch",),
     "keras": ("keras",),
     "jax": ("jax", "optax"),
-    "app": ("matplotlib", "sklearn", "mnist1d", "tqdm"),
+    "app": ("matplotlib", "sklearn", "mnist1d", "tqdm", "PIL"),
+    "lightning": ("torch", "lightning"),
+    "hf": ("torch", "transformers", "accelerate"),
 }
 
 

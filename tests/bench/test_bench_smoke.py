@@ -188,7 +188,7 @@ def test_suggest_bounds_quick_writes_every_method_and_the_noise_row_to_out(
 
 
 @pytest.mark.slow
-def test_ladders_quick_reads_every_ladder_and_the_spread(tmp_path, committed_results):
+def test_ladders_quick_reads_every_ladder_against_the_default(tmp_path, committed_results):
     pytest.importorskip("torch")
     pytest.importorskip("mnist1d")
     out = tmp_path / "ladders.md"
@@ -197,8 +197,12 @@ def test_ladders_quick_reads_every_ladder_and_the_spread(tmp_path, committed_res
     written = out.read_text()
     assert_header(written, f".venv/bin/python -m bench.ladders --quick --out {out}")
     rows = [line for line in written.splitlines() if line.startswith("| MNIST-1D / MLP |")]
-    assert len(rows) == 6 and "spread" in rows[-1]
+    assert len(rows) == 6
+    # the default ladder first, its own reference; every other one a ratio with its error
+    assert "1e-05 -> 10, 450 rungs" in rows[0] and rows[0].endswith("| 1 | 1 | 1 |")
     assert "1e-07 -> 10, 100 rungs" in rows[1]
+    assert all(row.count(" x/ ") == 3 for row in rows[1:])
+    assert "farthest is" in written and "without the delay correction" in written
 
 
 @pytest.mark.slow
@@ -221,3 +225,43 @@ def test_overhead_quick_runs_its_torch_part_in_a_child_process(tmp_path, committ
         "`cyclr.torch.CyclicLR` + momentum",
         "`torch...CyclicLR` + momentum",
     ]
+
+
+@pytest.mark.slow
+def test_suggest_bounds_judging_quick_scores_every_reading_on_every_judging_task(
+    tmp_path, committed_results
+):
+    pytest.importorskip("torch")
+    pytest.importorskip("mnist1d")
+    out = tmp_path / "judging.md"
+    done = run_bench("suggest_bounds", "--judging", "--quick", "--out", out)
+    assert done.returncode == 0, done.stderr[-2000:]
+    written = out.read_text()
+    assert_header(
+        written, f".venv/bin/python -m bench.suggest_bounds --judging --quick --out {out}"
+    )
+    tasks = (
+        "char transformer",
+        "digits ResNet",
+        "MNIST-1D fine-tuning",
+        "transformer fine-tuning",
+        "Friedman-1 MLP",
+    )
+    methods = {}
+    for line in written.splitlines():
+        if line.startswith(tuple(f"| {task} |" for task in tasks)):
+            task, optimizer, method = line[2:].split(" | ")[:3]
+            methods.setdefault(f"{task} / {optimizer}", []).append(method)
+    readings = ["suggest_bounds", "steepest / 4", "valley / 4", "minimum / 4"]
+    last = ["best grid pair", "best grid pair x 0.99 (noise)"]
+    val_loss, val_acc = "suggest_bounds on val_loss", "suggest_bounds on val_accuracy"
+    assert methods == {
+        "char transformer / AdamW": [*readings, val_loss, *last],
+        "digits ResNet / SGD": [*readings, val_loss, val_acc, *last],
+        "MNIST-1D fine-tuning / AdamW": [*readings, val_loss, val_acc, *last],
+        "transformer fine-tuning / AdamW": [*readings, val_loss, *last],
+        "Friedman-1 MLP / SGD": [*readings, val_loss, *last],
+    }
+    assert "## The grids" in written and "**char transformer / AdamW** (mean test loss)" in written
+    body = written.split("\n\n", 2)[2]
+    assert body.strip() in done.stdout

@@ -161,8 +161,11 @@ def test_find_lr_on_arrays_returns_a_result_with_bounds(tmp_path, png_header):
     assert_bit_identical(before, state(model))
     bounds = result.bounds()
     base_lr, max_lr = bounds
-    assert (result.lrs[bounds.base_index], result.lrs[bounds.max_index]) == (base_lr, max_lr)
-    assert 4.0 <= max_lr / base_lr <= 10.0 * (1 + 1e-9)  # Smith's ratio window
+    # rates of the lr axis; the indexes are the rungs nearest them
+    x = np.log10(result.lrs)
+    assert np.argmin(np.abs(x - np.log10(base_lr))) == bounds.base_index
+    assert np.argmin(np.abs(x - np.log10(max_lr))) == bounds.max_index
+    assert 4.0 * (1 - 1e-9) <= max_lr / base_lr <= 10.0 * (1 + 1e-9)  # Smith's ratio window
     assert result.smoothed[bounds.max_index] < result.smoothed[bounds.base_index]
     path = tmp_path / "rt.png"
     result.plot(str(path))

@@ -82,7 +82,14 @@ def test_without_extras_the_core_works(bare_venv):
 
 
 @pytest.mark.parametrize(
-    "module, extra", [("cyclr.torch", "torch"), ("cyclr.keras", "keras"), ("cyclr.jax", "jax")]
+    "module, extra",
+    [
+        ("cyclr.torch", "torch"),
+        ("cyclr.keras", "keras"),
+        ("cyclr.jax", "jax"),
+        ("cyclr.lightning", "lightning"),
+        ("cyclr.hf", "hf"),
+    ],
 )
 def test_an_adapter_without_its_framework_names_the_extra(bare_venv, module, extra):
     done = run(bare_venv / "bin" / "python", "-c", f"import {module}")

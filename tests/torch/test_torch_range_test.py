@@ -157,26 +157,96 @@ def test_start_lr_none_starts_the_ladder_at_the_optimizers_lr():
     assert opt.param_groups[0]["lr"].item() == 2.0 and model.w.item() == 100.0
 
 
-@pytest.mark.parametrize(
-    "lrs, step_mode, message",
-    [
-        ((0.1, 0.01), "exp", r"parameter groups differ: received lr=\[0.1, 0.01\]"),
-        ((0.0,), "exp", "cannot start at received lr=0.0"),
-    ],
-)
-def test_start_lr_none_refuses_an_lr_it_cannot_start_from(lrs, step_mode, message):
-    params = [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr} for lr in lrs]
-    opt = torch.optim.SGD(params, lr=0.1)
-    with pytest.raises(ValueError, match=message):
-        range_test(
-            Scale(),
-            opt,
-            mean_loss,
-            const_batches(1),
-            start_lr=None,
-            num_steps=3,
-            step_mode=step_mode,
-        )
+def test_start_lr_none_refuses_an_lr_it_cannot_start_from():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.0)
+    with pytest.raises(ValueError, match=r"cannot start at received lr=0\.0"):
+        range_test(Scale(), opt, mean_loss, const_batches(1), start_lr=None, num_steps=3)
+
+
+class TwoScales(torch.nn.Module):
+    """``out = a * x + b * x``: with ``mean_loss`` both gradients are ``mean(x)``."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Parameter(torch.tensor(100.0))
+        self.b = torch.nn.Parameter(torch.tensor(100.0))
+
+    def forward(self, x):
+        return self.a * x + self.b * x
+
+
+def trained_lrs(opt):
+    """Every group's lr at each optimizer.step() (a real hook, not a mock)."""
+    seen = []
+    opt.register_step_pre_hook(
+        lambda o, args, kwargs: seen.append([g["lr"] for g in o.param_groups])
+    )
+    return seen
+
+
+@pytest.mark.parametrize("start_lr", [1.0, None])
+def test_groups_keep_their_lr_ratios_and_the_ladder_is_the_largest_groups(start_lr):
+    model = TwoScales()
+    # discriminative rates: the head (b) at 10x the body (a); start_lr=None reads the head's
+    opt = torch.optim.SGD([{"params": [model.a], "lr": 0.1}, {"params": [model.b], "lr": 1.0}])
+    seen = trained_lrs(opt)
+    result = range_test(
+        model, opt, mean_loss, const_batches(1), start_lr=start_lr, end_lr=4.0, num_steps=3
+    )
+    assert result.lrs.tolist() == [1, 2, 4]
+    np.testing.assert_allclose(seen, [[0.1, 1], [0.2, 2], [0.4, 4]], rtol=1e-15)
+    # loss = a + b: 200 -> a, b = 99.9, 99 -> 99.7, 97
+    assert result.losses.tolist() == pytest.approx([200, 198.9, 196.7], rel=1e-6)  # float32
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 1.0]
+
+
+def test_an_lr_scale_key_is_the_groups_ratio_as_in_cyclic_lr():
+    from cyclr import CyclicSchedule
+    from cyclr.torch import CyclicLR
+
+    model = TwoScales()
+    groups = [{"params": [model.a], "lr_scale": 0.25}, {"params": [model.b]}]  # timm's layout
+    opt = torch.optim.SGD(groups, lr=0.5)
+    seen = trained_lrs(opt)
+    result = range_test(
+        model, opt, mean_loss, const_batches(1), start_lr=1.0, end_lr=2.0, num_steps=2
+    )
+    assert result.lrs.tolist() == [1, 2] and seen == [[0.25, 1], [0.5, 2]]
+    # CyclicLR reads the key the same way, by default and with group_scale='initial_lr'
+    for group_scale in (None, "initial_lr"):
+        sched = CyclicLR(opt, CyclicSchedule(1.0, 2.0, step_size=1), group_scale=group_scale)
+        assert sched.group_scale == [0.25, 1.0]
+        assert [g["lr"] for g in opt.param_groups] == [0.25, 1.0]
+
+
+def test_cyclic_lr_initial_lr_scales_by_the_largest_group_as_the_range_test_does():
+    from cyclr import CyclicSchedule
+    from cyclr.torch import CyclicLR
+
+    model = TwoScales()
+    opt = torch.optim.SGD([{"params": [model.a], "lr": 0.01}, {"params": [model.b], "lr": 0.1}])
+    seen = trained_lrs(opt)
+    result = range_test(
+        model, opt, mean_loss, const_batches(1), start_lr=1.0, end_lr=2.0, num_steps=2
+    )
+    base, top = result.lrs.tolist()
+    sched = CyclicLR(opt, CyclicSchedule(base, top, step_size=1), group_scale="initial_lr")
+    assert sched.group_scale == pytest.approx([0.1, 1.0], rel=1e-15)
+    # The scheduler's rates are the rates the range test trained at, rung for rung.
+    np.testing.assert_allclose([sched.lrs_at(0), sched.lrs_at(1)], seen, rtol=1e-15)
+
+
+@pytest.mark.parametrize("bad", [-1.0, "0.5", math.nan])
+def test_a_bad_lr_scale_is_refused_naming_it(bad):
+    from cyclr import CyclicSchedule
+    from cyclr.torch import CyclicLR
+
+    model = TwoScales()
+    opt = torch.optim.SGD([{"params": [model.a], "lr_scale": bad}, {"params": [model.b]}], lr=0.1)
+    with pytest.raises(ValueError, match=rf"lr_scale={bad!r} in parameter group 0"):
+        range_test(model, opt, mean_loss, const_batches(1), start_lr=1e-3, num_steps=3)
+    with pytest.raises(ValueError, match=rf"lr_scale={bad!r} in parameter group 0"):
+        CyclicLR(opt, CyclicSchedule(0.1, 1.0, step_size=2))
 
 
 def test_start_lr_none_from_zero_on_a_linear_ladder():
@@ -405,7 +475,10 @@ def test_a_progress_bar_only_when_asked_or_on_a_terminal(capsys):
         (dict(start_lr=0.0), "start_lr=0.0"),
         (dict(val_accuracy=True), "val_loader=None"),
         (dict(batch_fn="xy"), "batch_fn='xy'"),
-        (dict(criterion=None), "criterion=None"),
+        (dict(criterion="xy"), "criterion='xy'"),
+        (dict(amp="fp16"), "amp='fp16'"),
+        (dict(max_grad_norm=0.0), "max_grad_norm=0.0"),
+        (dict(grad_scaler=object()), "grad_scaler=<object"),
         (dict(train_loader=[]), "no batches"),
         (dict(train_loader=[{"x": torch.ones(2)}]), r"keys \['x'\]"),
         (dict(criterion=lambda out, t: out), r"scalar loss tensor; received \(4,\)"),

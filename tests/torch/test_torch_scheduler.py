@@ -489,3 +489,19 @@ def test_signature_shows_pytorchs_keywords_and_defaults_once_written_in_the_core
     assert params["base_lr"].default is None  # required only without a schedule
     assert params["cycle_momentum"].default is None  # the scheduler's own: follow the schedule
     assert "keywords" not in params and "start_step" in params
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_get_last_momentum_is_the_momentum_the_next_update_uses(optimizer):
+    model = torch.nn.Linear(2, 1)
+    opt = (
+        torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        if optimizer == "sgd"
+        else torch.optim.Adam(model.parameters(), lr=0.1)
+    )
+    schedule = cyclr.CyclicSchedule(0.01, 0.1, step_size=4, base_momentum=0.8, max_momentum=0.9)
+    scheduler = cyclr.torch.CyclicLR(opt, schedule)
+    for step in range(10):
+        assert scheduler.get_last_momentum() == pytest.approx([schedule.momentum(step)])
+        opt.step()
+        scheduler.step()

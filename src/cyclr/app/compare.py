@@ -26,7 +26,8 @@ from cyclr.app.policies import (
     needs_range_test,
     range_tested,
 )
-from cyclr.app.session import MetricsLog, make_runner
+from cyclr.app.report import write_report
+from cyclr.app.session import MetricsLog, make_runner, progress_bar
 from cyclr.app.workflow import Rates, default_epochs, find_bounds, half_cycle, train_plan
 from cyclr.plotting import new_figure, save_figure
 
@@ -64,6 +65,8 @@ class CompareSettings:
       range_tests: ``(start_lr, end_lr, num_steps)`` by optimizer (``'sgd'``,
         ``'adam'``); an optimizer left out gets :data:`RANGE_TEST_DEFAULTS`.
       device: PyTorch's device (``'cuda'``); None: the runner's default (CPU).
+      loss: ``'crossentropy'`` or None (a saved Keras model's own loss, else
+        cross-entropy); compare measures accuracy, so a regression loss is refused.
 
     Raises:
       ValueError: naming the setting and the value received.
@@ -80,6 +83,7 @@ class CompareSettings:
     target: float | None = None
     range_tests: Mapping[str, Ladder] | tuple[tuple[str, Ladder], ...] = ()
     device: str | None = None
+    loss: str | None = None
 
     def __post_init__(self):
         # Accept any mapping or pairs; keep a sorted tuple, so the settings stay hashable.
@@ -105,6 +109,11 @@ class CompareSettings:
             )
         if self.target is not None and not 0 < self.target <= 1:
             raise ValueError(f"target is an accuracy in (0, 1]; received target={self.target!r}")
+        if self.loss not in (None, "crossentropy"):
+            raise ValueError(
+                "compare times test accuracy, so it needs a classification loss; received "
+                f"loss={self.loss!r}"
+            )
         if self.device is not None and self.framework != "torch":
             raise ValueError(
                 f"device applies to framework='torch' only; received "
@@ -202,7 +211,11 @@ class Comparison:
 
 
 def compare(
-    settings: CompareSettings, data, out=None, log: Callable[[str], None] = print
+    settings: CompareSettings,
+    data,
+    out=None,
+    log: Callable[[str], None] = print,
+    progress: bool | None = None,
 ) -> Comparison:
     """Run the range tests, then every policy for every seed; return the :class:`Comparison`.
 
@@ -211,6 +224,8 @@ def compare(
       data: a :class:`cyclr.app.data.Data`.
       out: when given, a folder for each range test's JSON and plot.
       log: called with a line of progress after each range test and each run.
+      progress: progress bars (range tests, one over the runs, one per epoch);
+        None: on a terminal.
 
     Raises:
       ValueError: a range test shows no descent to read bounds from.
@@ -222,29 +237,46 @@ def compare(
     readings: dict[str, Rates] = {}
     for optimizer in settings.range_tested:
         readings[optimizer] = r = find_bounds(
-            runner, optimizer, *settings.range_test(optimizer), out, stem=f"range_test_{optimizer}"
+            runner,
+            optimizer,
+            *settings.range_test(optimizer),
+            out,
+            stem=f"range_test_{optimizer}",
+            progress=progress,
         )
         log(
             f"range test ({optimizer}): base_lr={r.base_lr:.3g} max_lr={r.max_lr:.3g} "
             f"minimum/10={r.fixed_lr:.3g}"
         )
     trained = []
-    for policy in settings.policies:
-        plan = make_plan(
-            policy,
-            total_steps=epochs * spe,
-            step_size=step_size,
-            cycle_momentum=False,
-            **_rates(readings, policy),
-        )
-        for seed in range(settings.seed, settings.seed + settings.seeds):
-            metrics = MetricsLog()
-            summary = train_plan(_runner(settings, data, seed), plan, epochs, metrics)
-            trained.append((policy, seed, plan, metrics, summary))
-            log(
-                f"{policy:>12} seed {seed}: test accuracy {summary['test_accuracy']:.4f} "
-                f"({summary['seconds']:.1f} s)"
+    with progress_bar(
+        len(settings.policies) * settings.seeds, "policies", progress, unit="run"
+    ) as runs_bar:
+        for policy in settings.policies:
+            plan = make_plan(
+                policy,
+                total_steps=epochs * spe,
+                step_size=step_size,
+                cycle_momentum=False,
+                **_rates(readings, policy),
             )
+            for seed in range(settings.seed, settings.seed + settings.seeds):
+                metrics = MetricsLog()
+                summary = train_plan(
+                    _runner(settings, data, seed),
+                    plan,
+                    epochs,
+                    metrics,
+                    progress=progress,
+                    desc=f"{policy} seed {seed}",
+                )
+                trained.append((policy, seed, plan, metrics, summary))
+                log(
+                    f"{policy:>12} seed {seed}: test accuracy {summary['test_accuracy']:.4f} "
+                    f"({summary['seconds']:.1f} s)"
+                )
+                if runs_bar is not None:
+                    runs_bar.update(1)
     target = settings.target
     if target is None:
         target = float(np.mean([t[4]["test_accuracy"] for t in trained if t[0] == "fixed"]))
@@ -262,10 +294,14 @@ def _rates(readings: Mapping[str, Rates], policy: str) -> dict[str, Any]:
 
 def _runner(settings: CompareSettings, data, seed: int):
     if settings.device is None:
-        return make_runner(settings.framework, data, settings.model, settings.batch_size, seed)
+        return make_runner(
+            settings.framework, data, settings.model, settings.batch_size, seed, settings.loss
+        )
     from cyclr.app.torch_runner import TorchRunner
 
-    return TorchRunner(data, settings.model, settings.batch_size, seed, device=settings.device)
+    return TorchRunner(
+        data, settings.model, settings.batch_size, seed, device=settings.device, loss=settings.loss
+    )
 
 
 def _run(
@@ -350,11 +386,42 @@ def write_outputs(comparison: Comparison, out, config: Mapping) -> None:
     """
     write_csv(out / "compare.csv", CSV_COLUMNS, (r.csv_row() for r in comparison.runs))
     write_text(out / "compare.md", comparison.markdown() + "\n")
-    write_json(
-        out / "compare_config.json",
-        dict(config) | {"epochs": comparison.epochs, "step_size": comparison.step_size},
-    )
+    resolved = dict(config) | {
+        "epochs": comparison.epochs,
+        "steps_per_epoch": comparison.steps_per_epoch,
+        "step_size": comparison.step_size,
+        "target": comparison.target,
+    }
+    write_json(out / "compare_config.json", resolved)
     _plot(comparison, out / "compare.png")
+    write_compare_report(comparison, out, resolved)
+
+
+def write_compare_report(comparison: Comparison, out, config: Mapping) -> None:
+    """``report.html``: the table, the accuracy curves and the range tests, one page."""
+    s = comparison.settings
+    summary: dict[str, Any] = {
+        "target": comparison.target,
+        "budget": f"{comparison.epochs} epochs of {comparison.steps_per_epoch} steps",
+        "seeds": s.seeds,
+        "data": comparison.data_name,
+        "model": s.model,
+        "framework": s.framework,
+    }
+    for policy in s.policies:
+        runs = comparison.runs_of(policy)
+        summary[f"{policy}: lr"] = runs[0].plan.bounds
+        summary[f"{policy}: final accuracy"] = mean_std([r.final_accuracy for r in runs])
+        summary[f"{policy}: iterations to target"] = iterations_cell(runs)
+    figures = [("Test accuracy per policy", out / "compare.png")]
+    figures += [(f"Range test ({opt})", out / f"range_test_{opt}.png") for opt in s.range_tested]
+    write_report(
+        out / "report.html",
+        f"cyclr compare on {comparison.data_name}",
+        summary,
+        dict(config),
+        figures,
+    )
 
 
 def _plot(comparison: Comparison, path):

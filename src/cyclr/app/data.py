@@ -1,14 +1,19 @@
-"""The data of a run: a named dataset or a user's ``.npz``, with the seed's validation split."""
+"""The data of a run: a named dataset or the user's own (``.npz``, an image folder, a CSV).
+
+The validation split is the seed's: the last fraction of the training data.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from cyclr.app.datasets import DATASETS, load
 from cyclr.app.downloads import DOWNLOADS, load_download
 from cyclr.app.npz import load_npz
+from cyclr.app.userdata import load_csv, load_image_folder
 
 DATASET_NAMES = tuple(DATASETS) + DOWNLOADS
 
@@ -25,6 +30,13 @@ class Data:
     x_test: np.ndarray
     y_test: np.ndarray
     num_classes: int
+    #: ``'classification'`` (integer labels) or ``'regression'`` (float targets).
+    task: str = "classification"
+
+    @property
+    def output_size(self) -> int:
+        """What a model's last layer must output: the class count, or 1 for regression."""
+        return 1 if self.task == "regression" else self.num_classes
 
     @property
     def input_shape(self) -> tuple:
@@ -36,28 +48,72 @@ class Data:
         return len(self.input_shape) == 1
 
     def describe(self) -> str:
+        what = "regression" if self.task == "regression" else f"{self.num_classes} classes"
         return (
             f"{self.name}: {len(self.x_train)} train / {len(self.x_val)} validation / "
-            f"{len(self.x_test)} test, inputs {self.input_shape}, {self.num_classes} classes"
+            f"{len(self.x_test)} test, inputs {self.input_shape}, {what}"
         )
 
 
+def data_kind(data: str | Path) -> str:
+    """How ``--data`` is read: ``'folder'`` (images), ``'csv'`` or ``'npz'``."""
+    path = Path(data)
+    if path.is_dir():
+        return "folder"
+    return "csv" if path.suffix.lower() in (".csv", ".tsv", ".txt") else "npz"
+
+
 def load_data(
-    dataset: str = "digits", data: str | None = None, validation_split: float = 0.2
+    dataset: str = "digits",
+    data: str | Path | None = None,
+    validation_split: float = 0.2,
+    *,
+    label: str | None = None,
+    image_size: tuple[int, int] | None = None,
+    task: str = "classification",
 ) -> Data:
-    """Load ``data`` (an ``.npz`` path) or the dataset called ``dataset``.
+    """Load ``data`` (an ``.npz``, an image folder, a CSV) or the dataset called ``dataset``.
 
     The validation set is the last ``validation_split`` of the training data,
     as Keras's ``fit(validation_split=...)`` takes it in the seed.
 
+    Args:
+      dataset: a name of :data:`DATASET_NAMES`, used when ``data`` is None.
+      data: the user's file or folder (see :mod:`cyclr.app.userdata`, :mod:`cyclr.app.npz`).
+      validation_split: the last fraction of the training data held out for validation.
+      label: the label column of a CSV.
+      image_size: ``(height, width)`` to resize a folder's images to.
+      task: ``'classification'`` or ``'regression'`` (float targets; a CSV only).
+
     Raises:
-      ValueError: an unknown dataset, a bad file, a split outside [0, 1).
+      ValueError: an unknown dataset, a bad file, a split outside [0, 1), an option
+        that does not apply to the data.
       cyclr.app.downloads.DownloadError: a download failed.
     """
     if not 0.0 <= validation_split < 1.0:
         raise ValueError(f"--validation-split must be in [0, 1); received {validation_split!r}")
+    kind = None if data is None else data_kind(data)
+    if label is not None and kind != "csv":
+        raise ValueError(f"--label applies to a CSV given as --data; received --label={label!r}")
+    if image_size is not None and kind != "folder":
+        raise ValueError(
+            f"--image-size applies to an image folder given as --data; received "
+            f"--image-size={image_size!r}"
+        )
+    if task == "regression" and kind != "csv":
+        raise ValueError(
+            "a regression loss needs float targets, from a CSV given as --data FILE.csv "
+            f"with --label; received --data={None if data is None else str(data)!r}"
+        )
     if data is not None:
-        x, y, xt, yt = load_npz(data)
+        if not Path(data).exists():
+            raise ValueError(f"--data {data}: no such file or folder")
+        if kind == "folder":
+            x, y, xt, yt = load_image_folder(data, image_size)
+        elif kind == "csv":
+            x, y, xt, yt = load_csv(data, label, regression=task == "regression")
+        else:
+            x, y, xt, yt = load_npz(data)
         name = str(data)
     elif dataset in DATASETS:
         x, y, xt, yt = load(dataset)
@@ -73,5 +129,5 @@ def load_data(
     if len(x) - n_val < 1:
         raise ValueError(f"--validation-split={validation_split} leaves no training data")
     cut = len(x) - n_val
-    classes = int(max(y.max(), yt.max())) + 1
-    return Data(name, x[:cut], y[:cut], x[cut:], y[cut:], xt, yt, classes)
+    classes = 1 if task == "regression" else int(max(y.max(), yt.max())) + 1
+    return Data(name, x[:cut], y[:cut], x[cut:], y[cut:], xt, yt, classes, task)

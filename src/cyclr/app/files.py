@@ -11,8 +11,10 @@ from typing import TextIO
 from cyclr._files import replace_atomically
 
 
-def prepare_out(path, overwrite: bool) -> Path:
+def prepare_out(path, overwrite: bool, create: bool = True) -> Path:
     """Make ``path`` the run folder; refuse an existing non-empty one unless ``overwrite``.
+
+    ``create=False`` only checks (nothing is made), so a later failure leaves no folder.
 
     Raises:
       ValueError: the folder exists and holds files, and ``overwrite`` is False;
@@ -26,7 +28,8 @@ def prepare_out(path, overwrite: bool) -> Path:
             f"--out {str(path)!r} already exists and is not empty; "
             "pass --overwrite to replace its files"
         )
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 

@@ -23,7 +23,9 @@ def plot_lr_momentum(step_rows: Sequence[dict], path) -> Path:
     """The learning rate (and momentum) the optimizer actually used, per step."""
     steps = _column(step_rows, "step")
     momentum = _column(step_rows, "momentum")
-    has_m = np.isfinite(momentum).any()
+    finite = momentum[np.isfinite(momentum)]
+    # A momentum that never moves is a flat line: said in the title, not drawn.
+    has_m = finite.size > 0 and bool(np.ptp(finite) > 0)
     fig = new_figure(figsize=(8, 5 if has_m else 3))
     axes = fig.subplots(2 if has_m else 1, 1, sharex=True, squeeze=False)
     axes[0][0].plot(steps, _column(step_rows, "lr"), color="C0")
@@ -34,7 +36,13 @@ def plot_lr_momentum(step_rows: Sequence[dict], path) -> Path:
     for ax in axes[:, 0]:
         ax.grid(alpha=0.3)
     axes[-1][0].set_xlabel("step")
-    axes[0][0].set_title("learning rate and momentum used", fontsize=10)
+    if has_m:
+        title = "learning rate and momentum used"
+    elif finite.size:
+        title = f"learning rate used (momentum constant at {finite[0]:.3g})"
+    else:
+        title = "learning rate used"
+    axes[0][0].set_title(title, fontsize=10)
     return save_figure(fig, path)
 
 
@@ -47,8 +55,10 @@ def _plot_per_epoch(ax, epoch_rows, metric: str) -> None:
             ax.plot(steps, values, "o-", color=color, ms=3, label=f"{split} {metric}")
 
 
-def plot_curves(step_rows: Sequence[dict], epoch_rows: Sequence[dict], path) -> Path:
-    """Training loss per step (raw and smoothed); validation/test loss and accuracy per epoch."""
+def plot_curves(
+    step_rows: Sequence[dict], epoch_rows: Sequence[dict], path, metric: str = "accuracy"
+) -> Path:
+    """Training loss per step (raw and smoothed); validation/test loss and ``metric`` per epoch."""
     fig = new_figure(figsize=(11, 4))
     left, right = fig.subplots(1, 2)
     steps, loss = _column(step_rows, "step"), _column(step_rows, "loss")
@@ -61,9 +71,9 @@ def plot_curves(step_rows: Sequence[dict], epoch_rows: Sequence[dict], path) -> 
     left.set_ylabel("loss")
     left.set_yscale("log")
     left.legend(fontsize=8)
-    _plot_per_epoch(right, epoch_rows, "accuracy")
+    _plot_per_epoch(right, epoch_rows, metric)
     right.set_xlabel("step")
-    right.set_ylabel("accuracy")
+    right.set_ylabel(metric)
     right.legend(fontsize=8)
     for ax in (left, right):
         ax.grid(alpha=0.3)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch import nn
 
 from cyclr import steps_per_epoch
+from cyclr._files import replace_atomically
 from cyclr.app.policies import Plan
 from cyclr.app.torch_models import build
+from cyclr.app.usermodel import call_factory, first_line, mismatch, model_kind
 from cyclr.torch import CyclicLR, range_test
 
 
@@ -17,27 +21,88 @@ class TorchRunner:
 
     Args:
       data: a :class:`cyclr.app.data.Data`.
-      model_name: see :func:`cyclr.app.torch_models.build`.
+      model_name: a name of :func:`cyclr.app.torch_models.build`, or a factory
+        ``FILE.py:NAME`` / ``module:NAME`` returning a ``torch.nn.Module`` of logits
+        (see :mod:`cyclr.app.usermodel`).
       batch_size, seed: the batch size; the seed of the weights and the batch order.
       device: where the model and the data live (``'cpu'``, ``'cuda'``; default CPU).
+      loss: ``'crossentropy'`` (default), ``'mse'`` or ``'mae'`` (regression).
+
+    Raises:
+      ValueError: a model that is not a ``torch.nn.Module`` or does not fit the data
+        (input shape, output size), naming both.
     """
 
     framework = "torch"
 
-    def __init__(self, data, model_name: str, batch_size: int, seed: int, device=None):
+    def __init__(self, data, model_name: str, batch_size: int, seed: int, device=None, loss=None):
         self.data, self.model_name = data, model_name
         self.batch_size, self.seed = batch_size, seed
         self.device = torch.device("cpu" if device is None else device)
-        self.criterion = nn.CrossEntropyLoss()
+        self.loss = loss or "crossentropy"
+        self.regression = self.loss in ("mse", "mae")
+        self.metric = "mae" if self.regression else "accuracy"
+        self.criterion: nn.Module = {"mse": nn.MSELoss(), "mae": nn.L1Loss()}.get(
+            self.loss, nn.CrossEntropyLoss()
+        )
+        self.notes: list[str] = []
         self._train_set: torch.utils.data.TensorDataset | None = None
         self.model = self.new_model()
+        self._check_fit()
 
     def new_model(self) -> nn.Module:
         """A freshly initialised model; the same weights for the same seed (on any device)."""
         torch.manual_seed(self.seed)
-        model = build(self.model_name, self.data.input_shape, self.data.num_classes)
+        if model_kind(self.model_name) == "keras_file":
+            raise ValueError(
+                f"--model {self.model_name} is a Keras model; run it with --framework keras"
+            )
+        if model_kind(self.model_name) == "factory":
+            model = call_factory(self.model_name, self.data.input_shape, self.data.output_size)
+            if not isinstance(model, nn.Module):
+                raise ValueError(
+                    f"--model {self.model_name} returned a {type(model).__name__}, not a "
+                    "torch.nn.Module (with --framework torch)"
+                )
+        else:
+            model = build(self.model_name, self.data.input_shape, self.data.output_size)
         self.model = model.to(self.device)
         return self.model
+
+    def _check_fit(self) -> None:
+        """A forward pass on two samples: the model takes the inputs and has the outputs."""
+        x, _ = self._tensors(self.data.x_train[:2], self.data.y_train[:2])
+        try:
+            with torch.no_grad():
+                out = self.model(x)
+        except Exception as exc:
+            raise mismatch(
+                self.model_name, self.data, f"a batch {tuple(x.shape)} fails ({first_line(exc)})"
+            ) from None
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (len(x), self.data.output_size):
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise mismatch(
+                self.model_name,
+                self.data,
+                f"a batch {tuple(x.shape)} gives outputs {shape}, "
+                f"expected {(len(x), self.data.output_size)}",
+            )
+
+    #: The file :meth:`save_model` writes in a run folder.
+    model_filename = "model.pt"
+
+    def save_model(self, path) -> Path:
+        """The model's ``state_dict`` (``torch.save``), written atomically.
+
+        Load it with ``model.load_state_dict(torch.load(path, weights_only=True))``.
+        """
+        state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+        return replace_atomically(path, lambda tmp: torch.save(state, tmp))
+
+    def _loss(self, outputs, target):
+        if self.regression:
+            return self.criterion(outputs.reshape(target.shape), target)
+        return self.criterion(outputs, target)
 
     def _tensors(self, x, y):
         return (
@@ -92,7 +157,7 @@ class TorchRunner:
         return range_test(
             self.model,
             opt,
-            self.criterion,
+            self._loss,
             self.train_loader(seed_offset=10_000),
             start_lr=start_lr,
             end_lr=end_lr,
@@ -102,36 +167,100 @@ class TorchRunner:
 
     @torch.no_grad()
     def evaluate(self, x, y) -> tuple[float, float]:
-        """Mean loss and accuracy over ``(x, y)``."""
+        """Mean loss and :attr:`metric` (accuracy, or mean absolute error) over ``(x, y)``."""
         self.model.eval()
         xs, ys = self._tensors(x, y)
-        total, correct = 0.0, 0
+        total, score = 0.0, 0.0
         for start in range(0, len(xs), 1024):
-            logits = self.model(xs[start : start + 1024])
+            outputs = self.model(xs[start : start + 1024])
             target = ys[start : start + 1024]
-            total += float(self.criterion(logits, target)) * len(target)
-            correct += int((logits.argmax(1) == target).sum())
+            total += float(self._loss(outputs, target)) * len(target)
+            if self.regression:
+                score += float((outputs.reshape(target.shape) - target).abs().sum())
+            else:
+                score += int((outputs.argmax(1) == target).sum())
         self.model.train()
-        return total / len(xs), correct / len(xs)
+        return total / len(xs), score / len(xs)
 
-    def train(self, plan: Plan, epochs: int, on_step, on_epoch, progress=None) -> None:
+    #: The suffix of the file :meth:`save_state` writes.
+    state_suffix = ".pt"
+
+    def save_state(self, path) -> Path:
+        """What a resumed run needs, written atomically: model, optimizer, scheduler, RNGs.
+
+        Plain tensors and numbers only, so that :meth:`load_state` reads it with
+        ``torch.load(..., weights_only=True)``.
+        """
+        opt, scheduler, generator = self._training
+        state = {
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "optimizer": opt.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "loader_generator": generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        }
+        return replace_atomically(path, lambda tmp: torch.save(state, tmp))
+
+    def load_state(self, path) -> None:
+        """Restore what :meth:`save_state` wrote into the model and the training objects.
+
+        Raises:
+          ValueError: the file does not hold such a state (naming the file).
+        """
+        opt, scheduler, generator = self._training
+        try:
+            state = torch.load(path, weights_only=True, map_location=self.device)
+            self.model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            generator.set_state(state["loader_generator"].cpu())
+            torch.set_rng_state(state["torch_rng"].cpu())
+        except Exception as exc:
+            raise ValueError(
+                f"{path}: not a checkpoint of this run's model and optimizer ({first_line(exc)})"
+            ) from None
+
+    def train(
+        self,
+        plan: Plan,
+        epochs: int,
+        on_step,
+        on_epoch,
+        progress=None,
+        max_steps=None,
+        resume=None,
+        checkpoint=None,
+    ) -> None:
         """Train ``epochs`` epochs with ``plan``; report every step and every epoch.
 
         ``on_step(step, lr, momentum, loss)`` gets the lr and momentum the
         optimizer used for that update, read back from its parameter group.
+        ``max_steps`` ends the run after that many updates, the last epoch cut short.
+        ``resume``: ``(state_file, epoch, step)`` of a checkpoint to continue from;
+        ``checkpoint(epoch, step)`` is called after every epoch (it may call
+        :meth:`save_state`).
         """
         opt = self.optimizer(plan.optimizer, plan.schedule(0), plan.momentum)
         scheduler = CyclicLR(opt, plan.schedule)
         loader = self.train_loader()
+        self._training = (opt, scheduler, loader.generator)
         self.model.train()
-        step = 0
-        for epoch in range(epochs):
+        step, first = 0, 0
+        if resume is not None:
+            path, first, step = resume
+            self.load_state(path)
+        limit = epochs * self.steps_per_epoch if max_steps is None else max_steps
+        for epoch in range(first, epochs):
+            if step >= limit:
+                break
             for x, y in loader:
+                if step >= limit:
+                    break
                 group = opt.param_groups[0]
                 lr = group["lr"]
                 momentum = group["momentum"] if "momentum" in group else group["betas"][0]
                 opt.zero_grad(set_to_none=True)
-                loss = self.criterion(self.model(x), y)
+                loss = self._loss(self.model(x), y)
                 loss.backward()
                 opt.step()
                 scheduler.step()
@@ -146,3 +275,5 @@ class TorchRunner:
             )
             test = self.evaluate(self.data.x_test, self.data.y_test)
             on_epoch(epoch + 1, step, *val, *test)
+            if checkpoint is not None:
+                checkpoint(epoch + 1, step)

@@ -13,11 +13,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cyclr import steps_per_epoch
-from cyclr.app.policies import Plan, make_plan, needs_range_test
+from cyclr import CyclicSchedule, steps_per_epoch
+from cyclr.app.checkpoint import restored_rows, write_checkpoint
+from cyclr.app.policies import CYCLICAL, Plan, make_plan, needs_range_test
 from cyclr.app.report import plot_curves, plot_lr_momentum, write_report
 from cyclr.app.session import MetricsLog, make_runner
-from cyclr.app.workflow import Rates, find_bounds, half_cycle, save_summary, train_plan
+from cyclr.app.workflow import (
+    Rates,
+    cycle_budget,
+    default_epochs,
+    find_bounds,
+    half_cycle,
+    save_summary,
+    schedule_checks,
+    train_plan,
+)
 
 
 @dataclass(frozen=True)
@@ -28,19 +38,24 @@ class TrainSpec:
       policy: one of :data:`cyclr.app.policies.POLICIES`.
       optimizer: ``'sgd'`` or ``'adam'``.
       framework: ``'keras'`` or ``'torch'``.
-      epochs, batch_size, seed: the training budget and its randomness.
+      epochs, batch_size, seed: the training budget and its randomness; ``epochs=None``
+        sizes the run to ``cycles`` whole cycles (:func:`run_length`).
       epochs_per_half_cycle: the step size in epochs.
       range_test: ``(start_lr, end_lr, num_steps)`` of the range test.
       base_lr, max_lr: given by the user (no range test), or ``None``.
       cycle_momentum: cycle momentum (SGD) or ``beta_1`` (Adam) inverse to the lr.
       momentum: ``base_momentum``/``max_momentum`` the user gave.
       mode, waveform, gamma: the cyclical schedule's shape, where given.
+      cycles: the run's length in cycles when ``epochs`` is None.
+      loss: ``'crossentropy'``, ``'mse'``, ``'mae'``, or None (the model's own, else
+        cross-entropy).
+      progress: progress bars (None: on a terminal; False: ``--quiet``).
     """
 
     policy: str
     optimizer: str
     framework: str
-    epochs: int
+    epochs: int | None
     batch_size: int
     seed: int
     epochs_per_half_cycle: float
@@ -52,6 +67,29 @@ class TrainSpec:
     mode: str | None = None
     waveform: str | None = None
     gamma: float | None = None
+    cycles: int = 3
+    loss: str | None = None
+    progress: bool | None = None
+
+
+def run_length(spec: TrainSpec, data: Any) -> tuple[int, int]:
+    """``(epochs, total_steps)`` of the run.
+
+    An explicit ``spec.epochs`` is whole epochs. Otherwise a cyclical policy runs
+    ``spec.cycles`` whole cycles, ending at a cycle boundary (the last epoch cut short
+    if need be), and the others the same number of epochs.
+
+    Raises:
+      ValueError: ``cycles`` below 1.
+    """
+    spe = steps_per_epoch(len(data.x_train), spec.batch_size)
+    if spec.epochs is not None:
+        return spec.epochs, spec.epochs * spe
+    if spec.policy in CYCLICAL or spec.policy == "adam+clr":
+        step_size = half_cycle(data, spec.batch_size, spec.epochs_per_half_cycle)
+        return cycle_budget(step_size, spe, spec.cycles)
+    epochs = default_epochs(spec.epochs_per_half_cycle, spec.cycles)
+    return epochs, epochs * spe
 
 
 def plan_for(spec: TrainSpec, data: Any, rates: Rates) -> Plan:
@@ -60,7 +98,7 @@ def plan_for(spec: TrainSpec, data: Any, rates: Rates) -> Plan:
     Raises:
       ValueError: the options make no valid schedule (naming the core's parameter).
     """
-    total = spec.epochs * steps_per_epoch(len(data.x_train), spec.batch_size)
+    _, total = run_length(spec, data)
     return make_plan(
         spec.policy,
         total_steps=total,
@@ -97,6 +135,52 @@ def _rates(spec: TrainSpec, runner: Any, out: Path, say: Callable[[str], None]) 
     return rates
 
 
+def _resumed_rates(record: dict, out: Path) -> Rates:
+    """The rates a checkpointed run trained with (its range test read back, if it ran one)."""
+    from cyclr.rangetest import RangeTestResult
+
+    r = record["rates"]
+    nan = math.nan
+    test = out / "range_test.json"
+    result = (
+        RangeTestResult.from_json(test) if r["source"] == "range test" and test.is_file() else None
+    )
+    return Rates(
+        nan if r["base_lr"] is None else r["base_lr"],
+        nan if r["max_lr"] is None else r["max_lr"],
+        r["fixed_lr"],
+        source=r["source"],
+        range_test=result,
+    )
+
+
+def identity(spec: TrainSpec, data: Any, model: str) -> dict[str, Any]:
+    """What identifies a run for its checkpoints (:data:`cyclr.app.checkpoint.IDENTITY`)."""
+    epochs, total = run_length(spec, data)
+    return {
+        "framework": spec.framework,
+        "model": model,
+        "dataset": data.name,
+        "policy": spec.policy,
+        "optimizer": spec.optimizer,
+        "total_steps": total,
+        "epochs": epochs,
+    }
+
+
+def resolved_plan(plan: Plan) -> dict[str, Any]:
+    """What the plan's schedule became: mode, waveform, gamma, momentum (for the report)."""
+    s = plan.schedule
+    out: dict[str, Any] = {"optimizer": plan.optimizer, "schedule": repr(s)}
+    if isinstance(s, CyclicSchedule):
+        out.update(mode=s.mode, waveform=s.waveform)
+        if s.mode == "exp_range":
+            out["gamma"] = s.gamma
+    if plan.momentum is not None:
+        out["momentum"] = plan.momentum
+    return out
+
+
 def train_run(
     spec: TrainSpec,
     data: Any,
@@ -104,26 +188,67 @@ def train_run(
     out: Path,
     config: dict,
     say: Callable[[str], None] = print,
+    runner: Any = None,
+    resume: dict | None = None,
 ) -> dict:
     """Run the whole workflow into the run folder ``out``; return the run's summary.
 
     Writes ``config.json``, ``range_test.json``/``.png``, ``metrics.csv`` (after
     every epoch), ``summary.json``, the figures and ``report.html``; an
     interrupted run (Ctrl-C) still writes the summary and report of what it did,
-    then re-raises.
+    then re-raises. The schedule checks (:func:`cyclr.check`) are said before
+    training starts, then one line per epoch. After every epoch the run is
+    checkpointed (:mod:`cyclr.app.checkpoint`); ``resume`` continues from one.
+
+    Args:
+      spec: the run, every default resolved.
+      data: a :class:`cyclr.app.data.Data`.
+      model: the model's name or spec (``--model``).
+      out: the run folder.
+      config: the configuration the report shows.
+      say: called with each line of progress.
+      runner: a runner already built for ``data`` and ``model`` (None: one is made).
+      resume: a checkpoint of this run (:func:`cyclr.app.checkpoint.read_checkpoint`)
+        to continue from: no range test, the metrics so far, the state restored.
 
     Raises:
-      ValueError: the range test gives no bounds.
+      ValueError: the range test gives no bounds; the model does not fit the data.
     """
     started = time.perf_counter()
-    runner = make_runner(spec.framework, data, model, spec.batch_size, spec.seed)
-    rates = _rates(spec, runner, out, say)
+    if runner is None:
+        runner = make_runner(spec.framework, data, model, spec.batch_size, spec.seed, spec.loss)
+    rates = _rates(spec, runner, out, say) if resume is None else _resumed_rates(resume, out)
     plan = plan_for(spec, data, rates)
-    say(
-        f"training: {plan.policy}, {plan.optimizer}, {plan.schedule!r}, {spec.epochs} epochs "
-        f"of {runner.steps_per_epoch} steps"
+    epochs, total = run_length(spec, data)
+    spe = runner.steps_per_epoch
+    cycles = (
+        f", {total / plan.schedule.cycle_length:.3g} "
+        f"cycle{'' if total == plan.schedule.cycle_length else 's'}"
+        if isinstance(plan.schedule, CyclicSchedule)
+        else ""
     )
-    log = MetricsLog(out / "metrics.csv")
+    say(
+        f"training: {plan.policy}, {plan.optimizer}, {plan.schedule!r}, {total} steps "
+        f"({epochs} epochs of {spe} steps{cycles})"
+    )
+    config = dict(config) | resolved_plan(plan) | {"epochs": epochs, "total_steps": total}
+    log = MetricsLog(out / "metrics.csv", runner.metric)
+    if resume is not None:
+        log.restore(
+            restored_rows(resume["rows"]), restored_rows(resume["epoch_rows"]), resume["seconds"]
+        )
+        say(f"resuming after epoch {resume['epoch']} of {epochs} (step {resume['step']})")
+    who = identity(spec, data, model)
+    kept: dict[str, Any] = {
+        "base_lr": rates.base_lr,
+        "max_lr": rates.max_lr,
+        "fixed_lr": rates.fixed_lr,
+        "source": rates.source,
+    }
+
+    def checkpoint(epoch: int, step: int) -> None:
+        write_checkpoint(out, runner, epoch, step, log, who, kept)
+
     summary: dict[str, Any] = {
         "status": "running",
         "policy": plan.policy,
@@ -136,13 +261,35 @@ def train_run(
         "framework": spec.framework,
         "model": model,
         "dataset": data.name,
+        "metric": runner.metric,
+        "checks": schedule_checks(plan, total, spe),
     }
     try:
-        summary.update(train_plan(runner, plan, spec.epochs, log))
+        summary.update(
+            train_plan(
+                runner,
+                plan,
+                epochs,
+                log,
+                total_steps=total,
+                say=say,
+                progress=spec.progress,
+                resume=None
+                if resume is None
+                else (resume["state_path"], resume["epoch"], resume["step"]),
+                checkpoint=checkpoint,
+            )
+        )
         summary["status"] = "finished"
+        summary["model_file"] = runner.save_model(out / runner.model_filename).name
+        say(f"saved the trained model to {out / runner.model_filename}")
     except KeyboardInterrupt:
         summary.update(
-            status="interrupted", steps=len(log.rows), test_accuracy=log.final_test_accuracy
+            {
+                "status": "interrupted",
+                "steps": len(log.rows),
+                f"test_{log.metric}": log.final_test_accuracy,
+            }
         )
         raise
     finally:
@@ -152,6 +299,11 @@ def train_run(
     return summary
 
 
+def _momentum_moves(rows: list[dict]) -> bool:
+    values = {r["momentum"] for r in rows if r.get("momentum") is not None}
+    return len(values) > 1
+
+
 def write_run_report(
     out: Path, summary: dict, config: dict, log: MetricsLog, ran_range_test: bool
 ) -> Path:
@@ -159,10 +311,19 @@ def write_run_report(
     # Only this run's range test: an --overwrite'n folder may hold an older one.
     figures = [("Range test", out / "range_test.png")] if ran_range_test else []
     if log.rows:
-        figures.append(
-            ("Learning rate and momentum used", plot_lr_momentum(log.rows, out / "lr.png"))
+        lr_figure = plot_lr_momentum(log.rows, out / "lr.png")
+        caption = (
+            "Learning rate and momentum used"
+            if _momentum_moves(log.rows)
+            else ("Learning rate used")
         )
-        figures.append(("Loss and accuracy", plot_curves(log.rows, log.epochs, out / "curves.png")))
+        figures.append((caption, lr_figure))
+        figures.append(
+            (
+                f"Loss and {log.metric}",
+                plot_curves(log.rows, log.epochs, out / "curves.png", log.metric),
+            )
+        )
     notes = (
         []
         if summary["status"] == "finished"

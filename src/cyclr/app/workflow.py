@@ -10,7 +10,7 @@ from pathlib import Path
 from cyclr import check, step_size_for
 from cyclr.app.files import write_json
 from cyclr.app.policies import Plan
-from cyclr.app.session import MetricsLog, progress_bar, show_progress
+from cyclr.app.session import EpochBars, MetricsLog, printer, show_progress
 from cyclr.rangetest import RangeTestResult
 
 
@@ -55,14 +55,19 @@ def find_bounds(
     num_steps: int,
     out: Path | None = None,
     stem: str = "range_test",
+    progress: bool | None = None,
 ) -> Rates:
     """Run the range test; save its JSON and plot into ``out``; read the rates off it.
+
+    ``progress``: draw a progress bar (None: on a terminal).
 
     Raises:
       ValueError: the curve gives no bounds (e.g. it diverged at once).
     """
     started = time.perf_counter()
-    result = runner.range_test(optimizer, start_lr, end_lr, num_steps, progress=show_progress())
+    result = runner.range_test(
+        optimizer, start_lr, end_lr, num_steps, progress=show_progress(progress)
+    )
     seconds = time.perf_counter() - started
     if out is not None:
         result.to_json(out / f"{stem}.json")
@@ -85,20 +90,101 @@ def default_epochs(epochs_per_half_cycle: float, cycles: int = 3) -> int:
     return max(1, math.ceil(2 * cycles * epochs_per_half_cycle))
 
 
-def train_plan(runner, plan: Plan, epochs: int, log: MetricsLog) -> dict:
-    """Train a fresh model with ``plan``; return the run's summary numbers."""
+def cycle_budget(step_size: int, steps_per_epoch: int, cycles: int) -> tuple[int, int]:
+    """``(epochs, total_steps)`` of a run of exactly ``cycles`` whole cycles.
+
+    ``total_steps = 2 * cycles * step_size``; the last epoch is cut short when that is
+    not a whole number of epochs, so the run still ends at a cycle boundary (base_lr).
+
+    >>> cycle_budget(100, 50, 3)
+    (12, 600)
+    >>> cycle_budget(25, 36, 3)
+    (5, 150)
+    """
+    if cycles < 1:
+        raise ValueError(f"--cycles must be a positive integer; received --cycles={cycles!r}")
+    total = 2 * cycles * step_size
+    return math.ceil(total / steps_per_epoch), total
+
+
+def schedule_checks(plan: Plan, total_steps: int, steps_per_epoch: int) -> list[str]:
+    """:func:`cyclr.check`'s findings on the plan's schedule, as sentences."""
+    return [f.message for f in check(plan.schedule, total_steps, steps_per_epoch)]
+
+
+def train_plan(
+    runner,
+    plan: Plan,
+    epochs: int,
+    log: MetricsLog,
+    *,
+    total_steps: int | None = None,
+    say=None,
+    progress: bool | None = None,
+    desc: str = "",
+    resume: tuple | None = None,
+    checkpoint=None,
+) -> dict:
+    """Train a fresh model with ``plan``; return the run's summary numbers.
+
+    Args:
+      runner: a :class:`~cyclr.app.torch_runner.TorchRunner` or ``KerasRunner``.
+      plan: what to train with.
+      epochs: the epochs to train.
+      log: records every step and epoch (and writes ``metrics.csv``).
+      total_steps: stop after this many steps (the last epoch cut short); None: whole epochs.
+      say: when given, called with the schedule checks before training and one line per
+        epoch (lr range, train loss, validation loss and metric, seconds).
+      progress: a progress bar per epoch (None: on a terminal).
+      desc: the bars' label (the policy in ``compare``).
+      resume: ``(state_file, epoch, step)`` of a checkpoint to continue from (``log``
+        already holds its rows).
+      checkpoint: called as ``checkpoint(epoch, step)`` after every epoch.
+    """
     runner.new_model()
     spe = runner.steps_per_epoch
-    findings = [f.message for f in check(plan.schedule, epochs * spe, spe)]
+    total = epochs * spe if total_steps is None else min(total_steps, epochs * spe)
+    findings = schedule_checks(plan, total, spe)
+    if say is not None:
+        for finding in findings:
+            say(f"check: {finding}")
     start = time.perf_counter()
-    with progress_bar(epochs * spe, f"train {plan.policy}") as bar:
-        runner.train(plan, epochs, log.on_step, log.on_epoch, progress=bar)
+    start_at = (0, 0) if resume is None else (resume[1], resume[2])
+    bars = EpochBars(epochs, spe, total, desc, start_at) if show_progress(progress) else None
+    line = printer(progress) if say is print else say
+    epoch_started = [start]
+
+    def on_epoch(*values):
+        log.on_epoch(*values)
+        if bars is not None:
+            bars.close()  # the epoch's bar goes, its line stays
+        if line is not None:
+            line(log.epoch_line(epochs, epoch_started[0]))
+        if bars is not None:
+            bars.next_epoch()
+        epoch_started[0] = time.perf_counter()
+
+    try:
+        runner.train(
+            plan,
+            epochs,
+            log.on_step,
+            on_epoch,
+            progress=bars,
+            **({} if total == epochs * spe else {"max_steps": total}),
+            **({} if resume is None else {"resume": resume}),
+            **({} if checkpoint is None else {"checkpoint": checkpoint}),
+        )
+    finally:
+        if bars is not None:
+            bars.close()
     seconds = time.perf_counter() - start
     last = log.epochs[-1] if log.epochs else {}
+    m = log.metric
     return {
-        "test_accuracy": last.get("test_accuracy", math.nan),
+        f"test_{m}": last.get(f"test_{m}", math.nan),
         "test_loss": last.get("test_loss", math.nan),
-        "val_accuracy": last.get("val_accuracy", math.nan),
+        f"val_{m}": last.get(f"val_{m}", math.nan),
         "steps": len(log.rows),
         "steps_per_epoch": spe,
         "epochs": epochs,

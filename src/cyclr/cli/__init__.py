@@ -57,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser(only=chosen if chosen in COMMANDS else None)
         args = parser.parse_args(argv)
+        args.argv = argv  # what the command was given (a run folder records it for --resume)
         if args.command is None:
             parser.print_help()
             return 2

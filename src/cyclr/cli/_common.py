@@ -8,8 +8,9 @@ import os
 from cyclr.cli.errors import UsageError
 
 FRAMEWORKS = ("keras", "torch")
-MODELS = ("auto", "seed_cnn", "cnn1d", "mlp")
 OPTIMIZERS = ("sgd", "adam")
+#: ``--loss`` choices (see :mod:`cyclr.app.usermodel`).
+LOSSES = ("crossentropy", "mse", "mae")
 
 
 #: Core parameter names as the commands spell them; step_size_up before step_size.
@@ -83,9 +84,19 @@ def add_common(p: argparse.ArgumentParser, *, default_out: str, epochs: int | No
     )
     data.add_argument(
         "--data",
-        metavar="FILE.npz",
-        help="your own data in the layout of Keras's mnist.npz "
-        "(x_train, y_train, x_test, y_test); overrides --dataset",
+        metavar="PATH",
+        help="your own data, overrides --dataset: FILE.npz in the layout of Keras's mnist.npz "
+        "(x_train, y_train, x_test, y_test); a FOLDER of images, one subfolder per class; or "
+        "FILE.csv of numeric features with a --label column (folders and CSVs: a fixed 20%% "
+        "test split)",
+    )
+    data.add_argument("--label", metavar="COLUMN", help="the label column of a CSV --data")
+    data.add_argument(
+        "--image-size",
+        nargs=2,
+        type=positive_int,
+        metavar=("HEIGHT", "WIDTH"),
+        help="resize a folder's images (default: all images must have one size)",
     )
     data.add_argument(
         "--validation-split",
@@ -101,10 +112,18 @@ def add_common(p: argparse.ArgumentParser, *, default_out: str, epochs: int | No
     )
     data.add_argument(
         "--model",
-        choices=MODELS,
         default="auto",
-        help="seed_cnn (the seed's CNN), cnn1d (MNIST-1D's), mlp; auto: seed_cnn for "
-        "images, cnn1d for sequences",
+        metavar="MODEL",
+        help="seed_cnn (the seed's CNN), cnn1d (MNIST-1D's), mlp, auto (seed_cnn for images, "
+        "cnn1d for sequences); your own: a saved Keras model FILE.keras, or a factory "
+        "FILE.py:FUNCTION or package.module:FUNCTION called as FUNCTION(input_shape, "
+        "num_classes) that returns a torch.nn.Module (logits) or a Keras model",
+    )
+    data.add_argument(
+        "--loss",
+        choices=LOSSES,
+        help="crossentropy (classification, the default; a saved Keras model's own loss if "
+        "it has one), mse or mae (regression on a CSV; reports the mean absolute error)",
     )
     train = p.add_argument_group("training")
     train.add_argument("--optimizer", choices=OPTIMIZERS, help="default sgd")
@@ -119,6 +138,11 @@ def add_common(p: argparse.ArgumentParser, *, default_out: str, epochs: int | No
     train.add_argument("--out", default=default_out, help=f"run folder (default {default_out})")
     train.add_argument(
         "--overwrite", action="store_true", help="write into an existing, non-empty --out"
+    )
+    train.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars and no per-epoch lines (for scripts); errors still print",
     )
     rt = p.add_argument_group(
         "range test (defaults: SGD 1e-4 -> 10 in 400 rungs, "
@@ -144,6 +168,13 @@ def range_test_settings(args, optimizer: str) -> tuple[float, float, int]:
 
 
 def resolve_model(args, data) -> str:
+    """``--model`` with ``auto`` resolved; a UsageError for a value that names no model."""
+    from cyclr.app.usermodel import model_kind
+
+    try:
+        model_kind(args.model)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     if args.model != "auto":
         return args.model
     return "cnn1d" if data.is_sequence else "seed_cnn"
@@ -153,18 +184,30 @@ def load_data_or_fail(args):
     """The run's data, or a one-line UsageError naming what was wrong."""
     from cyclr.app.data import load_data
     from cyclr.app.downloads import DownloadError
+    from cyclr.app.usermodel import task_of
 
     if args.framework == "torch":
         # keras.datasets downloads with any backend: a PyTorch run need not start TensorFlow.
         os.environ.setdefault("KERAS_BACKEND", "torch")
     try:
-        return load_data(args.dataset, args.data, args.validation_split)
+        return load_data(
+            args.dataset,
+            args.data,
+            args.validation_split,
+            label=getattr(args, "label", None),
+            image_size=None if args.image_size is None else tuple(args.image_size),
+            task=task_of(getattr(args, "loss", None)),
+        )
     except (ValueError, DownloadError) as exc:
         raise UsageError(str(exc).splitlines()[0]) from None
 
 
 def check_model(model: str, data) -> str:
-    """``model`` if it can take the data's inputs, else a one-line UsageError."""
+    """``model`` if it can take the data's inputs, else a one-line UsageError.
+
+    Built-in models are checked by shape here; a user's model when it is built
+    (:func:`build_runner`).
+    """
     rank = len(data.input_shape)
     if (model == "cnn1d" and rank != 1) or (model == "seed_cnn" and rank not in (2, 3)):
         needs = "sequences (N, L)" if model == "cnn1d" else "images (N, H, W[, C])"
@@ -175,11 +218,44 @@ def check_model(model: str, data) -> str:
     return model
 
 
-def open_run(args, check=None):
-    """``(data, out, model)``: the run's data, its folder and model, or a one-line UsageError.
+def build_runner(args, data, model: str, say=print):
+    """The framework's runner for ``model`` on ``data``; a UsageError if it does not fit.
+
+    Notes on the model (the loss it is compiled with) are said.
+    """
+    from cyclr.app.session import make_runner
+
+    try:
+        runner = make_runner(
+            args.framework, data, model, args.batch_size, args.seed, getattr(args, "loss", None)
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc).splitlines()[0]) from None
+    for note in runner.notes:
+        say(f"note: {note}")
+    return runner
+
+
+def progress(args) -> bool | None:
+    """Progress bars: never with ``--quiet``; otherwise on a terminal (None)."""
+    return False if args.quiet else None
+
+
+def say(args):
+    """How a command prints a line of progress: nothing with ``--quiet``."""
+    if args.quiet:
+        return lambda line: None
+    from cyclr.app.session import printer
+
+    return printer(progress(args))
+
+
+def open_run(args, check=None, runner: bool = True):
+    """``(data, out, model, runner)`` of a run, or a one-line UsageError.
 
     ``check(data, model)`` may raise a UsageError before the folder is made, so that bad
-    options never leave files behind.
+    options never leave files behind; the runner (the model built, checked against the
+    data) is made before the folder too. ``runner=False`` skips it (None).
     """
     from cyclr._extras import require
 
@@ -187,13 +263,34 @@ def open_run(args, check=None):
     from cyclr.app.files import prepare_out
 
     data = load_data_or_fail(args)
-    model = check_model(resolve_model(args, data), data)
+    model = resolve_model(args, data)
+    if model in MODEL_NAMES:
+        check_model(model, data)
     if check is not None:
         check(data, model)
     try:
-        return data, prepare_out(args.out, args.overwrite), model
+        prepare_out(args.out, args.overwrite, create=False)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if not args.quiet:
+        print(data.describe())
+    built = build_runner(args, data, model, say(args)) if runner else None
+    return data, prepare_out(args.out, args.overwrite), model, built
+
+
+def loss_name(runner) -> str:
+    """The loss a runner trains with, as a name for the report."""
+    loss = getattr(runner, "loss", None)
+    if isinstance(loss, str):
+        return loss
+    if loss is None:
+        return "?"
+    from_logits = getattr(loss, "from_logits", None)
+    return type(loss).__name__ + ("" if from_logits is None else f"(from_logits={from_logits})")
+
+
+#: The built-in model names (``auto`` resolved).
+MODEL_NAMES = ("seed_cnn", "cnn1d", "mlp")
 
 
 def keras_backend() -> str:

@@ -61,8 +61,12 @@ def run(args) -> int:
             "each policy of compare has its own optimizer (sgd; adam for adam and "
             f"adam+clr); received --optimizer={args.optimizer}"
         )
-    data, out, model = _common.open_run(args)
-    print(data.describe())
+    if args.loss not in (None, "crossentropy"):
+        raise UsageError(
+            f"compare times test accuracy, so it needs a classification loss; received "
+            f"--loss={args.loss}"
+        )
+    data, out, model, _ = _common.open_run(args)  # the runner: the model checked, built once
     settings = CompareSettings(
         framework=args.framework,
         model=model,
@@ -74,12 +78,24 @@ def run(args) -> int:
         seeds=args.seeds,
         target=args.target,
         range_tests=range_tests,
+        loss=args.loss,
     )
     try:
-        comparison = compare(settings, data, out)
+        comparison = compare(
+            settings, data, out, log=_common.say(args), progress=_common.progress(args)
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    write_outputs(comparison, out, {k: v for k, v in vars(args).items() if k != "command"})
+    config = {k: v for k, v in vars(args).items() if v is not None and k != "command"}
+    if args.data is not None:
+        del config["dataset"]  # --data overrides it
+    config.update(
+        data=data.name,
+        model=model,
+        policies=list(settings.policies),
+        range_tests={opt: list(settings.range_test(opt)) for opt in settings.range_tested},
+    )
+    write_outputs(comparison, out, config)
     print(comparison.markdown())
-    print(f"wrote {out}/compare.md, compare.csv, compare.png")
+    print(f"wrote {out}/compare.md, compare.csv, compare.png, report.html")
     return 0

@@ -20,16 +20,15 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from cyclr.app.session import make_runner
+    from cyclr.app.files import write_text
+    from cyclr.app.snippets import snippet
     from cyclr.app.workflow import find_bounds, half_cycle, save_summary
 
     optimizer = args.optimizer or "sgd"
     settings = _common.range_test_settings(args, optimizer)
-    data, out, model = _common.open_run(args)
-    print(data.describe())
-    runner = make_runner(args.framework, data, model, args.batch_size, args.seed)
+    data, out, model, runner = _common.open_run(args)
     try:
-        bounds = find_bounds(runner, optimizer, *settings, out)
+        bounds = find_bounds(runner, optimizer, *settings, out, progress=_common.progress(args))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     step_size = half_cycle(data, args.batch_size, args.epochs_per_half_cycle)
@@ -54,7 +53,15 @@ def run(args) -> int:
             "model": model,
             "dataset": data.name,
             "optimizer": optimizer,
+            "start_lr": settings[0],
+            "end_lr": settings[1],
+            "num_steps": settings[2],
         },
     )
-    print(f"wrote {out}/range_test.json, range_test.png, summary.json")
+    code = snippet(args.framework, optimizer, bounds.base_lr, bounds.max_lr, step_size)
+    write_text(out / "snippet.py", code)
+    print(f"wrote {out}/range_test.json, range_test.png, summary.json, snippet.py")
+    if not args.quiet:
+        print("\nIn your own training script:\n")
+        print(code.rstrip())
     return 0

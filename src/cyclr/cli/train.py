@@ -6,7 +6,10 @@ training with the chosen policy -> test accuracy, metrics, plots, ``report.html`
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+from pathlib import Path
 
 from cyclr.cli import _common
 from cyclr.cli.errors import UsageError
@@ -54,6 +57,18 @@ def add_arguments(p) -> None:
         type=_common.positive_float,
         default=4.0,
         help="step size in epochs (Smith: 2-10; default 4)",
+    )
+    p.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue an interrupted run from its last epoch checkpoint, with the options it "
+        "was started with (run from any folder; give no other option but --quiet)",
+    )
+    pol.add_argument(
+        "--cycles",
+        type=_common.positive_int,
+        help="the run's length in whole cycles, ending at a cycle boundary (default 3; "
+        "instead of --epochs)",
     )
 
 
@@ -106,10 +121,16 @@ def _check_args(args) -> None:
 def _spec(args):
     """The run the options describe, every default resolved (a UsageError if they conflict)."""
     from cyclr.app.train import TrainSpec
-    from cyclr.app.workflow import default_epochs
 
     _check_args(args)
     _refuse_ignored(args)
+    if args.cycles is not None and args.epochs is not None:
+        raise UsageError(
+            f"give --cycles or --epochs, not both; received --cycles={args.cycles}, "
+            f"--epochs={args.epochs}"
+        )
+    if args.cycles is not None and args.policy in NOT_CYCLICAL:
+        raise UsageError(f"--cycles does not apply to --policy {args.policy} (no cycles)")
     if args.policy in ("adam", "adam+clr") and args.optimizer not in (None, "adam"):
         raise UsageError(
             f"--policy {args.policy} trains with Adam; received --optimizer={args.optimizer}"
@@ -119,7 +140,10 @@ def _spec(args):
         policy=args.policy,
         optimizer=optimizer,
         framework=args.framework,
-        epochs=args.epochs or default_epochs(args.epochs_per_half_cycle),
+        epochs=args.epochs,
+        cycles=args.cycles or 3,
+        loss=args.loss,
+        progress=_common.progress(args),
         batch_size=args.batch_size,
         seed=args.seed,
         epochs_per_half_cycle=args.epochs_per_half_cycle,
@@ -138,12 +162,70 @@ def _spec(args):
     )
 
 
+def _resumed_args(args):
+    """The options the run in ``--resume RUN_DIR`` was started with, and its folders.
+
+    Returns ``(args, cwd)``: the original options (``--out`` the run folder, absolute)
+    and the folder the run was started in, where its relative paths point.
+    """
+    import json
+
+    from cyclr.cli import build_parser
+
+    run_dir = Path(args.resume)
+    defaults = vars(build_parser(only="train").parse_args(["train"]))
+    extra = [
+        f"--{k.replace('_', '-')}"
+        for k, v in vars(args).items()
+        if k not in ("resume", "quiet", "command", "argv") and v != defaults.get(k)
+    ]
+    if extra:
+        raise UsageError(
+            f"--resume continues the run with the options it was started with; "
+            f"{_common.do_not_apply(extra)} (received --resume={args.resume})"
+        )
+    try:
+        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+        argv, cwd = list(config["argv"]), Path(config["cwd"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise UsageError(
+            f"--resume {args.resume}: not a cyclr train run folder (no readable config.json)"
+        ) from None
+    if not cwd.is_dir():
+        raise UsageError(f"--resume {args.resume}: the run was started in {cwd}, which is gone")
+    resumed = build_parser(only="train").parse_args(argv)
+    resumed.out = str(run_dir.resolve())
+    resumed.overwrite = True
+    resumed.quiet = resumed.quiet or args.quiet
+    resumed.resume = resumed.out
+    return resumed, cwd
+
+
 def run(args) -> int:
+    if args.resume is None:
+        return _run(args)
+    resumed, cwd = _resumed_args(args)
+    here = Path.cwd()
+    os.chdir(cwd)  # the run's relative paths (--data, --model) are the original folder's
+    try:
+        return _run(resumed)
+    finally:
+        os.chdir(here)
+
+
+def _run(args) -> int:
+    from cyclr.app.checkpoint import read_checkpoint
     from cyclr.app.files import write_json
-    from cyclr.app.train import check_spec, train_run
+    from cyclr.app.train import check_spec, identity, run_length, train_run
     from cyclr.app.workflow import half_cycle
 
     spec = _spec(args)
+    resume = None
+    if args.resume is not None:
+        try:
+            resume = read_checkpoint(args.resume)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
 
     def check(data, model):  # every option is checked before the run folder is made
         try:
@@ -151,31 +233,54 @@ def run(args) -> int:
         except ValueError as exc:
             raise UsageError(_common.as_options(str(exc))) from None
 
-    data, out, model = _common.open_run(args, check)
-    config = {k: v for k, v in vars(args).items() if k not in ("command",)}
+    data, out, model, runner = _common.open_run(args, check)
+    if resume is not None:
+        try:
+            resume = read_checkpoint(args.resume, identity(spec, data, model))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     start_lr, end_lr, num_steps = spec.range_test
+    epochs, total = run_length(spec, data)
+    # What the run does, every default resolved (an option not given is not shown as None).
+    config = {k: v for k, v in vars(args).items() if v is not None and k != "command"}
     config.update(
-        model=model,
-        epochs=spec.epochs,
         command="train",
+        data=data.name,
+        model=model,
+        optimizer=spec.optimizer,
+        loss=_common.loss_name(runner),
+        metric=runner.metric,
+        epochs=epochs,
+        total_steps=total,
+        steps_per_epoch=runner.steps_per_epoch,
         step_size=half_cycle(data, spec.batch_size, spec.epochs_per_half_cycle),
         start_lr=start_lr,
         end_lr=end_lr,
         num_steps=num_steps,
-        keras_backend=_common.keras_backend() if args.framework == "keras" else None,
-        argv=sys.argv[1:],
+        argv=getattr(args, "argv", sys.argv[1:]),
+        cwd=str(Path.cwd()),
     )
-    write_json(out / "config.json", config)
-    print(data.describe())
+    if args.data is not None:
+        del config["dataset"]  # --data overrides it
+    if args.epochs is None:
+        config["cycles"] = spec.cycles
+    if args.framework == "keras":
+        config["keras_backend"] = _common.keras_backend()
+    if resume is None:
+        write_json(out / "config.json", config)
+    else:  # the original options stay on record (a second --resume reads them)
+        config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+        config["resumed_after_epoch"] = resume["epoch"]
+        write_json(out / "config.json", config)
+    say = _common.say(args)
     try:
-        summary = train_run(spec, data, model, out, config)
+        summary = train_run(spec, data, model, out, config, say=say, runner=runner, resume=resume)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    metric = runner.metric
     print(
-        f"test accuracy {summary['test_accuracy']:.4f} after {summary['steps']} steps "
+        f"test {metric} {summary[f'test_{metric}']:.4f} after {summary['steps']} steps "
         f"({summary['seconds']:.1f} s)"
     )
-    for finding in summary.get("checks", []):
-        print(f"check: {finding}")
     print(f"wrote {out}/report.html")
     return 0

@@ -1,6 +1,8 @@
 """cyclr for Keras 3 (TensorFlow, JAX and PyTorch backends).
 
-- :class:`CyclicLR`: bckenstler's callback, reading the step from the optimizer.
+- :class:`CyclicLR`: bckenstler's callback, reading the step from the optimizer; it
+  puts the lr (and momentum) into Keras' logs for TensorBoard and ``CSVLogger``.
+- :class:`LogLearningRate`: the same logging for a schedule inside the optimizer.
 - :class:`CyclicalLearningRate`, :class:`OneCycleSchedule`, :class:`KerasSchedule`:
   ``LearningRateSchedule`` objects computed in the graph, saved in ``.keras`` files.
 - :class:`SGD`, :class:`Adam`, :class:`AdamW`: Keras' optimizers with a momentum
@@ -16,7 +18,7 @@ from cyclr._extras import require
 require("cyclr.keras", "keras")  # one clear line, not a traceback from deep inside
 
 from cyclr.keras._ops import KERAS_OPS
-from cyclr.keras.callbacks import CyclicLR
+from cyclr.keras.callbacks import CyclicLR, LogLearningRate
 from cyclr.keras.finder import LRFinder, find_lr
 from cyclr.keras.optimizers import SGD, Adam, AdamW
 from cyclr.keras.schedules import CyclicalLearningRate, KerasSchedule, OneCycleSchedule
@@ -30,6 +32,7 @@ __all__ = [
     "CyclicalLearningRate",
     "KerasSchedule",
     "LRFinder",
+    "LogLearningRate",
     "OneCycleSchedule",
     "find_lr",
 ]

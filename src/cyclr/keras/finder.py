@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from cyclr.keras import backend
 from cyclr.rangetest import RangeTest, RangeTestResult
+from cyclr.rangetest.settings import DEFAULT_END_LR, DEFAULT_NUM_STEPS, DEFAULT_START_LR
 
 __all__ = ["LRFinder", "find_lr"]
 
@@ -41,8 +42,12 @@ class LRFinder(keras.callbacks.Callback):
     callbacks, so to restore after one use :func:`find_lr`, or the callback as
     a context manager::
 
-        with LRFinder(start_lr=1e-4, end_lr=1.0) as finder:
+        with LRFinder() as finder:
             model.fit(x, y, epochs=2, callbacks=[finder])
+
+    The default ladder runs from 1e-5 to 10, the one ``result.bounds()`` was
+    validated on; give the ``fit`` about 450 batches (``find_lr``'s default), or
+    ``num_steps`` that many, for the rungs it was validated with (75 per decade).
 
     Args:
       start_lr: the first rung.
@@ -72,8 +77,8 @@ class LRFinder(keras.callbacks.Callback):
 
     def __init__(
         self,
-        start_lr: float = 1e-4,
-        end_lr: float = 1.0,
+        start_lr: float = DEFAULT_START_LR,
+        end_lr: float = DEFAULT_END_LR,
         num_steps: int | None = None,
         *,
         step_mode: str = "exp",
@@ -88,8 +93,8 @@ class LRFinder(keras.callbacks.Callback):
         max_lr: float | None = None,
     ) -> None:
         super().__init__()
-        start_lr = _alias("min_lr", min_lr, "start_lr", start_lr, 1e-4)
-        end_lr = _alias("max_lr", max_lr, "end_lr", end_lr, 1.0)
+        start_lr = _alias("min_lr", min_lr, "start_lr", start_lr, DEFAULT_START_LR)
+        end_lr = _alias("max_lr", max_lr, "end_lr", end_lr, DEFAULT_END_LR)
         # Validate everything now, not at the start of fit.
         self._settings: dict[str, Any] = dict(
             start_lr=start_lr,
@@ -325,9 +330,9 @@ def find_lr(
     y: Any = None,
     *,
     batch_size: int | None = None,
-    start_lr: float = 1e-7,
-    end_lr: float = 10.0,
-    num_steps: int = 100,
+    start_lr: float = DEFAULT_START_LR,
+    end_lr: float = DEFAULT_END_LR,
+    num_steps: int = DEFAULT_NUM_STEPS,
     step_mode: str = "exp",
     validation_data: tuple[Any, Any] | list[Any] | None = None,
     monitor: str = "loss",
@@ -344,9 +349,11 @@ def find_lr(
     (passing over the data as often as needed), then puts the weights and
     optimizer variables back, also when an exception ends the fit.
 
-    ``result.bounds()`` was validated on SGD with 1e-4 -> 10 in 400 rungs (Adam:
-    1e-5 -> 1 in 300; the ``cyclr`` command's defaults); on other ladders it moves, up
-    to 2-3x (``python -m bench.ladders``), so pass those for bounds you can trust.
+    The default ladder, 1e-5 -> 10 in 450 rungs (75 per decade, for SGD and Adam
+    alike), is the one ``result.bounds()`` was validated on by training (``python -m
+    bench.suggest_bounds``); the reading is the same on ladders of 100 to 1000 rungs
+    within the seed-to-seed noise (``python -m bench.ladders``), a few hundred rungs
+    give it the most room.
 
     Args:
       model: a compiled Keras model with a float learning rate.

@@ -15,7 +15,9 @@ per-batch Python, and is saved in ``.keras`` files.
 >>> round(float(opt.momentum_at(2000)), 6)
 0.85
 
-With a float, they are exactly Keras' optimizers.
+With a float, they are exactly Keras' optimizers. Keras logs no momentum:
+:class:`cyclr.keras.LogLearningRate` (for a schedule passed here) and
+:class:`cyclr.keras.CyclicLR` (for its own) write it to the ``logs`` as ``'momentum'``.
 """
 
 from __future__ import annotations

@@ -6,6 +6,11 @@ its compiled update, so no Python runs per batch and a model restored from a
 registered with Keras (package ``"cyclr"``) when ``cyclr.keras`` is imported,
 so ``keras.models.load_model`` needs no ``custom_objects``.
 
+Keras logs a schedule's rate only to ``TensorBoard``, once per epoch; add
+:class:`cyclr.keras.LogLearningRate` to the callbacks to put it (and
+the momentum) into the batch and epoch ``logs`` that ``CSVLogger`` and
+``History`` record.
+
 >>> import keras, cyclr.keras
 >>> clr = cyclr.keras.CyclicalLearningRate(1.0, 5.0, step_size=4)
 >>> [round(float(clr(i)), 6) for i in range(6)]

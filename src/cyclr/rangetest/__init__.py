@@ -13,6 +13,7 @@ drive ``RangeTest`` one batch at a time.
 from cyclr.rangetest.bounds import (
     BoundsSettings,
     BoundsSuggestion,
+    bounds_curve,
     robust_smooth,
     suggest_bounds,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "RangeTestResult",
     "RangeTestSettings",
     "Suggestion",
+    "bounds_curve",
     "lr_ladder",
     "minimum",
     "robust_smooth",

@@ -16,21 +16,30 @@ import numpy as np
 import numpy.typing as npt
 
 from cyclr.rangetest import _checks
-from cyclr.rangetest.suggestions import read_curve
+from cyclr.rangetest.suggestions import MIN_POINTS, read_curve
 
 
 @dataclass(frozen=True)
 class BoundsSettings:
     """The tuning knobs of :func:`suggest_bounds`, validated on construction.
 
+    Every length is in decades of the learning rate, never in rungs, so one curve
+    read on ladders of 100 or 1000 rungs gives the same bounds; the one count is
+    ``delay``, in optimizer updates, because that is how a network answers a rate.
+
     Attributes:
       rise: how far the loss has climbed back after its bottom, as a share of
-        its fall, at the rung the second ``max_lr`` reading starts from; in ``(0, 1]``.
-      backoff: that reading is the rung's rate divided by ``backoff``; ``>= 1``.
-      lag: the rungs by which the loss answers a rate late, ``>= 0``: the first
-        ``max_lr`` reading lies this many before the bottom, ``base_lr`` this many
-        before the rung where the fall shows (15 suits a ladder of a few hundred
-        rungs and SGD with momentum 0.9).
+        its fall, at the point the second ``max_lr`` reading starts from; in ``(0, 1]``.
+      backoff: that reading is the point's rate divided by ``backoff``; ``>= 1``.
+      lag: decades, ``>= 0``: the first ``max_lr`` reading lies this far below the
+        bottom, ``base_lr`` this far below where the fall shows.
+      delay: optimizer updates, ``>= 0``: the loss recorded at an update answers
+        the rate of ``delay`` updates before (measured on real range tests: the
+        bottom and the blow-up of a curve move 3 to 10 updates' worth of ladder
+        with the ladder's spacing; ``python -m bench.ladders``). With one update
+        per rung, the reading pairs rung ``i``'s loss with rung ``i - delay``'s rate.
+      window: decades, ``> 0``: the width of the zero-lag smoother's median
+        (``robust_smooth``), at least 3 rungs.
       base_fraction: the share of the fall done at ``base_lr``, and the height of
         the floor above the bottom, in ``(0, 1)``.
       min_ratio: the least ``max_lr / base_lr``, ``>= 1``.
@@ -40,13 +49,15 @@ class BoundsSettings:
     Raises:
       ValueError: naming the field and the value received.
 
-    >>> BoundsSettings(lag=3).lag
-    3
+    >>> BoundsSettings(lag=0.2).lag
+    0.2
     """
 
     rise: float = 1.0 / 3.0
     backoff: float = 3.0
-    lag: int = 15
+    lag: float = 0.1
+    delay: int = 6
+    window: float = 0.25
     base_fraction: float = 0.1
     min_ratio: float = 4.0
     max_ratio: float = 10.0
@@ -61,7 +72,13 @@ class BoundsSettings:
         put("backoff", _checks.real("backoff", self.backoff))
         if self.backoff < 1.0:
             raise ValueError(f"backoff must be >= 1; received backoff={self.backoff!r}")
-        put("lag", _checks.count("lag", self.lag, 0))
+        put("lag", _checks.real("lag", self.lag))
+        if self.lag < 0.0:
+            raise ValueError(f"lag must be >= 0 (decades); received lag={self.lag!r}")
+        put("delay", _checks.count("delay", self.delay, 0))
+        put("window", _checks.real("window", self.window))
+        if self.window <= 0.0:
+            raise ValueError(f"window must be > 0 (decades); received window={self.window!r}")
         put("base_fraction", _checks.real("base_fraction", self.base_fraction))
         if not 0.0 < self.base_fraction < 1.0:
             raise ValueError(
@@ -81,7 +98,7 @@ class BoundsSettings:
 
 @dataclass(frozen=True)
 class BoundsSuggestion:
-    """Cyclical bounds read off a range test, and the rungs they came from.
+    """Cyclical bounds read off a range test, and the rungs nearest them.
 
     It unpacks as the pair users want, ``base_lr, max_lr = suggest_bounds(...)``;
     the indexes are there for a plot to mark.
@@ -154,53 +171,113 @@ def robust_smooth(values: npt.ArrayLike, window: int | None = None) -> npt.NDArr
     return np.convolve(np.pad(median, radius, mode="edge"), kernel, mode="valid")
 
 
-def _last_at_most(lrs: npt.NDArray[np.float64], lr: float) -> int:
-    """The last rung whose rate is ``<= lr`` (-1 if none)."""
-    return int(np.searchsorted(lrs, lr, side="right")) - 1
+def window_rungs(lrs: npt.NDArray[np.float64], decades: float) -> int:
+    """The rungs of ``lrs`` that ``decades`` of the log-lr axis spans (median spacing), >= 3."""
+    steps = np.diff(np.log10(lrs[lrs > 0.0]))
+    spacing = float(np.median(steps)) if steps.size else 0.0
+    return max(3, round(decades / spacing)) if spacing > 0.0 else 3
+
+
+def bounds_curve(
+    lrs: npt.ArrayLike,
+    losses: npt.ArrayLike,
+    *,
+    mode: str = "loss",
+    settings: BoundsSettings | None = None,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The curve :func:`suggest_bounds` reads: ``(rates, smoothed)``, the delay undone.
+
+    Rung ``i + delay``'s loss is paired with rung ``i``'s rate, then smoothed by
+    :func:`robust_smooth` over ``settings.window`` decades. Plots draw it.
+
+    Args:
+      lrs: the ladder, increasing.
+      losses: the raw losses (or accuracies) recorded on it, one per rung.
+      mode: ``'loss'`` or ``'accuracy'`` (then the smoothed values are negated).
+      settings: the reading's knobs.
+
+    Returns:
+      ``(rates, smoothed)``, ``delay`` shorter than the finite part of the curve.
+
+    Raises:
+      ValueError: fewer than ``MIN_POINTS`` finite points after the delay; bad arguments.
+    """
+    k = _settings(settings)
+    rates, values = read_curve(lrs, losses, mode)
+    kept = rates.size - k.delay
+    if kept < MIN_POINTS:
+        raise ValueError(
+            f"the bounds need at least {MIN_POINTS} rungs after the delay of {k.delay} "
+            f"updates; received {rates.size} finite losses: rerun the range test with "
+            "more num_steps"
+        )
+    rates, values = rates[:kept], values[k.delay :]
+    return rates, robust_smooth(values, window=window_rungs(rates, k.window))
+
+
+def _settings(settings: BoundsSettings | None) -> BoundsSettings:
+    k = BoundsSettings() if settings is None else settings
+    if not isinstance(k, BoundsSettings):
+        raise ValueError(f"settings must be a BoundsSettings; received settings={settings!r}")
+    return k
+
+
+def _nearest(x: npt.NDArray[np.float64], point: float) -> int:
+    """The rung whose log-rate ``x`` is nearest ``point`` (the lower one on a tie)."""
+    i = int(np.searchsorted(x, point))
+    if i == 0:
+        return 0
+    if i == x.size:
+        return x.size - 1
+    return i if x[i] - point < point - x[i - 1] else i - 1
 
 
 def _read_max(
-    lrs: npt.NDArray[np.float64],
+    x: npt.NDArray[np.float64],
     s: npt.NDArray[np.float64],
     top: int,
     bottom: int,
     k: BoundsSettings,
-) -> int:
-    """The rung of ``max_lr``: the geometric mean of two readings of where the fall stops."""
+) -> float:
+    """``log10(max_lr)``: the mean of two readings of where the fall stops.
+
+    Both readings are points of the log-lr axis ``x``, and so is their mean: nothing
+    is rounded to a rung, so a sparse ladder gives the same point as a dense one.
+    """
     drop = s[top] - s[bottom]
     near = k.base_fraction * drop  # "on the floor": within this of the bottom
     left = np.flatnonzero(s[bottom:] > s[bottom] + near)
-    floor_end = bottom + int(left[0]) - 1 if left.size else lrs.size - 1
-    middle = top + (bottom - top) // 2  # never before the middle of the fall
-    before_bottom = max(bottom - k.lag, middle)
+    floor_end = float(x[bottom + int(left[0]) - 1] if left.size else x[-1])
+    middle = float(x[top] + x[bottom]) / 2.0  # never before the middle of the fall
+
+    def kept(point: float) -> float:
+        return min(max(point, middle), floor_end)
+
     climbed = np.flatnonzero(s[bottom:] > s[bottom] + k.rise * drop)
     if not climbed.size:
         # No blow-up on this ladder: the bottom is wherever the noise puts it on the
         # floor, so read where the fall is all but done instead.
         done = int(np.flatnonzero(s[: bottom + 1] <= s[bottom] + near)[0])
-        return max(min(done, floor_end), middle)
-    from_climb = _last_at_most(lrs, lrs[bottom + climbed[0]] / k.backoff)
-    from_climb = max(min(from_climb, floor_end), middle)
-    target = math.sqrt(lrs[before_bottom] * lrs[from_climb])
-    high = _last_at_most(lrs, target * (1.0 + 1e-12))
-    return max(min(high, floor_end), middle)
+        return kept(float(x[done]))
+    before_bottom = max(float(x[bottom]) - k.lag, middle)
+    from_climb = kept(float(x[bottom + climbed[0]]) - math.log10(k.backoff))
+    return kept((before_bottom + from_climb) / 2.0)
 
 
 def _read_base(
-    lrs: npt.NDArray[np.float64],
+    x: npt.NDArray[np.float64],
     s: npt.NDArray[np.float64],
     top: int,
-    bottom: int,
-    high: int,
+    high: float,
     k: BoundsSettings,
-) -> int:
-    """The rung of ``base_lr``: ``lag`` before the fall shows, within the ratio window."""
-    drop = s[top] - s[bottom]
-    above = np.flatnonzero(s[:high] > s[top] - k.base_fraction * drop)
-    base = max(int(above[-1]) + 1 - k.lag, 0) if above.size else 0
-    base = max(base, int(np.searchsorted(lrs, lrs[high] / k.max_ratio)))
-    ratio_cap = np.flatnonzero(lrs <= lrs[high] / k.min_ratio)
-    return min(base, int(ratio_cap[-1]) if ratio_cap.size else 0)
+) -> float:
+    """``log10(base_lr)``: ``lag`` decades before the fall shows, within the ratios."""
+    drop = s[top] - s[int(np.argmin(s))]
+    before = int(np.searchsorted(x, high, side="right"))  # the rungs up to max_lr
+    above = np.flatnonzero(s[:before] > s[top] - k.base_fraction * drop)
+    point = float(x[min(int(above[-1]) + 1, x.size - 1)]) - k.lag if above.size else float(x[0])
+    point = max(point, high - math.log10(k.max_ratio))  # -inf when max_ratio is inf
+    return max(min(point, high - math.log10(k.min_ratio)), float(x[0]))
 
 
 def suggest_bounds(
@@ -213,79 +290,98 @@ def suggest_bounds(
     """The ``(base_lr, max_lr)`` pair for a cyclical schedule, read off a range test.
 
     Smith's reading: ``base_lr`` where the loss starts to fall, ``max_lr`` where
-    the fall stops. On the zero-lag curve ``s = robust_smooth(losses)`` (losses
-    negated for ``mode='accuracy'``), with ``k`` the :class:`BoundsSettings`::
+    the fall stops. With ``k`` the :class:`BoundsSettings`, the curve read is
+    ``lr, s = bounds_curve(lrs, losses)``: each loss paired with the rate of
+    ``k.delay`` updates before, then smoothed over ``k.window`` decades (losses
+    negated for ``mode='accuracy'``). Every distance below is in decades, so the
+    reading does not depend on how densely the ladder samples the curve::
 
         m     = argmin s                            # the bottom, before the blow-up
         t     = argmax s[:m+1]                      # the top of the plateau before it
         drop  = s[t] - s[m]
         floor = the last rung from m on before s > s[m] + k.base_fraction * drop
-        mid   = t + (m - t) // 2                    # never before the middle of the fall
-        a     = max(m - k.lag, mid)                 # lag rungs before the bottom
+        mid   = (x[t] + x[m]) / 2                  # x = log10(lr); never before it
+        a     = max(x[m] - k.lag, mid)
         climb = the first rung after m with s > s[m] + k.rise * drop
-        b     = the last rung with lr <= lrs[climb] / k.backoff
-        max   = the last rung with lr <= sqrt(lrs[a] * lrs[b]), kept in [mid, floor]
-              (no climb: the first rung with s <= s[m] + k.base_fraction * drop)
-        fall  = 1 + the last rung before max with s > s[t] - k.base_fraction * drop
-        base  = max(fall - k.lag, 0), kept within
-                lrs[max] / k.max_ratio <= lrs[base] <= lrs[max] / k.min_ratio
+        b     = x[climb] - log10(k.backoff), kept in [mid, x[floor]]
+        max   = (a + b) / 2, kept in [mid, x[floor]]
+              (no climb: x of the first rung with s <= s[m] + k.base_fraction * drop)
+        fall  = 1 + the last rung up to max with s > s[t] - k.base_fraction * drop
+        base  = x[fall] - k.lag, kept within
+                max - log10(k.max_ratio) <= base <= max - log10(k.min_ratio), >= x[0]
+        (base_lr, max_lr) = (10**base, 10**max)
 
+    Nothing is rounded to a rung, so a sparse ladder gives the same bounds as a
+    dense one; the indexes returned are the rungs nearest them.
     ``a`` and ``b`` fail in different places (a flat floor moves the bottom; a
     slow climb after a sharp bottom moves the climb), and the mean of their
-    logarithms halves either error; ``docs/bounds-reading.md`` has the study
-    and ``bench/suggest_bounds.py`` measures it by training.
+    logarithms halves either error; ``docs/bounds-reading.md`` has the study,
+    ``bench/suggest_bounds.py`` measures it by training and ``bench/ladders.py``
+    on ladders from 100 to 1000 rungs.
 
     Args:
-      lrs: the ladder, increasing.
+      lrs: the ladder, increasing, one optimizer update per rung.
       losses: the raw losses (or accuracies) recorded on it, one per rung.
       mode: ``'loss'`` or ``'accuracy'`` (the mirrored reading of a rising curve).
       settings: the reading's knobs; the defaults are the validated ones.
 
     Returns:
-      A :class:`BoundsSuggestion`, which unpacks as ``(base_lr, max_lr)`` and
-      carries the rungs they came from; ``base_index < max_index``.
+      A :class:`BoundsSuggestion`, which unpacks as ``(base_lr, max_lr)``: rates of
+      the lr axis, not rounded to rungs; ``base_index <= max_index`` are the rungs
+      nearest them, for a plot to mark.
 
     Raises:
-      ValueError: fewer than ``MIN_POINTS`` finite points; a curve that never
-        falls (its lowest point is its first: lower ``start_lr``); a fall too
-        short to hold two bounds; bad arguments.
+      ValueError: fewer than ``MIN_POINTS`` finite points after the delay; a curve
+        that never falls (its lowest point is its first: lower ``start_lr``); a fall
+        too short to hold two bounds; bad arguments.
 
     >>> lrs = np.geomspace(1e-4, 1.0, 401)
     >>> losses = 2.0 - np.tanh(np.log10(lrs) + 2.0) + 50 * np.clip(np.log10(lrs) + 0.5, 0, None)
-    >>> base_lr, max_lr = suggest_bounds(lrs, losses)
+    >>> base_lr, max_lr = suggest_bounds(lrs, losses, settings=BoundsSettings(delay=0))
     >>> round(base_lr, 4), round(max_lr, 4)
-    (0.0102, 0.1023)
-    >>> b = suggest_bounds(lrs[::10], losses[::10], settings=BoundsSettings(lag=3))
-    >>> b.base_index, b.max_index                      # a decade apart: 10 rungs per decade
-    (17, 27)
+    (0.0101, 0.1015)
+    >>> b = suggest_bounds(lrs[::4], losses[::4], settings=BoundsSettings(delay=0))
+    >>> round(b.base_lr, 4), round(b.max_lr, 4)   # a quarter of the rungs: 3% apart
+    (0.0098, 0.098)
     """
-    k = BoundsSettings() if settings is None else settings
-    if not isinstance(k, BoundsSettings):
-        raise ValueError(f"settings must be a BoundsSettings; received settings={settings!r}")
-    lrs, values = read_curve(lrs, losses, mode)
-    s = robust_smooth(values)
+    k = _settings(settings)
+    rates, s = bounds_curve(lrs, losses, mode=mode, settings=k)
+    # a linear ladder may start at 0, which has no place on the log axis the reading uses
+    first = int(np.searchsorted(rates, 0.0, side="right"))
+    rates, s = rates[first:], s[first:]
     bottom = int(np.argmin(s))
     top = int(np.argmax(s[: bottom + 1]))
     if bottom == 0 or s[top] - s[bottom] <= 0.0:
         what = "accuracy never rises" if mode == "accuracy" else "loss never falls"
         raise ValueError(
             f"the {what} on this ladder (its best smoothed value is at the first "
-            f"rung, lr={lrs[0]!r}); rerun the range test with a lower start_lr"
+            f"rung, lr={rates[0]!r}); rerun the range test with a lower start_lr"
         )
-    high = _read_max(lrs, s, top, bottom, k)
-    base = _read_base(lrs, s, top, bottom, high, k)
-    if base >= high:
+    x = np.log10(rates)
+    high = _read_max(x, s, top, bottom, k)
+    base = _read_base(x, s, top, high, k)
+    if high - base < math.log10(k.min_ratio) - 1e-9:
+        if top == 0:
+            raise ValueError(
+                f"the loss falls from the first rung on (lr={float(rates[0])!r}) and stops "
+                f"within {k.min_ratio:g}x of it: no room below max_lr for base_lr; rerun the "
+                "range test with a lower start_lr"
+            )
         raise ValueError(
             f"the fall of this curve spans too few rungs ({bottom - top}) to place "
-            "two bounds on it; rerun the range test with more num_steps"
+            f"two bounds {k.min_ratio:g}x apart on it; rerun the range test with more num_steps"
         )
-    return BoundsSuggestion(float(lrs[base]), float(lrs[high]), base, high)
+    return BoundsSuggestion(
+        float(10.0**base), float(10.0**high), first + _nearest(x, base), first + _nearest(x, high)
+    )
 
 
 def bounds_suggestion(
     lrs: npt.ArrayLike, losses: npt.ArrayLike, *, mode: str = "loss", **knobs: Any
 ) -> BoundsSuggestion:
     """Deprecated: use ``suggest_bounds(lrs, losses, settings=BoundsSettings(**knobs))``.
+
+    ``lag`` counts rungs here, as it did (no delay): it becomes decades on this ladder.
 
     Args:
       lrs: the ladder, increasing.
@@ -305,4 +401,10 @@ def bounds_suggestion(
         DeprecationWarning,
         stacklevel=2,
     )
+    if "lag" in knobs:
+        # The old knob counted rungs, with no delay: the same distance in decades.
+        rates = _checks.vector("lrs", lrs)
+        steps = np.diff(np.log10(rates[rates > 0.0]))
+        rungs = _checks.count("lag", knobs["lag"], 0)
+        knobs = {"delay": 0, **knobs, "lag": rungs * float(np.median(steps)) if steps.size else 0.0}
     return suggest_bounds(lrs, losses, mode=mode, settings=BoundsSettings(**knobs))

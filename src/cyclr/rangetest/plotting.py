@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cyclr.plotting import new_figure, write_figure
-from cyclr.rangetest.bounds import robust_smooth
+from cyclr.rangetest.bounds import bounds_curve
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -116,15 +116,15 @@ def _draw_losses(ax: Axes, result: RangeTestResult, *, zero_lag: bool) -> None:
     ax.plot(result.lrs, result.losses, color="tab:blue", alpha=0.3, lw=0.8, label="loss (raw)")
     ax.plot(result.lrs, result.smoothed, color="tab:blue", lw=1.6, label="loss (smoothed)")
     if zero_lag:
-        finite = np.isfinite(result.losses)
-        end = int(np.argmin(finite)) if not finite.all() else finite.size
+        # each loss at the rate it answers (the delay undone), smoothed without lag
+        rates, curve = bounds_curve(result.lrs, result.losses)
         ax.plot(
-            result.lrs[:end],
-            robust_smooth(result.losses[:end]),
+            rates,
+            curve,
             color="tab:cyan",
             lw=1.0,
             ls=":",
-            label="loss (zero-lag, read for the bounds)",
+            label="loss as the bounds read it",
         )
     _limit_y(ax, result.losses, result.smoothed)
 

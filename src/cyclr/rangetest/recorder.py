@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from cyclr.rangetest.ladder import EMA, ladder_lr, lr_ladder
 from cyclr.rangetest.result import RangeTestResult, RangeTestSettings
+from cyclr.rangetest.settings import DEFAULT_END_LR, DEFAULT_NUM_STEPS, DEFAULT_START_LR
 
 
 class RangeTest:
@@ -49,9 +50,9 @@ class RangeTest:
 
     def __init__(
         self,
-        start_lr: float = 1e-7,
-        end_lr: float = 10.0,
-        num_steps: int = 100,
+        start_lr: float = DEFAULT_START_LR,
+        end_lr: float = DEFAULT_END_LR,
+        num_steps: int = DEFAULT_NUM_STEPS,
         *,
         step_mode: str = "exp",
         beta: float = 0.98,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -160,7 +160,9 @@ class RangeTestResult:
         """The suggested cyclical bounds of one curve (:func:`cyclr.suggest_bounds`).
 
         ``base_lr, max_lr = result.bounds()``; the result also carries the rungs.
-        Computed once per curve and settings, then remembered.
+        Computed once per curve and settings, then remembered. A validation curve
+        measured every ``k`` rungs is read with ``settings.delay / k`` points of delay
+        (the delay counts updates).
 
         Args:
           monitor: the curve to read (default: ``settings.monitor`` of the test).
@@ -175,8 +177,13 @@ class RangeTestResult:
         key = ("bounds", monitor or self.settings.monitor, settings)
         if key not in self._cache:
             lrs, values, mode = self.curve(monitor)
+            k = BoundsSettings() if settings is None else settings
+            if isinstance(k, BoundsSettings) and 1 < lrs.size < self.lrs.size:
+                # a validation curve measured every few rungs: the delay counts updates
+                every = (self.lrs.size - 1) / (lrs.size - 1)
+                k = replace(k, delay=round(k.delay / every))
             try:
-                self._cache[key] = suggest_bounds(lrs, values, mode=mode, settings=settings)
+                self._cache[key] = suggest_bounds(lrs, values, mode=mode, settings=k)
             except ValueError as error:
                 self._cache[key] = error
         found: BoundsSuggestion | ValueError = self._cache[key]
@@ -363,6 +370,106 @@ class RangeTestResult:
         except json.JSONDecodeError as error:
             raise ValueError(f"not valid JSON: {error}") from None
         return cls.from_dict(data)
+
+    # -- sweeps logged elsewhere (cyclr.rangetest.logged) ----------------------------------
+
+    @classmethod
+    def from_csv(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        lr_column: str | None = None,
+        loss_column: str | None = None,
+        smoothed_beta: float | None = None,
+        delimiter: str = ",",
+    ) -> RangeTestResult:
+        """A result from a sweep logged to a CSV file, one row per rung.
+
+        See :func:`cyclr.rangetest.logged.read_csv` (what is read, how smoothed
+        losses are treated, the errors).
+
+        Args:
+          path: the CSV file, with a header row.
+          lr_column: the learning-rate column; default ``'lr'`` or ``'learning_rate'``.
+          loss_column: the loss column; default ``'loss'`` or ``'train_loss'``.
+          smoothed_beta: the decay the losses were already smoothed with, undone;
+            ``None`` for raw losses.
+          delimiter: the field separator.
+
+        Returns:
+          The result; ``result.bounds()`` reads it.
+
+        Raises:
+          OSError: the file cannot be read.
+          ValueError: a missing column (naming the file, the column and the columns
+            found), a cell that is not a number, or a ladder that is not one.
+        """
+        from cyclr.rangetest.logged import read_csv
+
+        return read_csv(
+            path,
+            lr_column=lr_column,
+            loss_column=loss_column,
+            smoothed_beta=smoothed_beta,
+            delimiter=delimiter,
+        )
+
+    @classmethod
+    def from_tensorboard(
+        cls,
+        logdir_or_file: str | os.PathLike[str],
+        *,
+        lr_tag: str | None = None,
+        loss_tag: str | None = None,
+        smoothed_beta: float | None = None,
+    ) -> RangeTestResult:
+        """A result from a sweep logged as TensorBoard scalars, lr and loss paired by step.
+
+        See :func:`cyclr.rangetest.logged.read_tensorboard`; needs the
+        ``tensorboard`` package.
+
+        Args:
+          logdir_or_file: the run's folder (its own event files) or one event file.
+          lr_tag: the learning-rate tag; default ``'lr'`` or ``'learning_rate'``.
+          loss_tag: the loss tag; default ``'loss'`` or ``'train_loss'``.
+          smoothed_beta: the decay the losses were already smoothed with, undone;
+            ``None`` for raw losses.
+
+        Returns:
+          The result; ``result.bounds()`` reads it.
+
+        Raises:
+          ImportError: ``tensorboard`` is not installed.
+          FileNotFoundError: no such folder or file.
+          ValueError: a missing tag (listing the tags found), no common step, or a
+            ladder that is not one.
+        """
+        from cyclr.rangetest.logged import read_tensorboard
+
+        return read_tensorboard(
+            logdir_or_file, lr_tag=lr_tag, loss_tag=loss_tag, smoothed_beta=smoothed_beta
+        )
+
+    @classmethod
+    def from_lightning(cls, lr_finder: Any, *, start_step: int = 0) -> RangeTestResult:
+        """A result from Lightning's ``Tuner(trainer).lr_find(...)``, its smoothing undone.
+
+        See :func:`cyclr.rangetest.logged.read_lightning`.
+
+        Args:
+          lr_finder: what ``lr_find`` returned.
+          start_step: ``trainer.global_step`` when ``lr_find`` began (0 usually).
+
+        Returns:
+          The result, holding the raw batch losses; ``result.bounds()`` reads it.
+
+        Raises:
+          ValueError: not an lr finder with ``results['lr']`` and ``results['loss']``,
+            or a ladder that is not one.
+        """
+        from cyclr.rangetest.logged import read_lightning
+
+        return read_lightning(lr_finder, start_step=start_step)
 
     def plot(
         self,

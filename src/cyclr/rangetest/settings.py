@@ -11,10 +11,21 @@ from cyclr.rangetest.ladder import check_beta, check_ladder
 #: The curves a range test can read its suggestions from.
 MONITORS = ("loss", "val_loss", "val_accuracy")
 
+#: The ladder every entry point runs by default (``range_test``, ``find_lr``, ``LRFinder``,
+#: ``RangeTest``): 1e-5 -> 10 in 450 rungs, 75 per decade, wide enough for SGD and Adam
+#: alike. ``result.bounds()`` was validated on it by training (``python -m
+#: bench.suggest_bounds``), and reads the same on other ladders (``python -m bench.ladders``).
+DEFAULT_START_LR = 1e-5
+DEFAULT_END_LR = 10.0
+DEFAULT_NUM_STEPS = 450
+
 
 @dataclass(frozen=True)
 class RangeTestSettings:
     """How a range test is run (SPEC.md); validated on construction.
+
+    The default ladder is :data:`DEFAULT_START_LR` -> :data:`DEFAULT_END_LR` in
+    :data:`DEFAULT_NUM_STEPS` rungs, the one the bounds were validated on.
 
     Args:
       start_lr: the first rung of the ladder (see ``lr_ladder``).
@@ -33,9 +44,9 @@ class RangeTestSettings:
     50
     """
 
-    start_lr: float = 1e-7
-    end_lr: float = 10.0
-    num_steps: int = 100
+    start_lr: float = DEFAULT_START_LR
+    end_lr: float = DEFAULT_END_LR
+    num_steps: int = DEFAULT_NUM_STEPS
     step_mode: str = "exp"
     beta: float = 0.98
     diverge_factor: float = 4.0

@@ -2,24 +2,36 @@
 
 The ladder, smoothing and stopping rules are the core's
 (:class:`cyclr.rangetest.RangeTest`); this module trains one batch per rung and
-hands it the loss, then puts everything back as it was.
+hands it the loss, then puts everything back as it was. A rung trains through one
+of three paths: ``criterion(outputs, targets)``, the model's own loss
+(``criterion=None``: Hugging Face models), or the user's ``step_fn`` (an engine's
+forward, backward and update).
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
 
 from cyclr._base import check_count
 from cyclr.rangetest import RangeTest, RangeTestResult
+from cyclr.rangetest.settings import DEFAULT_END_LR, DEFAULT_NUM_STEPS, DEFAULT_START_LR
 from cyclr.torch import distributed
 from cyclr.torch._snapshot import Snapshot
-from cyclr.torch.scheduler import _set_value
+from cyclr.torch.scheduler import _set_value, group_ratios
+
+#: ``amp=`` by name; ``amp=True`` is bfloat16 (no loss scaling needed)
+_AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+#: updates a GradScaler may skip in a row at one rung before the test stops there
+MAX_SKIPPED_UPDATES = 10
 
 
 def default_batch(batch: Any) -> tuple[Any, Any]:
@@ -27,17 +39,22 @@ def default_batch(batch: Any) -> tuple[Any, Any]:
     if isinstance(batch, (tuple, list)) and len(batch) == 2:
         return batch[0], batch[1]
     kind = type(batch).__name__
+    if isinstance(batch, Mapping):
+        raise ValueError(
+            f"a batch must be an (inputs, targets) pair; received a {kind} with keys "
+            f"{sorted(batch)!r}; pass batch_fn=... to unpack it, or criterion=None when "
+            "the model computes its own loss from the batch (Hugging Face models)"
+        )
     raise ValueError(
-        f"a batch must be an (inputs, targets) pair; received a {kind}"
-        f"{' with keys ' + repr(sorted(batch)) if isinstance(batch, dict) else ''}"
-        "; pass batch_fn=... to unpack it"
+        f"a batch must be an (inputs, targets) pair; received a {kind}; "
+        "pass batch_fn=... to unpack it"
     )
 
 
 def _to_device(obj: Any, device: torch.device) -> Any:
     if isinstance(obj, torch.Tensor):
         return obj.to(device, non_blocking=True)
-    if isinstance(obj, dict):
+    if isinstance(obj, Mapping):  # dicts, and Hugging Face's BatchEncoding
         return {k: _to_device(v, device) for k, v in obj.items()}
     if isinstance(obj, (tuple, list)):
         return type(obj)(_to_device(v, device) for v in obj)
@@ -47,15 +64,65 @@ def _to_device(obj: Any, device: torch.device) -> Any:
 def _forward(model: torch.nn.Module, inputs: Any) -> Any:
     if isinstance(inputs, tuple):
         return model(*inputs)
-    if isinstance(inputs, dict):
+    if isinstance(inputs, Mapping):
         return model(**inputs)
     return model(inputs)
 
 
-def _batch_size(targets: Any) -> int:
-    if isinstance(targets, torch.Tensor) and targets.dim() > 0:
-        return int(targets.shape[0])
+def _batch_size(obj: Any) -> int:
+    """The leading size of the first tensor in ``obj`` (``labels`` first in a mapping), else 1."""
+    if isinstance(obj, torch.Tensor):
+        return int(obj.shape[0]) if obj.dim() > 0 else 1
+    if isinstance(obj, Mapping):
+        values = [obj["labels"], *obj.values()] if "labels" in obj else list(obj.values())
+    elif isinstance(obj, (tuple, list)):
+        values = list(obj)
+    else:
+        return 1
+    for value in values:
+        if isinstance(value, torch.Tensor) and value.dim() > 0:
+            return int(value.shape[0])
     return 1
+
+
+def _own_loss(outputs: Any) -> Any:
+    """``outputs.loss`` or ``outputs['loss']``: the loss a Hugging Face model computes itself."""
+    loss = getattr(outputs, "loss", None)
+    if loss is None and isinstance(outputs, Mapping):
+        loss = outputs.get("loss")
+    if loss is None:
+        raise ValueError(
+            "criterion=None trains on the loss the model computes itself (outputs.loss or "
+            f"outputs['loss']), but the model returned a {type(outputs).__name__} with no "
+            "loss; pass a criterion, or put the labels in the batch (batch['labels'] for "
+            "Hugging Face models)"
+        )
+    return loss
+
+
+def _scalar(loss: Any, source: str) -> torch.Tensor:
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+        shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+        raise ValueError(f"{source} must return a scalar loss tensor; received {shape}")
+    return loss.reshape(())
+
+
+def _step_fn_loss(value: Any) -> float:
+    """The loss ``step_fn`` returned, as a float: a one-element tensor or a Python number."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ValueError(
+                "step_fn must return the batch's loss: a tensor with one element or a "
+                f"Python float; received a tensor of shape {tuple(value.shape)}"
+            )
+        return float(value.detach().reshape(()))
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    hint = "; return outputs.loss" if getattr(value, "loss", None) is not None else ""
+    raise TypeError(
+        "step_fn must return the batch's loss: a tensor with one element or a Python "
+        f"float; received a {type(value).__name__}{hint}"
+    )
 
 
 def _cycle(loader: Any) -> Iterator[Any]:
@@ -76,55 +143,96 @@ def _cycle(loader: Any) -> Iterator[Any]:
 
 
 class _Trainer:
-    """One optimizer update per rung, on ``accumulation_steps`` batches; validation passes."""
+    """One optimizer update per rung, on ``accumulation_steps`` batches; validation passes.
+
+    ``criterion`` is ``None`` on the model's-own-loss path (``step_fn`` included:
+    validation then reads the model's own loss too).
+    """
 
     def __init__(
         self,
         model: torch.nn.Module,
         optimizer: Any,
-        criterion: Callable[..., Any],
+        *,
+        criterion: Callable[..., Any] | None,
         batch_fn: Callable[[Any], tuple[Any, Any]],
+        step_fn: Callable[[Any], Any] | None,
         device: torch.device,
         accumulation_steps: int,
-        amp: bool,
+        amp_dtype: torch.dtype | None,
+        grad_scaler: torch.amp.GradScaler | None,
+        max_grad_norm: float | None,
         val_accuracy: bool,
     ) -> None:
         self.model, self.optimizer, self.criterion = model, optimizer, criterion
-        self.batch_fn, self.device, self.accumulation_steps = batch_fn, device, accumulation_steps
-        self.amp, self.val_accuracy = amp, val_accuracy
+        self.batch_fn, self.step_fn, self.device = batch_fn, step_fn, device
+        self.accumulation_steps, self.amp_dtype = accumulation_steps, amp_dtype
+        self.grad_scaler, self.max_grad_norm = grad_scaler, max_grad_norm
+        self.val_accuracy = val_accuracy
+        # The groups keep their ratios: a rung's lr is that of the group with ratio 1.
+        self.ratios = group_ratios(optimizer.param_groups)
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
-        # bfloat16 keeps float32's range: no loss scaling, so no update is ever skipped.
-        if not self.amp:
+        if self.amp_dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
-    def _loss(self, batch: Any) -> tuple[torch.Tensor, Any, Any]:
+    def _loss(self, batch: Any) -> tuple[torch.Tensor, Any, Any, int]:
+        """The batch's loss, the model's outputs, the targets and the batch size."""
+        if self.criterion is None:
+            batch = _to_device(batch, self.device)
+            if isinstance(batch, list):  # a default-collated tuple
+                batch = tuple(batch)
+            with self._autocast():
+                outputs = _forward(self.model, batch)
+                loss = _own_loss(outputs)
+            return _scalar(loss, "the model"), outputs, None, _batch_size(batch)
         inputs, targets = self.batch_fn(batch)
         inputs, targets = _to_device(inputs, self.device), _to_device(targets, self.device)
         with self._autocast():
             outputs = _forward(self.model, inputs)
             loss = self.criterion(outputs, targets)
-        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-            shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
-            raise ValueError(f"criterion must return a scalar loss tensor; received {shape}")
-        return loss.reshape(()), outputs, targets
+        return _scalar(loss, "criterion"), outputs, targets, _batch_size(targets)
 
-    def train_rung(self, batches: Iterator[Any], lr: float) -> float:
-        """Train one update at ``lr``; return the mean loss of its batches (before the update)."""
-        for group in self.optimizer.param_groups:
-            _set_value(group, "lr", lr)
+    def set_lr(self, lr: float) -> None:
+        """Every group's lr: the rung's ``lr`` times the group's ratio."""
+        for group, ratio in zip(self.optimizer.param_groups, self.ratios, strict=True):
+            _set_value(group, "lr", lr * ratio)
+
+    def train_rung(self, batches: Iterator[Any], lr: float) -> tuple[float, bool]:
+        """Train one update at ``lr``.
+
+        Returns:
+          The mean loss of its batches (before the update), and whether the
+          ``GradScaler`` skipped the update (non-finite gradients).
+        """
+        self.set_lr(lr)
+        if self.step_fn is not None:
+            return _step_fn_loss(self.step_fn(next(batches))), False
+        scaler = self.grad_scaler
         self.optimizer.zero_grad(set_to_none=True)
         no_sync = getattr(self.model, "no_sync", None)  # DDP: all-reduce on the last only
         total = 0.0
         for k in range(self.accumulation_steps):
             last = k == self.accumulation_steps - 1
             with contextlib.nullcontext() if last or no_sync is None else no_sync():
-                loss, _, _ = self._loss(next(batches))
-                (loss / self.accumulation_steps).backward()
+                loss = self._loss(next(batches))[0]
+                share = loss / self.accumulation_steps
+                (share if scaler is None else scaler.scale(share)).backward()
             total += float(loss.detach())
-        self.optimizer.step()
-        return total / self.accumulation_steps
+        if self.max_grad_norm is not None:
+            if scaler is not None:
+                scaler.unscale_(self.optimizer)  # clip the true gradients
+            params = [p for group in self.optimizer.param_groups for p in group["params"]]
+            torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+        mean = total / self.accumulation_steps
+        if scaler is None:
+            self.optimizer.step()
+            return mean, False
+        scale = scaler.get_scale()
+        scaler.step(self.optimizer)  # skipped when the gradients are not finite ...
+        scaler.update()  # ... and then the scale backs off (backoff_factor < 1)
+        return mean, scaler.get_scale() < scale
 
     @torch.no_grad()
     def validate(self, loader: Any) -> tuple[float, float | None]:
@@ -134,8 +242,7 @@ class _Trainer:
         loss_sum = correct = count = 0.0
         try:
             for batch in loader:
-                loss, outputs, targets = self._loss(batch)
-                n = _batch_size(targets)
+                loss, outputs, targets, n = self._loss(batch)
                 loss_sum += float(loss) * n
                 count += n
                 if self.val_accuracy:
@@ -164,99 +271,168 @@ def _progress_bar(progress: bool | None, total: int) -> Any:
     return tqdm(total=total, desc="range test", unit="rung", leave=False)
 
 
-def _optimizer_lr(optimizer: torch.optim.Optimizer, step_mode: str) -> float:
-    """The lr all parameter groups share, for ``start_lr=None``."""
-    lrs = [float(group["lr"]) for group in optimizer.param_groups]
-    if len(set(lrs)) > 1:
-        raise ValueError(
-            "start_lr=None starts the ladder at the optimizer's lr, but its "
-            f"parameter groups differ: received lr={lrs!r}; pass start_lr=..."
-        )
-    if lrs[0] <= 0 and step_mode == "exp":
+def _optimizer_lr(optimizer: Any, ratios: list[float], step_mode: str) -> float:
+    """The optimizer's lr on the ladder's scale (ratio 1), for ``start_lr=None``.
+
+    That of the group with the largest ratio, over its ratio: the lr of the group
+    with the largest lr when the ratios come from the lrs.
+    """
+    groups = optimizer.param_groups
+    top = max(range(len(groups)), key=lambda i: ratios[i])
+    lr = float(groups[top]["lr"])
+    if ratios[top] > 0:
+        lr /= ratios[top]
+    if lr <= 0 and step_mode == "exp":
         raise ValueError(
             "start_lr=None starts the ladder at the optimizer's lr, and an exp "
-            f"ladder cannot start at received lr={lrs[0]!r}; pass start_lr=... "
+            f"ladder cannot start at received lr={lr!r}; pass start_lr=... "
             "or step_mode='linear'"
         )
-    return lrs[0]
+    return lr
 
 
 def range_test(
     model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    criterion: Callable[..., Any],
+    optimizer: torch.optim.Optimizer | Any,
+    criterion: Callable[..., Any] | None,
     train_loader: Iterable[Any],
     *,
-    start_lr: float | None = 1e-7,
-    end_lr: float = 10.0,
-    num_steps: int = 100,
+    start_lr: float | None = DEFAULT_START_LR,
+    end_lr: float = DEFAULT_END_LR,
+    num_steps: int = DEFAULT_NUM_STEPS,
     step_mode: str = "exp",
     val_loader: Iterable[Any] | None = None,
     val_every: int = 1,
     val_accuracy: bool = False,
     monitor: str | None = None,
     accumulation_steps: int = 1,
-    amp: bool = False,
+    amp: bool | str = False,
+    grad_scaler: torch.amp.GradScaler | None = None,
+    max_grad_norm: float | None = None,
     batch_fn: Callable[[Any], tuple[Any, Any]] | None = None,
+    step_fn: Callable[[Any], Any] | None = None,
     device: torch.device | str | None = None,
     beta: float = 0.98,
     diverge_factor: float = 4.0,
     checkpoint_dir: str | os.PathLike[str] | None = None,
+    cpu_offload: bool = False,
     progress: bool | None = None,
     json_path: str | os.PathLike[str] | None = None,
 ) -> RangeTestResult:
     """Run the learning-rate range test (Smith 2017) and leave model and optimizer untouched.
 
-    Rung ``i`` sets every parameter group's lr to ``lr[i]`` of the ladder
+    Rung ``i`` sets the optimizer's lr to ``lr[i]`` of the ladder
     (``exp``: ``start_lr * (end_lr / start_lr) ** (i / (num_steps - 1))``),
     trains one update and records the loss of the batch it trained on
     (the mean over ``accumulation_steps`` batches). It stops at the end of
     the ladder, on a non-finite loss, or when the smoothed loss exceeds
     ``best + (diverge_factor - 1) * |best|`` (SPEC.md). Then the model's and
     the optimizer's ``state_dict()`` (the learning rates included), the
-    gradients, train/eval modes and torch's random generators are put back
-    exactly, whether the test finished, diverged or raised (an exception or
-    ``KeyboardInterrupt`` is re-raised after the restore).
+    gradients, train/eval modes, torch's random generators and a
+    ``grad_scaler``'s state are put back exactly, whether the test finished,
+    diverged or raised (an exception or ``KeyboardInterrupt`` is re-raised
+    after the restore).
 
-    ``result.bounds()`` was validated on SGD with 1e-4 -> 10 in 400 rungs (Adam:
-    1e-5 -> 1 in 300; the ``cyclr`` command's defaults); on other ladders it moves, up
-    to 2-3x (``python -m bench.ladders``), so pass those for bounds you can trust.
+    Parameter groups keep their ratios: group ``g`` trains at ``lr[i] * ratio_g``,
+    ``ratio_g`` its ``lr_scale`` key (timm's layer decay) or else its initial lr
+    over the largest initial lr among the groups, and the lrs recorded are those
+    of ratio 1 (the group with the largest lr). One group, or groups that share
+    one lr, train at ``lr[i]`` itself. ``CyclicLR(..., group_scale='initial_lr')``
+    applies the same ratios, so ``result.bounds()`` drive it as they were measured.
 
-    Under ``torchrun`` (DDP), each rung's loss is averaged across ranks before it
+    Each rung trains through one of three paths:
+
+    - ``criterion(outputs, targets)``: batches are ``(inputs, targets)`` pairs
+      (or ``batch_fn`` makes them so), ``outputs = model(inputs)``.
+    - ``criterion=None``: the model computes its own loss, as Hugging Face models
+      do when the batch holds the labels: a mapping batch goes in as
+      ``model(**batch)`` (a tuple or list as ``model(*batch)``) and the loss is
+      ``outputs.loss`` or ``outputs['loss']``.
+    - ``step_fn(batch) -> loss``: an engine (accelerate, Lightning Fabric,
+      DeepSpeed, ...) does the forward, backward and optimizer step itself, at
+      the lrs cyclr has just written into the optimizer's parameter groups;
+      cyclr records the loss it returns. Accumulation, mixed precision, loss
+      scaling and clipping are then the engine's: ``accumulation_steps``,
+      ``amp``, ``grad_scaler``, ``max_grad_norm`` and ``batch_fn`` are refused.
+
+    With a ``grad_scaler`` (float16), an update the scaler skips because the
+    gradients overflowed is not a rung: the same lr trains again on the next
+    batch, so every lr of the ladder is recorded once. After
+    ``MAX_SKIPPED_UPDATES`` (10) skips in a row the test stops there, as on a
+    non-finite loss (``stop_reason='non_finite_loss'``, the rung's loss
+    recorded as ``inf``), with a ``RuntimeWarning`` saying so.
+
+    The default ladder, 1e-5 -> 10 in 450 rungs (75 per decade, for SGD and Adam
+    alike), is the one ``result.bounds()`` was validated on by training (``python -m
+    bench.suggest_bounds``); the reading is the same on ladders of 100 to 1000 rungs
+    within the seed-to-seed noise (``python -m bench.ladders``), a few hundred rungs
+    give it the most room.
+
+    Under ``torchrun`` (DDP, FSDP), each rung's loss is averaged across ranks before it
     is recorded, so every rank stops at the same rung and returns the same
-    result; only rank 0 shows progress and writes ``json_path``.
+    result; only rank 0 shows progress and writes ``json_path``. A sharded model
+    (FSDP2's ``fully_shard``, FSDP1's ``FullyShardedDataParallel``) is saved
+    and restored shard by shard: every rank keeps only its own shards of the
+    parameters, gradients and optimizer state (in memory, in CPU memory with
+    ``cpu_offload=True``, or in its own file in ``checkpoint_dir``), never a
+    gathered full state.
 
     Args:
       model: the model, in train or eval mode (trained in train mode), maybe DDP-wrapped.
-      optimizer: its optimizer; its lr is overwritten during the test only.
-      criterion: ``criterion(outputs, targets) -> scalar loss``.
+      optimizer: its optimizer; its lr is overwritten during the test only. A
+        ``torch.optim.Optimizer``, or any object with ``param_groups``,
+        ``state_dict()`` and ``load_state_dict()`` (and ``step()`` and
+        ``zero_grad()`` unless ``step_fn`` steps it): accelerate's
+        ``AcceleratedOptimizer``, ``schedulefree.ScheduleFreeWrapper`` (call its
+        ``train()`` first, as before training).
+      criterion: ``criterion(outputs, targets) -> scalar loss``; ``None`` when the
+        model computes its own loss (see above), or with ``step_fn``.
       train_loader: any iterable of batches; restarted when shorter than the test
         (calling its sampler's ``set_epoch`` each pass, when it has one).
       start_lr: the first rung; ``None`` starts at the optimizer's own lr
-        (torch-lr-finder's default), which every parameter group must share.
+        (torch-lr-finder's default): that of the group with ratio 1.
       end_lr: the last rung.
       num_steps: the rungs of the ladder.
       step_mode: ``'exp'`` (geometric ladder) or ``'linear'``.
       val_loader: when given, the whole loader's loss is measured after the update
-        of every ``val_every``-th rung (NaN at the others).
+        of every ``val_every``-th rung (NaN at the others), in eval mode, through
+        ``criterion`` or, when it is ``None`` (``step_fn`` too), through the
+        model's own loss (its batches hold the labels).
       val_every: measure the validation loss every this many rungs (from rung 0).
       val_accuracy: also measure the validation accuracy (outputs are logits over
-        their last axis, targets are class indices).
+        their last axis, targets are class indices); needs a ``criterion``, whose
+        ``(outputs, targets)`` it reads. A model's own loss comes with no targets
+        cyclr could score (a language model's labels are shifted and masked).
       monitor: the curve the suggestions read: ``'loss'`` (default without a
         ``val_loader``), ``'val_loss'`` (default with one) or ``'val_accuracy'``.
       accumulation_steps: batches per rung (their gradients summed, loss divided
         by this count); one optimizer update per rung.
-      amp: forward passes under ``torch.autocast`` with bfloat16 (on CPU too);
-        bfloat16 needs no loss scaling.
+      amp: forward passes under ``torch.autocast`` (on CPU too): ``True`` or
+        ``'bfloat16'`` for bfloat16, which keeps float32's range and needs no
+        loss scaling; ``'float16'`` for float16, whose loss is scaled by
+        ``grad_scaler`` (a fresh ``torch.amp.GradScaler`` for the test when
+        none is given); ``False``: float32.
+      grad_scaler: a ``torch.amp.GradScaler`` (float16): it scales the loss,
+        unscales the gradients before clipping and steps the optimizer, skipping
+        updates whose gradients overflowed (see above). Its state is put back
+        afterwards.
+      max_grad_norm: clip the gradients' global norm to this before each update
+        (after unscaling them, with a ``grad_scaler``).
       batch_fn: ``batch -> (inputs, targets)`` for batches that are not pairs;
-        ``inputs`` that are a tuple are passed as ``model(*inputs)``, a dict as
-        ``model(**inputs)``. Batches are moved to ``device`` (tensors nested in
-        tuples, lists and dicts).
-      device: where batches go; default, the device of the model's first parameter.
+        ``inputs`` that are a tuple are passed as ``model(*inputs)``, a mapping
+        as ``model(**inputs)``. Batches are moved to ``device`` (tensors nested in
+        tuples, lists and mappings).
+      step_fn: ``step_fn(batch) -> loss``, one training step by an engine (see
+        above): the loss is a one-element tensor or a Python float. Batches
+        reach it as the loader yields them (the engine places them).
+      device: where batches go (with ``step_fn``: validation batches only);
+        default, the device of the model's first parameter.
       beta: the smoothing decay (see ``cyclr.rangetest.RangeTest``).
       diverge_factor: the divergence threshold (see ``cyclr.rangetest.RangeTest``).
       checkpoint_dir: keep the starting state in a temporary file in this folder
         instead of in memory (every rank its own file, removed afterwards).
+      cpu_offload: keep the starting state in CPU memory instead of beside the
+        model (on its GPU); not with ``checkpoint_dir``.
       progress: a tqdm progress bar; ``None`` shows one when stderr is a terminal.
       json_path: write ``result.to_json()`` here (rank 0 only).
 
@@ -266,6 +442,9 @@ def range_test(
 
     Raises:
       ValueError: naming the parameter and the value received.
+      TypeError: an ``optimizer`` without ``param_groups`` (or ``state_dict``,
+        ``load_state_dict``, ``step``, ``zero_grad``), or a ``step_fn`` that
+        returns something other than a loss.
 
     >>> import torch
     >>> from torch.utils.data import DataLoader, TensorDataset
@@ -279,19 +458,50 @@ def range_test(
     >>> result.stop_reason, torch.equal(model.weight, before), opt.param_groups[0]["lr"]
     ('diverged', True, 0.1)
     """
-    accumulation_steps, val_every, monitor = _check_arguments(
+    checked = _check_arguments(
         model,
         optimizer,
         criterion,
         batch_fn,
+        step_fn,
         accumulation_steps,
         val_every,
         val_loader,
         val_accuracy,
         monitor,
+        amp,
+        grad_scaler,
+        max_grad_norm,
+    )
+    accumulation_steps, val_every, monitor, amp_dtype = checked
+    if not isinstance(cpu_offload, bool):
+        raise ValueError(f"cpu_offload must be True or False; received cpu_offload={cpu_offload!r}")
+    if cpu_offload and checkpoint_dir is not None:
+        raise ValueError(
+            "give cpu_offload=True or checkpoint_dir, not both (the state goes to CPU memory "
+            f"or to a file); received cpu_offload=True and checkpoint_dir={checkpoint_dir!r}"
+        )
+    if device is None:
+        first = next(model.parameters(), None)
+        device = first.device if first is not None else torch.device("cpu")
+    device = torch.device(device)
+    if amp_dtype == torch.float16 and grad_scaler is None:
+        grad_scaler = torch.amp.GradScaler(device.type)  # the test's own: nothing to restore
+    trainer = _Trainer(
+        model,
+        optimizer,
+        criterion=criterion,
+        batch_fn=batch_fn or default_batch,
+        step_fn=step_fn,
+        device=device,
+        accumulation_steps=accumulation_steps,
+        amp_dtype=amp_dtype,
+        grad_scaler=grad_scaler,
+        max_grad_norm=None if max_grad_norm is None else float(max_grad_norm),
+        val_accuracy=bool(val_accuracy),
     )
     if start_lr is None:
-        start_lr = _optimizer_lr(optimizer, step_mode)
+        start_lr = _optimizer_lr(optimizer, trainer.ratios, step_mode)
     recorder = RangeTest(
         start_lr,
         end_lr,
@@ -301,29 +511,33 @@ def range_test(
         diverge_factor=diverge_factor,
         monitor=monitor,
     )
-    if device is None:
-        first = next(model.parameters(), None)
-        device = first.device if first is not None else torch.device("cpu")
-    trainer = _Trainer(
-        model,
-        optimizer,
-        criterion,
-        batch_fn or default_batch,
-        torch.device(device),
-        accumulation_steps,
-        bool(amp),
-        bool(val_accuracy),
-    )
     loaders = [train_loader] + ([] if val_loader is None else [val_loader])
     bar = _progress_bar(progress, recorder.settings.num_steps)
     try:
-        with Snapshot(model, optimizer, loaders, checkpoint_dir):
+        with Snapshot(model, optimizer, loaders, checkpoint_dir, grad_scaler, cpu_offload):
             model.train()
             batches = _cycle(train_loader)
+            skipped_in_a_row = 0
             while not recorder.done:
                 rung = recorder.rungs_recorded
                 lr = recorder.lr(rung)  # the next rung: the test is not done
-                loss = distributed.mean_across_ranks(trainer.train_rung(batches, lr))
+                loss, skipped = trainer.train_rung(batches, lr)
+                total, skips = distributed.sum_across_ranks(loss, float(skipped))
+                loss = total / distributed.world_size()
+                if skips and math.isfinite(loss):  # the scaler skipped the update: not a rung
+                    skipped_in_a_row += 1
+                    if skipped_in_a_row < MAX_SKIPPED_UPDATES:
+                        continue
+                    warnings.warn(
+                        f"range_test: the grad_scaler skipped {skipped_in_a_row} updates in a "
+                        f"row at lr={lr:.4g} (rung {rung}): the gradients are not finite at "
+                        "this rate; the test stops here, recording loss=inf "
+                        "(stop_reason='non_finite_loss')",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
+                    loss = math.inf
+                skipped_in_a_row = 0
                 val_loss = accuracy = None
                 if val_loader is not None and rung % val_every == 0:
                     val_loss, accuracy = trainer.validate(val_loader)
@@ -340,35 +554,112 @@ def range_test(
     return result
 
 
+def _check_optimizer(optimizer: Any, steps: bool) -> None:
+    """An optimizer, or an engine's wrapper of one: ``param_groups`` and its state."""
+    kind = f"{type(optimizer).__module__}.{type(optimizer).__qualname__}"
+    groups = getattr(optimizer, "param_groups", None)
+    if not isinstance(groups, Sequence) or not groups:
+        raise TypeError(
+            "optimizer must be a torch.optim.Optimizer or an object with param_groups "
+            f"(as accelerate's AcceleratedOptimizer); received optimizer of type {kind} "
+            "without param_groups"
+        )
+    needed = ["state_dict", "load_state_dict"] + (["step", "zero_grad"] if steps else [])
+    missing = [name for name in needed if not callable(getattr(optimizer, name, None))]
+    if missing:
+        raise TypeError(
+            f"optimizer needs {', '.join(m + '()' for m in missing)} (the test restores its "
+            f"state{' and steps it' if steps else ''}); received optimizer of type {kind}"
+        )
+
+
+def _amp_dtype(amp: Any) -> torch.dtype | None:
+    if isinstance(amp, str) and amp in _AMP_DTYPES:
+        return _AMP_DTYPES[amp]
+    if not isinstance(amp, str) and amp in (True, False):
+        return torch.bfloat16 if amp else None
+    raise ValueError(
+        f"amp must be False, True (bfloat16), 'bfloat16' or 'float16'; received amp={amp!r}"
+    )
+
+
 def _check_arguments(
     model: Any,
     optimizer: Any,
     criterion: Any,
     batch_fn: Any,
+    step_fn: Any,
     accumulation_steps: Any,
     val_every: Any,
     val_loader: Any,
     val_accuracy: bool,
     monitor: str | None,
-) -> tuple[int, int, str]:
-    """``range_test``'s argument checks; ``(accumulation_steps, val_every, monitor)``."""
+    amp: Any,
+    grad_scaler: Any,
+    max_grad_norm: Any,
+) -> tuple[int, int, str, torch.dtype | None]:
+    """``range_test``'s argument checks; ``(accumulation_steps, val_every, monitor, amp dtype)``."""
     if not isinstance(model, torch.nn.Module):
         raise ValueError(f"model must be a torch.nn.Module; received model={model!r}")
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise ValueError(
-            f"optimizer must be a torch.optim.Optimizer; received optimizer={optimizer!r}"
-        )
-    if not callable(criterion):
-        raise ValueError(f"criterion must be callable; received criterion={criterion!r}")
+    if step_fn is not None and not callable(step_fn):
+        raise ValueError(f"step_fn must be callable; received step_fn={step_fn!r}")
+    _check_optimizer(optimizer, steps=step_fn is None)
+    if criterion is not None and not callable(criterion):
+        raise ValueError(f"criterion must be callable or None; received criterion={criterion!r}")
     if batch_fn is not None and not callable(batch_fn):
         raise ValueError(f"batch_fn must be callable; received batch_fn={batch_fn!r}")
     accumulation_steps = check_count("accumulation_steps", accumulation_steps)
     val_every = check_count("val_every", val_every)
+    amp_dtype = _amp_dtype(amp)
+    if grad_scaler is not None and not isinstance(grad_scaler, torch.amp.GradScaler):
+        raise ValueError(
+            f"grad_scaler must be a torch.amp.GradScaler; received grad_scaler={grad_scaler!r}"
+        )
+    if max_grad_norm is not None and (
+        isinstance(max_grad_norm, bool)
+        or not isinstance(max_grad_norm, numbers.Real)
+        or not 0 < float(max_grad_norm) < math.inf
+    ):
+        raise ValueError(
+            "max_grad_norm must be a positive number or None; "
+            f"received max_grad_norm={max_grad_norm!r}"
+        )
+    if step_fn is not None:
+        if criterion is not None:
+            raise ValueError(
+                "give step_fn or criterion, not both: step_fn computes the loss itself; "
+                f"received criterion={criterion!r} and step_fn={step_fn!r}"
+            )
+        engine_owned = {
+            "accumulation_steps": accumulation_steps if accumulation_steps != 1 else None,
+            "amp": amp if amp_dtype is not None else None,
+            "grad_scaler": grad_scaler,
+            "max_grad_norm": max_grad_norm,
+            "batch_fn": batch_fn,
+        }
+        given = ", ".join(f"{k}={v!r}" for k, v in engine_owned.items() if v is not None)
+        if given:
+            raise ValueError(
+                "with step_fn, accumulation, mixed precision, loss scaling, clipping and "
+                "unpacking the batch are the engine's (step_fn does the whole step): "
+                f"received step_fn with {given}"
+            )
+    elif criterion is None and batch_fn is not None:
+        raise ValueError(
+            "batch_fn makes the (inputs, targets) a criterion reads; with criterion=None the "
+            f"batch goes to the model as it is; received batch_fn={batch_fn!r}"
+        )
     if val_loader is None and (val_accuracy or monitor in ("val_loss", "val_accuracy")):
         raise ValueError(
             "validation needs a val_loader; received val_loader=None with "
             f"val_accuracy={val_accuracy!r}, monitor={monitor!r}"
         )
+    if criterion is None and (val_accuracy or monitor == "val_accuracy"):
+        raise ValueError(
+            "val_accuracy reads the criterion's (outputs, targets); the model's own loss "
+            "gives no targets to score; received criterion=None with "
+            f"val_accuracy={val_accuracy!r}, monitor={monitor!r}"
+        )
     if monitor is None:
         monitor = "loss" if val_loader is None else "val_loss"
-    return accumulation_steps, val_every, monitor
+    return accumulation_steps, val_every, monitor, amp_dtype

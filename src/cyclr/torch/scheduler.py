@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -32,6 +33,54 @@ def _set_value(group: dict[str, Any], key: str, value: float) -> None:
         current.fill_(value)
     else:
         group[key] = value
+
+
+def _lr_scale(group: dict[str, Any], index: int) -> float | None:
+    """The group's ``lr_scale`` key (timm's name), checked; ``None`` when it has none."""
+    if "lr_scale" not in group:
+        return None
+    value = group["lr_scale"]
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        value = math.nan  # refused below
+    if not 0 <= float(value) < math.inf:
+        raise ValueError(
+            f"a parameter group's lr_scale must be a finite number >= 0; received "
+            f"lr_scale={group['lr_scale']!r} in parameter group {index}"
+        )
+    return float(value)
+
+
+def group_ratios(param_groups: list[dict[str, Any]]) -> list[float]:
+    """Each parameter group's share of the lr a schedule or a range-test rung gives.
+
+    A group's ``lr_scale`` key (as timm's layer decay writes it) is its ratio;
+    a group without one gets its initial lr (``initial_lr``, which an
+    ``LRScheduler`` records, else ``lr``) over the largest initial lr among the
+    groups, so the groups keep the ratios they were built with and the one with
+    the largest lr follows the schedule itself. When no group has a positive
+    lr, the groups without ``lr_scale`` get 1.
+
+    Args:
+      param_groups: an optimizer's ``param_groups``.
+
+    Returns:
+      One ratio per group.
+
+    Raises:
+      ValueError: an ``lr_scale`` that is not a finite number >= 0.
+
+    >>> group_ratios([{"lr": 0.25}, {"lr": 1.0}, {"lr": 1.0, "lr_scale": 0.5}])
+    [0.25, 1.0, 0.5]
+    """
+    initial = [float(g.get("initial_lr", g["lr"])) for g in param_groups]
+    top = max(initial, default=0.0)
+    ratios = []
+    for i, (group, lr) in enumerate(zip(param_groups, initial, strict=True)):
+        scale = _lr_scale(group, i)
+        ratios.append(scale if scale is not None else (lr / top if top > 0 else 1.0))
+    return ratios
 
 
 def _per_group(name: str, value: Any, n_groups: int) -> list[Any]:
@@ -119,9 +168,14 @@ class CyclicLR(LRScheduler):
       optimizer: a ``torch.optim.Optimizer``.
       schedule: a cyclr ``Schedule`` or a list of them (one per group).
       **keywords: PyTorch's keywords instead of ``schedule`` (see above).
-      group_scale: ``None`` (every group follows the schedule), ``'initial_lr'``
-        (group ``i`` is scaled by its initial lr over group 0's: discriminative
-        rates that keep the groups' ratios), or a list of factors.
+      group_scale: ``None``: every group follows the schedule, times its
+        ``lr_scale`` key where it has one (timm's layer decay). ``'initial_lr'``:
+        discriminative rates that keep the groups' ratios: a group's ``lr_scale``
+        key, else its initial lr over the largest initial lr among the groups
+        (the group with the largest lr follows the schedule itself), the same
+        ratios :func:`~cyclr.torch.range_test` trains with, so its
+        ``bounds()`` drive the schedule as they were measured. Or a list of
+        factors, one per group (``lr_scale`` keys are then ignored).
       cycle_momentum: write the schedule's momentum into ``group['momentum']``
         (SGD, RMSprop) or ``group['betas'][0]`` (Adam family). ``None``: when the
         schedule has a momentum (the keyword form's default is ``True``, as in
@@ -257,8 +311,10 @@ class CyclicLR(LRScheduler):
 
     def _resolve_group_scale(self, value: Any) -> list[float]:
         groups = self.optimizer.param_groups
-        if value is None:
-            return [1.0] * len(groups)
+        if value is None:  # a group's lr_scale key still scales it
+            return [
+                1.0 if (scale := _lr_scale(g, i)) is None else scale for i, g in enumerate(groups)
+            ]
         if isinstance(value, str):
             if value != "initial_lr":
                 raise ValueError(
@@ -266,12 +322,12 @@ class CyclicLR(LRScheduler):
                     f"received group_scale={value!r}"
                 )
             initial = [float(g.get("initial_lr", g["lr"])) for g in groups]
-            if initial[0] <= 0:
+            if max(initial) <= 0 and any("lr_scale" not in g for g in groups):
                 raise ValueError(
-                    "group_scale='initial_lr' needs a positive lr in parameter "
-                    f"group 0; received lr={initial[0]!r}"
+                    "group_scale='initial_lr' needs a positive lr in some parameter "
+                    f"group; received lr={initial!r}"
                 )
-            return [lr / initial[0] for lr in initial]
+            return group_ratios(groups)
         if not isinstance(value, (list, tuple)):
             raise ValueError(
                 "group_scale must be None, 'initial_lr' or a list of numbers; "
@@ -302,6 +358,17 @@ class CyclicLR(LRScheduler):
         """The momentum (or ``beta_1``) of every parameter group at ``step``."""
         t = _checked_step(step)
         return [float(s.momentum_at(t, PYTHON)) for s in self._group_schedules()]
+
+    def get_last_momentum(self) -> list[float]:
+        """Each group's momentum (``beta_1`` for the Adam family) as the last step left it.
+
+        The companion of ``get_last_lr()``, for a logger: the value the next
+        ``optimizer.step()`` uses; NaN for a group that has neither.
+        """
+        return [
+            float(g["betas"][0]) if "betas" in g else float(g.get("momentum", math.nan))
+            for g in self.optimizer.param_groups
+        ]
 
     def get_lr(self) -> list[float | torch.Tensor]:
         """The learning rates for the current step (pure: writes nothing)."""

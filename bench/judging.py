@@ -1,0 +1,554 @@
+"""The judging tasks of ``bench.suggest_bounds --judging``: tasks the reading never saw.
+
+``cyclr.suggest_bounds`` was fitted on three tasks (``bench.suggest_bounds.TASKS``: SGD
+with momentum, cross-entropy, two datasets). The tasks here take no part in choosing the
+reading or its constants; they were fixed, grids included, before any of them was scored,
+and they differ from the fitting tasks in what a reading could overfit to:
+
+- **char transformer**: a decoder-only transformer (2 pre-norm layers, width 48, causal,
+  context 32, batch 16) on the characters of Python's own standard library (its top-level ``.py``
+  files in sorted order, the first 400 000 characters), AdamW with weight decay 0.1 on
+  the matrices; judged by the held-out loss (nats per character).
+- **digits ResNet**: a small residual network with BatchNorm on sklearn's 8x8 digits;
+  SGD (momentum 0.9, weight decay 5e-4) and Adam; judged by test accuracy.
+- **MNIST-1D fine-tuning**: a 1-D CNN pre-trained (AdamW at 3e-3, 10 epochs, once per
+  seed) on MNIST-1D, then fine-tuned whole, head included, with AdamW on 600 sequences
+  of a shifted MNIST-1D (made again with another seed, more noise and shear: the
+  pre-trained network scores about 72% on it); judged by test accuracy. The best
+  rates lie 10-30x below the pre-training one.
+- **transformer fine-tuning**: the char transformer pre-trained on the stdlib text (AdamW
+  at 3e-3, weight decay 0.1, 2 epochs at batch 32, once per seed), then fine-tuned whole
+  with AdamW (weight decay 0.1) on 8 000 characters of English prose (the help texts of
+  ``pydoc_data.topics``), 240 updates; judged by the loss on 20 000 held-out characters
+  of other topics. The best rates lie 10-30x below the pre-training one.
+- **Friedman-1 regression**: an MLP (10-64-64-1) on ``make_friedman1`` (noise 1.0),
+  inputs and targets standardized, mean squared error; SGD (momentum 0.9) and Adam;
+  judged by test MSE.
+
+Every dataset is made or read offline. Each task splits its data three ways: ``train``
+(the range test and the training), ``val`` (the range test's validation monitor, one
+batch) and ``test`` (the score), so the validation curve a reading may use never scores it.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import sysconfig
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+#: Characters of the standard library the transformer reads, and how many are held out.
+TEXT_CHARS = 400_000
+TEXT_HELD_OUT = 20_000
+CONTEXT = 32
+#: The vocabulary: newline and printable ASCII; everything else maps to one extra id.
+VOCAB = ["\n", *map(chr, range(32, 127))]
+UNKNOWN = len(VOCAB)
+
+#: Grids of ``max_lr``: seven values spanning three decades; base_lr = max_lr / 3 and / 10.
+GRID_SGD = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
+GRID_ADAM = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+GRID_FINE_TUNE = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+GRID_RATIO = (3.0, 10.0)
+
+PRETRAIN_LR = 3e-3
+PRETRAIN_EPOCHS = 10
+FINE_TUNE_EXAMPLES = 600
+#: The transformer fine-tuning: pre-training on the stdlib text (AdamW, constant rate,
+#: batch 32), then characters of English prose to fine-tune on and to hold out.
+PRETRAIN_TEXT_LR = 3e-3
+PRETRAIN_TEXT_EPOCHS = 2
+PROSE_CHARS = 8_000
+
+
+@dataclass(frozen=True)
+class Split:
+    """``(inputs, targets)`` tensors of one task, three ways."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+
+@dataclass(frozen=True)
+class Judging:
+    """One judging task with one optimizer: data, model, loss, optimizer, budget, score.
+
+    Attributes:
+      name: the task's name in the tables.
+      optimizer: ``'sgd'``, ``'adam'`` or ``'adamw'``.
+      metric: ``'accuracy'`` (test accuracy in %, higher is better) or ``'loss'``
+        (test loss, lower is better).
+      dataset: the key of :data:`DATASETS`.
+      model: the key of :data:`MODELS`.
+      batch_size: training and range-test batch size.
+      half_cycle: updates per half cycle of the triangular schedule.
+      half_cycles: half cycles trained (even: whole cycles, ending at ``base_lr``).
+      grid_max: the grid's ``max_lr`` values (each with base_lr = max_lr / 3 and / 10).
+      weight_decay: the optimizer's weight decay (AdamW: on matrices only).
+    """
+
+    name: str
+    optimizer: str
+    metric: str
+    dataset: str
+    model: str
+    batch_size: int
+    half_cycle: int
+    half_cycles: int
+    grid_max: tuple[float, ...]
+    weight_decay: float = 0.0
+
+    @property
+    def optimizer_name(self) -> str:
+        return OPTIMIZER_NAMES[self.optimizer]
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} / {self.optimizer_name}"
+
+    @property
+    def grid(self) -> list[tuple[float, float]]:
+        """``(max_lr, ratio)`` pairs: ``len(grid_max) * len(GRID_RATIO)`` of them."""
+        return [(m, r) for m in self.grid_max for r in GRID_RATIO]
+
+    def data(self) -> Split:
+        return DATASETS[self.dataset]()
+
+    def build(self, seed: int, data: Split) -> nn.Module:
+        """The model a seed starts from (the fine-tuning task: its pre-trained weights)."""
+        return MODELS[self.model](seed, data)
+
+    def criterion(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if self.dataset == "friedman1":
+            return F.mse_loss(outputs.squeeze(-1), targets)
+        return F.cross_entropy(outputs.reshape(-1, outputs.shape[-1]), targets.reshape(-1))
+
+    def make_optimizer(self, model: nn.Module, lr: float) -> torch.optim.Optimizer:
+        if self.optimizer == "sgd":
+            return torch.optim.SGD(
+                model.parameters(), lr=lr, momentum=0.9, weight_decay=self.weight_decay
+            )
+        if self.optimizer == "adam":
+            return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=self.weight_decay)
+        matrices = [p for p in model.parameters() if p.dim() >= 2]
+        others = [p for p in model.parameters() if p.dim() < 2]
+        groups = [
+            {"params": matrices, "weight_decay": self.weight_decay},
+            {"params": others, "weight_decay": 0.0},
+        ]
+        return torch.optim.AdamW(groups, lr=lr)
+
+    def score(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+        """Accuracy in % or the mean loss of ``model`` on ``(x, y)``, in eval mode."""
+        model.eval()
+        with torch.no_grad():
+            outputs = torch.cat([model(xb) for xb in x.split(1024)])
+            if self.metric == "accuracy":
+                return 100.0 * (outputs.argmax(-1) == y).float().mean().item()
+            return self.criterion(outputs, y).item()
+
+    def failed_score(self, data: Split) -> float:
+        """The score of a run that diverged: chance, or the loss of predicting nothing."""
+        if self.metric == "accuracy":
+            return 100.0 / int(data.y.max().item() + 1)
+        if self.dataset == "friedman1":
+            return float((data.y_test**2).mean())  # the mean of standardized targets: 0
+        return math.log(UNKNOWN + 1)  # uniform over the vocabulary
+
+
+OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
+
+#: Every judging task and optimizer. Budgets keep one training run to 1-3 s on one thread.
+JUDGING = (
+    Judging(
+        "char transformer",
+        "adamw",
+        "loss",
+        "stdlib_text",
+        "transformer",
+        16,
+        120,
+        2,
+        GRID_ADAM,
+        0.1,
+    ),
+    Judging("digits ResNet", "sgd", "accuracy", "digits", "resnet", 32, 41, 4, GRID_SGD, 5e-4),
+    Judging("digits ResNet", "adam", "accuracy", "digits", "resnet", 32, 41, 4, GRID_ADAM),
+    Judging(
+        "MNIST-1D fine-tuning",
+        "adamw",
+        "accuracy",
+        "mnist1d_shifted",
+        "finetune_cnn",
+        32,
+        38,
+        4,
+        GRID_FINE_TUNE,
+        0.01,
+    ),
+    Judging(
+        "transformer fine-tuning",
+        "adamw",
+        "loss",
+        "prose",
+        "finetune_transformer",
+        16,
+        120,
+        2,
+        GRID_FINE_TUNE,
+        0.1,
+    ),
+    Judging("Friedman-1 MLP", "sgd", "loss", "friedman1", "regression_mlp", 32, 126, 4, GRID_SGD),
+    Judging("Friedman-1 MLP", "adam", "loss", "friedman1", "regression_mlp", 32, 126, 4, GRID_ADAM),
+)
+
+
+# ----------------------------------------------------------------------------- data
+def _three_way(x: np.ndarray, y: np.ndarray, val: int, test: int, seed: int) -> Split:
+    """Shuffle once (fixed ``seed``), then cut ``val`` and ``test`` examples off the end."""
+    order = np.random.default_rng(seed).permutation(len(x))
+    xs, ys = torch.from_numpy(x[order]), torch.from_numpy(y[order])
+    a, b = len(xs) - val - test, len(xs) - test
+    return Split(xs[:a], ys[:a], xs[a:b], ys[a:b], xs[b:], ys[b:])
+
+
+def stdlib_text(chars: int = TEXT_CHARS) -> str:
+    """The first ``chars`` characters of the standard library's top-level ``.py`` files.
+
+    Files are read in sorted order, as UTF-8 (undecodable bytes replaced), so the
+    text is the same on every machine with the same Python version.
+
+    Raises:
+      RuntimeError: the standard library holds fewer than ``chars`` characters of source.
+    """
+    folder = Path(sysconfig.get_paths()["stdlib"])
+    parts, total = [], 0
+    for path in sorted(folder.glob("*.py")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        parts.append(text)
+        total += len(text)
+        if total >= chars:
+            return "".join(parts)[:chars]
+    raise RuntimeError(
+        f"the standard library at {folder} holds {total} characters of .py source; "
+        f"the transformer task needs {chars}"
+    )
+
+
+@functools.cache
+def text_split() -> Split:
+    """Windows of ``CONTEXT + 1`` characters: the last ``TEXT_HELD_OUT`` chars held out.
+
+    Training windows do not overlap; the held-out characters give 64 validation
+    windows (the range test's monitor) and the rest test windows (the score).
+    """
+    lookup = {c: i for i, c in enumerate(VOCAB)}
+    ids = np.array([lookup.get(c, UNKNOWN) for c in stdlib_text()], dtype=np.int64)
+    n = CONTEXT + 1
+
+    def windows(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a[: len(a) // n * n].reshape(-1, n))
+
+    train, held = windows(ids[:-TEXT_HELD_OUT]), windows(ids[-TEXT_HELD_OUT:])
+    val, test = held[:64], held[64:]
+    return Split(train[:, :-1], train[:, 1:], val[:, :-1], val[:, 1:], test[:, :-1], test[:, 1:])
+
+
+def prose_text() -> str:
+    """English prose: the help texts of ``pydoc_data.topics``, sorted by topic, joined.
+
+    The documentation ``help()`` shows, shipped with Python (offline): reference prose
+    with a little grammar and code, so the stdlib-trained transformer meets a new text.
+    """
+    from pydoc_data.topics import topics
+
+    return "\n\n".join(topics[key] for key in sorted(topics))
+
+
+@functools.cache
+def prose_split() -> Split:
+    """The prose as windows: the first ``PROSE_CHARS`` characters to fine-tune on.
+
+    The last ``TEXT_HELD_OUT`` characters of the prose (other topics) are held out:
+    64 validation windows and the rest test windows, as in :func:`text_split`.
+
+    Raises:
+      RuntimeError: the prose is too short to hold both parts.
+    """
+    text = prose_text()
+    if len(text) < PROSE_CHARS + TEXT_HELD_OUT:
+        raise RuntimeError(
+            f"pydoc_data.topics holds {len(text)} characters of prose; the transformer "
+            f"fine-tuning needs {PROSE_CHARS + TEXT_HELD_OUT}"
+        )
+    lookup = {c: i for i, c in enumerate(VOCAB)}
+    ids = np.array([lookup.get(c, UNKNOWN) for c in text], dtype=np.int64)
+    n = CONTEXT + 1
+
+    def windows(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a[: len(a) // n * n].reshape(-1, n))
+
+    train, held = windows(ids[:PROSE_CHARS]), windows(ids[-TEXT_HELD_OUT:])
+    val, test = held[:64], held[64:]
+    return Split(train[:, :-1], train[:, 1:], val[:, :-1], val[:, 1:], test[:, :-1], test[:, 1:])
+
+
+@functools.cache
+def digits_split() -> Split:
+    """sklearn's 8x8 digits in [0, 1]: 1297 train, 150 validation, 350 test."""
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x = (data.images / 16.0).astype(np.float32)[:, None]
+    return _three_way(x, data.target.astype(np.int64), 150, 350, seed=1)
+
+
+def _mnist1d_shifted() -> dict[str, np.ndarray]:
+    """MNIST-1D made again with another seed, twice the noise and more shear: the new task."""
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    from cyclr.app.datasets import _global_rng_untouched
+
+    args = get_dataset_args()
+    args.num_samples, args.train_split, args.seed = 2500, 0.4, 7
+    args.corr_noise_scale, args.iid_noise_scale, args.shear_scale = 0.35, 0.03, 0.9
+    with _global_rng_untouched():
+        return make_dataset(args)
+
+
+@functools.cache
+def mnist1d_pretraining() -> tuple[torch.Tensor, torch.Tensor]:
+    """MNIST-1D's 4000 training sequences, all ten digits: the pre-training task."""
+    from cyclr.app.datasets import load_mnist1d
+
+    x, y, _, _ = load_mnist1d()
+    return torch.from_numpy(x[:, None]), torch.from_numpy(y)
+
+
+@functools.cache
+def mnist1d_shifted() -> Split:
+    """The shifted MNIST-1D: 600 sequences to fine-tune on, 200 to validate, 1500 to test."""
+    data = _mnist1d_shifted()
+    x, y = data["x"].astype(np.float32)[:, None], data["y"].astype(np.int64)
+    xt, yt = data["x_test"].astype(np.float32)[:, None], data["y_test"].astype(np.int64)
+    n = FINE_TUNE_EXAMPLES
+    t = torch.from_numpy
+    return Split(t(x[:n]), t(y[:n]), t(x[n : n + 200]), t(y[n : n + 200]), t(xt), t(yt))
+
+
+@functools.cache
+def friedman1_split() -> Split:
+    """``make_friedman1`` (3000 points, noise 1.0), standardized on the training part."""
+    from sklearn.datasets import make_friedman1
+
+    x, y = make_friedman1(n_samples=3000, n_features=10, noise=1.0, random_state=0)
+    x, y = x.astype(np.float32), y.astype(np.float32)
+    mean_x, std_x = x[:2000].mean(0), x[:2000].std(0)
+    mean_y, std_y = y[:2000].mean(), y[:2000].std()
+    x, y = (x - mean_x) / std_x, (y - mean_y) / std_y
+    # already random: the first 2000 train, the next 500 validate, the last 500 test
+    t = torch.from_numpy
+    return Split(
+        t(x[:2000]), t(y[:2000]), t(x[2000:2500]), t(y[2000:2500]), t(x[2500:]), t(y[2500:])
+    )
+
+
+DATASETS: dict[str, Callable[[], Split]] = {
+    "stdlib_text": text_split,
+    "digits": digits_split,
+    "mnist1d_shifted": mnist1d_shifted,
+    "friedman1": friedman1_split,
+    "prose": prose_split,
+}
+
+
+# ----------------------------------------------------------------------------- models
+class CharTransformer(nn.Module):
+    """A decoder-only transformer over characters: pre-norm layers, a causal mask.
+
+    >>> CharTransformer(10, 8)(torch.zeros(2, 8, dtype=torch.long)).shape
+    torch.Size([2, 8, 10])
+    """
+
+    def __init__(self, vocab: int, context: int, width: int = 48, heads: int = 4, layers: int = 2):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, width)
+        self.position = nn.Parameter(0.02 * torch.randn(context, width))
+        layer = nn.TransformerEncoderLayer(
+            width, heads, 4 * width, dropout=0.0, batch_first=True, norm_first=True
+        )
+        self.blocks = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(width)
+        self.head = nn.Linear(width, vocab)
+        self.mask: torch.Tensor
+        self.register_buffer("mask", nn.Transformer.generate_square_subsequent_mask(context))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        n = ids.shape[1]
+        h = self.embed(ids) + self.position[:n]
+        h = self.blocks(h, mask=self.mask[:n, :n], is_causal=True)
+        return self.head(self.norm(h))
+
+
+class Residual(nn.Module):
+    """Two 3x3 convolutions with BatchNorm, added to the input (a 1x1 projection if needed)."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int = 1):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(),
+            nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(c_out),
+        )
+        self.skip = (
+            nn.Identity()
+            if stride == 1 and c_in == c_out
+            else nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.body(x) + self.skip(x))
+
+
+def resnet(classes: int = 10) -> nn.Module:
+    """Stem (16 channels), a residual block at 8x8, one at 4x4 (32), global pooling, linear.
+
+    >>> resnet()(torch.zeros(2, 1, 8, 8)).shape
+    torch.Size([2, 10])
+    """
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, 1, 1, bias=False),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        Residual(16, 16),
+        Residual(16, 32, stride=2),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(32, classes),
+    )
+
+
+def fine_tune_cnn(classes: int = 10) -> nn.Module:
+    """A 1-D CNN for MNIST-1D's length-40 sequences (three convolutions, GELU, linear head).
+
+    >>> fine_tune_cnn()(torch.zeros(2, 1, 40)).shape
+    torch.Size([2, 10])
+    """
+    return nn.Sequential(
+        nn.Conv1d(1, 32, 5, padding=2),
+        nn.GELU(),
+        nn.Conv1d(32, 32, 3, stride=2, padding=1),
+        nn.GELU(),
+        nn.Conv1d(32, 32, 3, stride=2, padding=1),
+        nn.GELU(),
+        nn.Flatten(),
+        nn.Linear(32 * 10, 64),
+        nn.GELU(),
+        nn.Linear(64, classes),
+    )
+
+
+def _batches(
+    x: torch.Tensor, y: torch.Tensor, size: int, seed: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    generator = torch.Generator().manual_seed(20_000 + seed)
+    for idx in torch.randperm(len(x), generator=generator).split(size):
+        yield x[idx], y[idx]
+
+
+@functools.cache
+def pretrained(seed: int) -> dict[str, torch.Tensor]:
+    """The fine-tuning task's starting weights for ``seed``: pre-trained on MNIST-1D.
+
+    AdamW at a constant ``PRETRAIN_LR`` for ``PRETRAIN_EPOCHS`` epochs (batch 64), once
+    per seed per process, kept in memory.
+    """
+    x, y = mnist1d_pretraining()
+    torch.manual_seed(seed)
+    model = fine_tune_cnn()
+    opt = torch.optim.AdamW(model.parameters(), lr=PRETRAIN_LR, weight_decay=0.01)
+    model.train()
+    for epoch in range(PRETRAIN_EPOCHS):
+        for xb, yb in _batches(x, y, 64, 1000 * seed + epoch):
+            loss = F.cross_entropy(model(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+@functools.cache
+def pretrained_transformer(seed: int) -> dict[str, torch.Tensor]:
+    """The transformer fine-tuning's starting weights for ``seed``: trained on the stdlib.
+
+    AdamW (weight decay 0.1 on the matrices) at a constant ``PRETRAIN_TEXT_LR`` for
+    ``PRETRAIN_TEXT_EPOCHS`` epochs of the char transformer's training windows (batch
+    32), once per seed per process, kept in memory.
+    """
+    data = text_split()
+    model = _transformer(seed, data)
+    matrices = [p for p in model.parameters() if p.dim() >= 2]
+    others = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW(
+        [{"params": matrices, "weight_decay": 0.1}, {"params": others, "weight_decay": 0.0}],
+        lr=PRETRAIN_TEXT_LR,
+    )
+    model.train()
+    for epoch in range(PRETRAIN_TEXT_EPOCHS):
+        for xb, yb in _batches(data.x, data.y, 32, 1000 * seed + epoch):
+            loss = F.cross_entropy(model(xb).reshape(-1, UNKNOWN + 1), yb.reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _transformer(seed: int, data: Split) -> nn.Module:
+    torch.manual_seed(seed)
+    return CharTransformer(UNKNOWN + 1, CONTEXT)
+
+
+def _resnet(seed: int, data: Split) -> nn.Module:
+    torch.manual_seed(seed)
+    return resnet()
+
+
+def _fine_tune(seed: int, data: Split) -> nn.Module:
+    model = fine_tune_cnn()
+    model.load_state_dict(pretrained(seed))
+    return model
+
+
+def _fine_tune_transformer(seed: int, data: Split) -> nn.Module:
+    model = CharTransformer(UNKNOWN + 1, CONTEXT)
+    model.load_state_dict(pretrained_transformer(seed))
+    return model
+
+
+def _regression_mlp(seed: int, data: Split) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Linear(10, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 1)
+    )
+
+
+MODELS: dict[str, Callable[[int, Split], nn.Module]] = {
+    "transformer": _transformer,
+    "resnet": _resnet,
+    "finetune_cnn": _fine_tune,
+    "finetune_transformer": _fine_tune_transformer,
+    "regression_mlp": _regression_mlp,
+}

@@ -1,0 +1,20 @@
+"""cyclr for the Hugging Face ``Trainer``: the range test through the Trainer's own step.
+
+- :func:`range_test`: cyclr's range test on a ``transformers.Trainer``'s model,
+  optimizer, train dataloader (its data collator), loss and precision; restores
+  the model and the optimizer exactly.
+
+A cyclr schedule drives the Trainer as a plain :class:`cyclr.torch.CyclicLR`,
+given in ``Trainer(optimizers=(optimizer, scheduler))`` or set as
+``trainer.lr_scheduler`` before ``trainer.train()``: the Trainer steps its
+scheduler once per optimizer update, so the cycle counts updates, not the
+micro-batches of ``gradient_accumulation_steps``.
+"""
+
+from cyclr._extras import require
+
+require("cyclr.hf", "hf")  # one clear line, not a traceback from deep inside
+
+from cyclr.hf.rangetest import range_test  # noqa: E402
+
+__all__ = ["range_test"]

@@ -1,0 +1,171 @@
+"""``cyclr.hf.range_test``: the range test through a ``transformers.Trainer``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import torch
+import transformers
+
+import cyclr.torch
+from cyclr.rangetest import RangeTestResult
+from cyclr.rangetest.settings import DEFAULT_END_LR, DEFAULT_NUM_STEPS, DEFAULT_START_LR
+from cyclr.torch._engines import MicroBatches, loss_of, scaler_restored
+
+
+def range_test(
+    trainer: transformers.Trainer,
+    *,
+    start_lr: float = DEFAULT_START_LR,
+    end_lr: float = DEFAULT_END_LR,
+    num_steps: int = DEFAULT_NUM_STEPS,
+    step_mode: str = "exp",
+    criterion: Callable[[Any, Mapping[str, Any]], Any] | None = None,
+    beta: float = 0.98,
+    diverge_factor: float = 4.0,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    progress: bool | None = None,
+    json_path: str | os.PathLike[str] | None = None,
+) -> RangeTestResult:
+    """Run cyclr's range test on a ``Trainer`` before ``trainer.train()``; leave it as found.
+
+    Each rung is one optimizer update the way the Trainer makes one:
+    ``gradient_accumulation_steps`` batches of ``trainer.get_train_dataloader()``
+    (its sampler and data collator), each placed by the Trainer, its loss from
+    ``trainer.compute_loss`` (the model's own loss, a label smoother or
+    ``compute_loss_func``) under the Accelerator's autocast (``bf16``/``fp16``),
+    with its loss scaler for ``fp16``, gradients clipped to ``max_grad_norm``,
+    then ``optimizer.step()``. The Trainer's callbacks and logging are not
+    called. The loss recorded is the mean over the batches of the update.
+
+    When the Trainer has no optimizer yet, it builds its own first
+    (``trainer.create_optimizer()``, from the ``TrainingArguments``), which
+    ``train()`` then uses. Afterwards the model's weights and buffers, the
+    optimizer's state and learning rates, the loss scaler, train/eval modes
+    and the random generators are exactly what they were, also when the test
+    raised.
+
+    Then give the bounds to a :class:`cyclr.torch.CyclicLR` before training::
+
+        result = cyclr.hf.range_test(trainer, start_lr=1e-6, end_lr=1.0)
+        base_lr, max_lr = result.bounds()
+        trainer.lr_scheduler = cyclr.torch.CyclicLR(
+            trainer.optimizer, cyclr.CyclicSchedule(base_lr, max_lr, step_size=200))
+        trainer.train()
+
+    Args:
+      trainer: a ``transformers.Trainer`` with a train dataset.
+      start_lr: the first rung of the ladder; the defaults (1e-5 -> 10 in 450 rungs)
+        are the ladder `result.bounds()` was validated on.
+      end_lr: the last rung.
+      num_steps: the rungs (optimizer updates) of the ladder.
+      step_mode: ``'exp'`` or ``'linear'``.
+      criterion: ``criterion(outputs, batch) -> loss`` for a model that computes
+        no loss of its own (no labels in the batch); ``outputs = model(**batch)``.
+        ``None``: ``trainer.compute_loss``.
+      beta: the smoothing decay (see :class:`cyclr.rangetest.RangeTest`).
+      diverge_factor: the divergence threshold (likewise).
+      checkpoint_dir: keep the starting state in a temporary file in this folder
+        instead of in memory.
+      progress: a tqdm progress bar; ``None`` shows one in a terminal.
+      json_path: write the result here as JSON (rank 0).
+
+    Returns:
+      The :class:`~cyclr.RangeTestResult`; ``result.bounds()`` suggests
+      ``(base_lr, max_lr)``.
+
+    Raises:
+      ValueError: naming the parameter and the value received; a model that
+        returns no loss without a ``criterion``, naming the batch's keys.
+    """
+    if not isinstance(trainer, transformers.Trainer):
+        raise ValueError(
+            f"trainer must be a transformers.Trainer; received trainer={type(trainer).__name__}"
+        )
+    if criterion is not None and not callable(criterion):
+        raise ValueError(f"criterion must be callable or None; received criterion={criterion!r}")
+    model = trainer.model
+    if model is None:
+        raise ValueError("the trainer has no model yet; received trainer.model=None")
+    if trainer.optimizer is None:
+        trainer.create_optimizer()  # the optimizer train() would build; it keeps this one
+    optimizer = trainer.optimizer
+    loader = trainer.get_train_dataloader()
+    step = _TrainerStep(trainer, model, optimizer, criterion)
+    with scaler_restored(step.scaler, optimizer):
+        return cyclr.torch.range_test(
+            model,
+            optimizer,
+            None,
+            MicroBatches(loader, trainer.args.gradient_accumulation_steps),
+            step_fn=step,
+            start_lr=start_lr,
+            end_lr=end_lr,
+            num_steps=num_steps,
+            step_mode=step_mode,
+            beta=beta,
+            diverge_factor=diverge_factor,
+            checkpoint_dir=checkpoint_dir,
+            progress=progress,
+            json_path=json_path,
+        )
+
+
+class _TrainerStep:
+    """One optimizer update on a list of micro-batches, as ``Trainer.train`` makes it."""
+
+    def __init__(
+        self,
+        trainer: transformers.Trainer,
+        model: torch.nn.Module,
+        optimizer: Any,
+        criterion: Callable[[Any, Mapping[str, Any]], Any] | None,
+    ) -> None:
+        self.trainer, self.model = trainer, model
+        self.optimizer, self.criterion = optimizer, criterion
+        self.scaler: torch.amp.GradScaler | None = getattr(trainer.accelerator, "scaler", None)
+
+    def _loss(self, batch: Mapping[str, Any]) -> torch.Tensor:
+        trainer, model = self.trainer, self.model
+        inputs = trainer._prepare_inputs(dict(batch))
+        with trainer.accelerator.autocast(), trainer.compute_loss_context_manager():
+            if self.criterion is not None:
+                return loss_of(self.criterion(model(**inputs), inputs), "criterion")
+            try:
+                loss = trainer.compute_loss(model, dict(inputs))
+            except ValueError as error:
+                # Trainer.compute_loss's own words for outputs without a loss; any other
+                # error (or other words in a later version) goes up as it is.
+                if "did not return a loss" not in str(error):
+                    raise
+                labels = list(trainer.label_names)
+                raise ValueError(
+                    "the model returned no loss: the Trainer's batches have keys "
+                    f"{sorted(map(str, inputs))} (label_names={labels!r}); have the data "
+                    "collator put the labels in each batch, or pass "
+                    "criterion=(outputs, batch) -> loss; received criterion=None"
+                ) from error
+        return loss_of(loss, "Trainer.compute_loss")
+
+    def __call__(self, micro_batches: list[Any]) -> float:
+        self.optimizer.zero_grad(set_to_none=True)
+        total = 0.0
+        for batch in micro_batches:
+            loss = self._loss(batch)
+            share = loss / len(micro_batches)
+            torch.autograd.backward(share if self.scaler is None else self.scaler.scale(share))
+            total += float(loss.detach())
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
+        max_norm = self.trainer.args.max_grad_norm
+        if max_norm is not None and max_norm > 0:
+            params = [p for group in self.optimizer.param_groups for p in group["params"]]
+            torch.nn.utils.clip_grad_norm_(params, max_norm)
+        if self.scaler is None:
+            self.optimizer.step()
+        else:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        return total / len(micro_batches)

@@ -1,0 +1,283 @@
+"""``cyclr.lightning.RangeTestCallback``: the range test through ``training_step`` at fit start."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.utilities import GradClipAlgorithmType, rank_zero_info
+from lightning.pytorch.utilities.combined_loader import CombinedLoader
+from lightning.pytorch.utilities.signature_utils import is_param_in_hook_signature
+
+import cyclr.torch
+from cyclr.rangetest import BoundsSuggestion, RangeTest, RangeTestResult
+from cyclr.rangetest.settings import DEFAULT_END_LR, DEFAULT_NUM_STEPS, DEFAULT_START_LR
+from cyclr.torch._engines import MicroBatches, loss_of, scaler_restored
+
+#: ``on_bounds(trainer, pl_module, bounds)``
+BoundsHook = Callable[["pl.Trainer", "pl.LightningModule", BoundsSuggestion], None]
+
+
+class RangeTestCallback(pl.Callback):
+    """Run cyclr's range test when ``fit`` starts and give the bounds to ``configure_optimizers``.
+
+    At ``on_fit_start`` (after Lightning has called ``configure_optimizers``
+    once) the callback trains one optimizer update per rung of a learning-rate
+    ladder on the first optimizer, through the module's own ``training_step``:
+    the Trainer's train dataloader, batch-transfer hooks, precision (autocast
+    and the fp16 ``GradScaler``), ``accumulate_grad_batches`` (that many batches
+    per rung) and gradient clipping, on every rank under DDP (each rung's loss
+    is averaged across ranks, so all read the same curve). ``self.log`` calls
+    during the test are dropped; the backward and optimizer-step hooks are not
+    called. Afterwards the module's weights and buffers, the optimizer's state
+    and learning rates, the scaler, train/eval modes and the random generators
+    are exactly what they were (also when the test raised).
+
+    Then it writes the suggested bounds into ``pl_module.hparams['base_lr']``
+    and ``['max_lr']``, calls ``on_bounds(trainer, pl_module, bounds)`` if
+    given, and has Lightning call ``configure_optimizers`` again
+    (``reconfigure=True``), so the optimizer and scheduler training uses are
+    built from the bounds. ``configure_optimizers`` must therefore also work
+    before the test, e.g. with defaults in ``__init__``::
+
+        class Model(pl.LightningModule):
+            def __init__(self, base_lr=1e-3, max_lr=1e-2):
+                super().__init__()
+                self.save_hyperparameters()
+
+            def configure_optimizers(self):
+                opt = torch.optim.SGD(self.parameters(), lr=self.hparams.base_lr, momentum=0.9)
+                schedule = cyclr.CyclicSchedule(self.hparams.base_lr, self.hparams.max_lr,
+                                                step_size=200)
+                return {"optimizer": opt,
+                        "lr_scheduler": cyclr.lightning.scheduler_config(schedule, opt)}
+
+        trainer = pl.Trainer(callbacks=[cyclr.lightning.RangeTestCallback(1e-5, 1.0)])
+
+    The test runs once per callback: the result is saved in Lightning's
+    checkpoints, so ``trainer.fit(..., ckpt_path=...)`` restores it instead of
+    testing again and the cycle goes on where it stopped; a later ``fit`` with
+    the same callback reuses it too (set ``callback.result = None`` to test again).
+
+    Args:
+      start_lr: the first rung of the ladder; the defaults (1e-5 -> 10 in 450 rungs)
+        are the ladder `result.bounds()` was validated on.
+      end_lr: the last rung.
+      num_steps: the rungs (optimizer updates) of the ladder.
+      step_mode: ``'exp'`` or ``'linear'``.
+      beta: the smoothing decay (see :class:`cyclr.rangetest.RangeTest`).
+      diverge_factor: the divergence threshold (likewise).
+      on_bounds: ``on_bounds(trainer, pl_module, bounds)``, called on every rank
+        after the bounds are in ``hparams`` and before ``configure_optimizers``
+        runs again.
+      reconfigure: have Lightning call ``configure_optimizers`` again after the
+        test (``False``: the optimizer and scheduler stay those built before;
+        ``on_bounds`` may adjust them).
+      checkpoint_dir: keep the starting state in a temporary file in this folder
+        instead of in memory.
+      progress: a tqdm progress bar on rank 0; ``None`` shows one in a terminal.
+      json_path: write the result here as JSON (rank 0).
+      verbose: print ``result.summary()`` on rank 0.
+
+    Raises:
+      ValueError: naming the parameter and the value received; at fit start, a
+        ``training_step`` that returns no loss, or a curve with no bounds to read.
+
+    Attributes:
+      result: the :class:`~cyclr.RangeTestResult` once the test has run (or was
+        restored from a checkpoint), else ``None``.
+      bounds: its :class:`~cyclr.rangetest.BoundsSuggestion`, unpacking as
+        ``(base_lr, max_lr)``.
+    """
+
+    def __init__(
+        self,
+        start_lr: float = DEFAULT_START_LR,
+        end_lr: float = DEFAULT_END_LR,
+        num_steps: int = DEFAULT_NUM_STEPS,
+        *,
+        step_mode: str = "exp",
+        beta: float = 0.98,
+        diverge_factor: float = 4.0,
+        on_bounds: BoundsHook | None = None,
+        reconfigure: bool = True,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+        progress: bool | None = None,
+        json_path: str | os.PathLike[str] | None = None,
+        verbose: bool = True,
+    ) -> None:
+        super().__init__()
+        # Validated now, not when fit starts.
+        RangeTest(
+            start_lr,
+            end_lr,
+            num_steps,
+            step_mode=step_mode,
+            beta=beta,
+            diverge_factor=diverge_factor,
+        )
+        if on_bounds is not None and not callable(on_bounds):
+            raise ValueError(
+                f"on_bounds must be callable or None; received on_bounds={on_bounds!r}"
+            )
+        self.ladder: dict[str, Any] = dict(
+            start_lr=start_lr,
+            end_lr=end_lr,
+            num_steps=num_steps,
+            step_mode=step_mode,
+            beta=beta,
+            diverge_factor=diverge_factor,
+        )
+        self.on_bounds = on_bounds
+        self.reconfigure = bool(reconfigure)
+        self.checkpoint_dir, self.progress, self.json_path = checkpoint_dir, progress, json_path
+        self.verbose = bool(verbose)
+        self.result: RangeTestResult | None = None
+        self.bounds: BoundsSuggestion | None = None
+
+    # -- Lightning hooks ---------------------------------------------------------------------
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Run the test (unless a checkpoint brought its result), then hand over the bounds."""
+        if self.result is None:
+            self.result = self._run(trainer, pl_module)
+            if self.verbose:
+                rank_zero_info(self.result.summary())
+        try:
+            self.bounds = self.result.bounds()
+        except ValueError as error:
+            raise ValueError(
+                f"the range test gave no bounds to train with ({error}); its result is on "
+                f"callback.result:\n{self.result.summary()}"
+            ) from None
+        pl_module.hparams["base_lr"] = self.bounds.base_lr
+        pl_module.hparams["max_lr"] = self.bounds.max_lr
+        if self.on_bounds is not None:
+            self.on_bounds(trainer, pl_module, self.bounds)
+        if self.reconfigure:
+            # Lightning's own way to (re)build them: configure_optimizers, then the schedulers'
+            # configs. A checkpoint being resumed loads their states after this hook.
+            trainer.strategy.setup_optimizers(trainer)
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{'result': JSON text or None}``: plain data, for weights-only checkpoint loads."""
+        return {"result": None if self.result is None else self.result.to_json()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Take the result of a checkpoint, so a resumed fit does not test again."""
+        text = state_dict.get("result")
+        self.result = None if text is None else RangeTestResult.from_json(text)
+
+    # -- the test ----------------------------------------------------------------------------
+
+    def _run(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> RangeTestResult:
+        if not pl_module.automatic_optimization:
+            raise ValueError(
+                "RangeTestCallback drives the optimizer itself and needs automatic optimization; "
+                f"received a {type(pl_module).__name__} with automatic_optimization=False"
+            )
+        if not trainer.optimizers:
+            raise ValueError(
+                "RangeTestCallback needs the optimizer configure_optimizers returns; "
+                f"received {type(pl_module).__name__}.configure_optimizers() with none"
+            )
+        optimizer = trainer.optimizers[0]
+        trainer.fit_loop.setup_data()  # what fit would do next; it keeps the loader
+        loader = trainer.train_dataloader
+        if loader is None:
+            raise ValueError(
+                "RangeTestCallback needs training batches; received no train dataloader "
+                "(limit_train_batches=0, or no training_step)"
+            )
+        if isinstance(loader, (Mapping, list, tuple)):
+            loader = _FirstOfCombined(CombinedLoader(loader, "max_size_cycle"))
+        step = _LightningStep(trainer, pl_module, optimizer)
+        with _logging_dropped(pl_module), scaler_restored(step.scaler, optimizer):
+            return cyclr.torch.range_test(
+                pl_module,
+                optimizer,
+                None,
+                MicroBatches(loader, trainer.accumulate_grad_batches),
+                step_fn=step,
+                checkpoint_dir=self.checkpoint_dir,
+                progress=self.progress,
+                json_path=self.json_path,
+                **self.ladder,
+            )
+
+
+class _FirstOfCombined:
+    """A ``CombinedLoader``'s batches without its ``(batch, batch_idx, dataloader_idx)`` tuple."""
+
+    def __init__(self, combined: CombinedLoader) -> None:
+        self.combined = combined
+
+    def __iter__(self) -> Iterator[Any]:
+        for batch, _, _ in self.combined:
+            yield batch
+
+
+class _LightningStep:
+    """One optimizer update on a list of micro-batches, as Lightning's automatic optimization."""
+
+    def __init__(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
+        self.trainer, self.pl_module, self.optimizer = trainer, pl_module, optimizer
+        self.scaler: torch.amp.GradScaler | None = getattr(trainer.precision_plugin, "scaler", None)
+        self.batch_idx = 0
+        # As Lightning's loop: batch_idx goes in when training_step takes it.
+        step = pl_module.training_step
+        self.takes_batch_idx = is_param_in_hook_signature(step, "batch_idx", min_args=2)
+
+    def __call__(self, micro_batches: list[Any]) -> float:
+        trainer, strategy = self.trainer, self.trainer.strategy
+        self.optimizer.zero_grad(set_to_none=True)
+        no_sync = getattr(strategy.model, "no_sync", None)  # DDP: all-reduce on the last only
+        total = 0.0
+        for k, batch in enumerate(micro_batches):
+            last = k == len(micro_batches) - 1
+            with contextlib.nullcontext() if last or no_sync is None else no_sync():
+                batch = trainer.precision_plugin.convert_input(batch)
+                # The module's hook, or its datamodule's: as Lightning's training loop.
+                batch = self.pl_module._on_before_batch_transfer(batch, dataloader_idx=0)
+                batch = strategy.batch_to_device(batch, dataloader_idx=0)
+                args = (batch, self.batch_idx) if self.takes_batch_idx else (batch,)
+                loss = loss_of(strategy.training_step(*args), "training_step")
+                self.batch_idx += 1
+                share = loss / len(micro_batches)
+                torch.autograd.backward(share if self.scaler is None else self.scaler.scale(share))
+            total += float(loss.detach())
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
+        clip = trainer.gradient_clip_val
+        if clip is not None and clip > 0:
+            algorithm = GradClipAlgorithmType(trainer.gradient_clip_algorithm or "norm")
+            trainer.precision_plugin.clip_gradients(self.optimizer, clip, algorithm)
+        if self.scaler is None:
+            self.optimizer.step()
+        else:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        return total / len(micro_batches)
+
+
+@contextlib.contextmanager
+def _logging_dropped(pl_module: pl.LightningModule) -> Iterator[None]:
+    """``self.log`` and ``self.log_dict`` do nothing inside (no loop collects them yet)."""
+
+    def drop(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    saved = {name: pl_module.__dict__.get(name) for name in ("log", "log_dict")}
+    pl_module.__dict__["log"] = pl_module.__dict__["log_dict"] = drop
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                del pl_module.__dict__[name]
+            else:
+                pl_module.__dict__[name] = value

@@ -1,0 +1,24 @@
+"""docs/getting-started/lightning.md: its examples run as written."""
+
+import pathlib
+import re
+
+import pytest
+
+pytest.importorskip("lightning")
+
+PAGE = pathlib.Path(__file__).parents[2] / "docs" / "getting-started" / "lightning.md"
+
+
+def test_the_guides_examples_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    blocks = re.findall(r"```python\n(.*?)```", PAGE.read_text(), flags=re.S)
+    assert len(blocks) == 2
+    scope = {}
+    exec(compile(blocks[0], str(PAGE), "exec"), scope)
+    model, finder = scope["model"], scope["finder"]
+    assert 0 < scope["base_lr"] < scope["max_lr"]
+    assert (model.hparams.base_lr, model.hparams.max_lr) == tuple(finder.bounds)
+    assert scope["trainer"].lr_scheduler_configs[0].scheduler.step_count == 4 * 16
+    exec(compile(blocks[1], str(PAGE), "exec"), scope)
+    assert scope["monitor"] in scope["trainer"].callbacks
