@@ -1,4 +1,4 @@
-"""Time to accuracy, Smith's Table 1 at CPU scale (issue 7, part 1; PyTorch).
+"""Time to accuracy, Smith's Table 1 at CPU scale (issue 7, part 1; issue 16; PyTorch).
 
 Each task runs ``cyclr.app.compare``, the comparison behind ``cyclr compare``: one
 range test per optimizer (SGD and Adam, from seed 0's initial weights, ``cyclr
@@ -12,6 +12,18 @@ over seeds). To ``cyclr compare``'s rows this bench adds the seconds to the targ
 and two ratios: to the baseline's budget (Smith's CIFAR-10 ratio is 25k / 70k =
 0.36) and to the iterations the baseline itself took.
 
+The baselines a user would pick instead (issue 16): AdamW with a linear warm-up and
+cosine decay (``adamw+cosine``), warm-up-stable-decay (``wsd``, Hägele et al. 2024)
+and schedule-free AdamW (``schedulefree``), each tuned as its users tune it: a grid
+of ``--grid`` rates (default 5, log-spaced over two decades around its usual
+default), the best mean final accuracy kept, every grid point shown in a table of
+its own; and fastai's one-cycle from the Adam range test's ``valley`` reading
+(``onecycle-valley``). cyclr's entries use one range test each and no grid. The
+"cost to a good model" table then reads each policy against the best grid-tuned
+baseline: final accuracy at equal budget, iterations to that baseline's final
+accuracy (and to 0.3 points below it), and the compute spent to get there, range
+test rungs or the grid's runs included, in training steps.
+
 Tasks:
   mnist1d  the MNIST-1D paper's 1-D CNN and budget: 6000 steps at batch 100
            (150 epochs of 40 steps; all 4000 training sequences, 1000 test).
@@ -23,11 +35,15 @@ Tasks:
 
 From the repository root:
 
-    .venv/bin/python -m bench.time_to_accuracy              # 5.4 min on 1 thread (load ~1)
-    .venv/bin/python -m bench.time_to_accuracy --quick --out /tmp/tta.md  # ~20 s smoke run
-    .venv/bin/python -m bench.time_to_accuracy --dataset cifar10 --device cuda
+    .venv/bin/python -m bench.time_to_accuracy              # ~18-25 min on 1 thread (est.)
+    .venv/bin/python -m bench.time_to_accuracy --quick --out /tmp/tta.md  # ~1 min smoke run
+    .venv/bin/python -m bench.time_to_accuracy --quick --device cuda --amp bf16 --out /tmp/g.md
+    .venv/bin/python -m bench.time_to_accuracy --dataset cifar10 --device cuda --amp bf16
 
-(322 s measured for the full run with a load average of ~1 on 2 cores, 445 s at ~4.)
+(Before issue 16's baselines, 7 policies: 322 s measured for the full run with a load
+average of ~1 on 2 cores, 445 s at ~4. The baselines and their grids add 16 runs per
+seed and task to those 7: ~1070 s estimated at a load of ~1 from the quick run's per-run
+times, not yet measured.)
 """
 
 from __future__ import annotations
@@ -42,7 +58,28 @@ from dataclasses import dataclass, replace
 
 from bench import common
 
-POLICY_ROWS = ("fixed", "triangular", "triangular2", "exp_range", "onecycle", "adam", "adam+clr")
+POLICY_ROWS = (
+    "fixed",
+    "triangular",
+    "triangular2",
+    "exp_range",
+    "onecycle",
+    "adam",
+    "adam+clr",
+    "onecycle-valley",
+    "adamw+cosine",
+    "wsd",
+    "schedulefree",
+)
+#: cyclr's one-run policies: one range test, then CLR or one-cycle (the headline goal's).
+CYCLR_ONE_RUN = ("triangular", "triangular2", "exp_range", "onecycle", "adam+clr")
+#: The headline goal: within this much accuracy of the best grid-tuned baseline ...
+GOAL_GAP = 0.003
+#: ... at no more than this share of that baseline's total cost, its grid included.
+GOAL_COST = 0.2
+#: The fewest grid points a baseline is tuned with (the issue's 5).
+MIN_GRID = 5
+AMP_CHOICES = ("none", "bf16", "fp16")
 #: Smith's ratio, the goal: CLR reaches the baseline's final accuracy in this share of its budget.
 GOAL_RATIO = 0.4
 TITLE = "Time to accuracy (Smith's Table 1 at CPU scale)"
@@ -140,10 +177,16 @@ def check_device(device: str) -> str:
     return device
 
 
-def run_task(task: Task, policies, seeds: int, device: str, rungs=None):
-    """``cyclr.app.compare`` on one task: ``(data, comparison)``."""
+def run_task(
+    task: Task, policies, seeds: int, device: str, rungs=None, grid: int = MIN_GRID, amp=None
+):
+    """``cyclr.app.compare`` on one task: ``(data, comparison)``.
+
+    Every baseline of ``policies`` is tuned over ``grid`` rates; ``amp`` (``'bf16'``,
+    ``'fp16'`` or None) is the training's mixed precision.
+    """
     from cyclr.app.compare import CompareSettings, compare
-    from cyclr.app.policies import RANGE_TEST_DEFAULTS
+    from cyclr.app.policies import BASELINES, RANGE_TEST_DEFAULTS, grid_rates
 
     data = load_task_data(task)
     common.log(f"{data.describe()}; {task.model}, batch {task.batch_size}, {task.epochs} epochs")
@@ -160,6 +203,8 @@ def run_task(task: Task, policies, seeds: int, device: str, rungs=None):
         range_tests={
             opt: (start, end, rungs or n) for opt, (start, end, n) in RANGE_TEST_DEFAULTS.items()
         },
+        grid={p: grid_rates(p, grid) for p in policies if p in BASELINES},
+        amp=amp,
     )
     return data, compare(settings, data, log=lambda line: common.log("  " + line))
 
@@ -195,8 +240,8 @@ def bench_columns(comparison):
 
 
 def task_section(task: Task, data, comparison) -> str:
-    """The task's paragraph, its table and whether the goals were met."""
-    from cyclr.app.compare import policy_table
+    """The task's paragraph, its tables and whether the goals were met."""
+    from cyclr.app.compare import grid_table, policy_table
 
     c = comparison
     readings = "; ".join(
@@ -212,7 +257,128 @@ def task_section(task: Task, data, comparison) -> str:
         f"({c.step_size} steps), {c.settings.seeds} seeds. Range tests (seed 0): {readings}. "
         f"Target: the fixed policy's mean final test accuracy, {100 * c.target:.2f}%."
     )
-    return head + "\n\n" + policy_table(c, bench_columns(c)) + "\n\n" + goals_note(task, comparison)
+    parts = [head, policy_table(c, bench_columns(c)), goals_note(task, comparison)]
+    if c.settings.grid:
+        parts += [
+            f"Grid tuning of the baselines ({task.dataset}; every rate trained for the whole "
+            "budget with every seed; target as above):",
+            grid_table(c),
+        ]
+    headline = cost_table(c)
+    if headline:
+        parts += headline
+    return "\n\n".join(parts)
+
+
+def baseline_cost(comparison) -> tuple[str, float, int] | None:
+    """The best grid-tuned baseline: ``(policy, mean final accuracy, total cost in steps)``.
+
+    Its total cost is its whole grid, every point's full run (one seed's worth each): the
+    best is known only when all have run. None when no baseline was gridded.
+    """
+    c = comparison
+    gridded = [p for p in c.settings.policies if len(c.grid_of(p)) > 1]
+    if not gridded:
+        return None
+    best = max(gridded, key=lambda p: statistics.fmean(r.final_accuracy for r in c.runs_of(p)))
+    final = statistics.fmean(r.final_accuracy for r in c.runs_of(best))
+    return best, final, len(c.grid_of(best)) * c.budget
+
+
+def iterations_to(runs, accuracy: float) -> tuple[float | None, int]:
+    """Mean iterations to ``accuracy`` over the runs that reached it, and how many did."""
+    hits = [its for r in runs if (its := r.iterations_to(accuracy)) is not None]
+    return (statistics.fmean(hits) if hits else None), len(hits)
+
+
+def cost_to(comparison, policy: str, accuracy: float) -> float | None:
+    """Training steps to ``accuracy``: the policy's tuning plus its mean iterations to it.
+
+    None unless every seed reached it.
+    """
+    runs = comparison.runs_of(policy)
+    its, hits = iterations_to(runs, accuracy)
+    if its is None or hits < len(runs):
+        return None
+    return comparison.tuning_steps(policy) + its
+
+
+def cost_table(comparison) -> list[str]:
+    """The headline "cost to a good model": its paragraph, table and goal, or nothing."""
+    from cyclr.app.policies import needs_range_test
+
+    c = comparison
+    found = baseline_cost(c)
+    if found is None:
+        return []
+    best, final, grid_cost = found
+    near = final - GOAL_GAP
+
+    def its_cell(runs, accuracy):
+        its, hits = iterations_to(runs, accuracy)
+        if its is None:
+            return "not reached"
+        return f"{its:,.0f}" + (f" ({hits}/{len(runs)} seeds)" if hits < len(runs) else "")
+
+    def source(policy):
+        if len(c.grid_of(policy)) > 1:
+            return f"grid of {len(c.grid_of(policy))}"
+        optimizer = needs_range_test(policy)
+        return "default rate" if optimizer is None else f"range test ({optimizer})"
+
+    lines = [
+        "| policy | rate from | final accuracy % | iterations to best's final "
+        f"| iterations to best's - {100 * GOAL_GAP:.1f} pt | tuning steps "
+        f"| steps to best's - {100 * GOAL_GAP:.1f} pt, tuning included | × best's total cost |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for policy in c.settings.policies:
+        runs = c.runs_of(policy)
+        cost = cost_to(c, policy, near)
+        lines.append(
+            f"| {policy} | {source(policy)} "
+            f"| {common.mean_std(r.final_accuracy for r in runs)} "
+            f"| {its_cell(runs, final)} | {its_cell(runs, near)} | {c.tuning_steps(policy):,} "
+            f"| {'–' if cost is None else f'{cost:,.0f}'} "
+            f"| {'–' if cost is None else f'{cost / grid_cost:.2f}'} |"
+        )
+    head = (
+        f"Cost to a good model ({c.data_name}): the best grid-tuned baseline is **{best}** "
+        f"(mean final test accuracy {100 * final:.2f}%; its total cost, the whole grid of "
+        f"{len(c.grid_of(best))} full runs, is {grid_cost:,} training steps). Tuning steps: the "
+        "range test's rungs for a range-tested policy, the other grid points' full runs for a "
+        "gridded one (one seed's worth each). Steps to a target: tuning plus the mean "
+        "iterations to it, when every seed reached it (evaluated after every epoch)."
+    )
+    edges = [
+        f"{p} ({c.runs_of(p)[0].grid_lr:.3g})"
+        for p in c.settings.policies
+        if len(c.grid_of(p)) > 1
+        and c.runs_of(p)[0].grid_lr in (min(c.grid_of(p)), max(c.grid_of(p)))
+    ]
+    if edges:
+        head += (
+            " At the edge of its grid, so a wider grid might do better: " + ", ".join(edges) + "."
+        )
+    return [head, "\n".join(lines), headline_goal(c, best, final, grid_cost)]
+
+
+def headline_goal(comparison, best: str, final: float, grid_cost: int) -> str:
+    """Whether a cyclr one-run policy came within the gap of ``best`` at the cost share."""
+    c = comparison
+    met, missed = [], []
+    for policy in (p for p in c.settings.policies if p in CYCLR_ONE_RUN):
+        accuracy = statistics.fmean(r.final_accuracy for r in c.runs_of(policy))
+        cost = cost_to(c, policy, final - GOAL_GAP)
+        ok = accuracy >= final - GOAL_GAP and cost is not None and cost <= GOAL_COST * grid_cost
+        (met if ok else missed).append(policy)
+    return (
+        f"Goal: a cyclr one-run policy within {100 * GOAL_GAP:.1f} points of {best}'s final "
+        f"accuracy at ≤ {GOAL_COST}× its total cost: "
+        + (f"met by {', '.join(met)}" if met else "met by no cyclr one-run policy")
+        + (f"; not met by {', '.join(missed)}" if missed else "")
+        + "."
+    )
 
 
 def goals_note(task: Task, comparison) -> str:
@@ -229,7 +395,7 @@ def goals_note(task: Task, comparison) -> str:
             if fixed_its:
                 to_fixed[policy] = mean_iterations(runs) / fixed_its
     notes = []
-    cyclical = [p for p in c.settings.policies if p not in ("fixed", "adam")]
+    cyclical = [p for p in c.settings.policies if p in CYCLR_ONE_RUN]
     for label, ratios in (("budget", to_budget), ("own iterations to that accuracy", to_fixed)):
         met = [p for p in cyclical if ratios.get(p, math.inf) <= GOAL_RATIO]
         missed = [p for p in cyclical if p not in met]
@@ -261,7 +427,20 @@ def parse_args(argv):
         default="mnist1d,digits",
         help=f"comma-separated, of {', '.join(TASKS)} (default mnist1d,digits)",
     )
-    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda (or cuda:N)")
+    p.add_argument(
+        "--amp",
+        default="none",
+        help="mixed precision for training: none (default), bf16 (CPU or CUDA) or "
+        "fp16 (CUDA only); range tests and evaluation stay float32",
+    )
+    p.add_argument(
+        "--grid",
+        type=int,
+        default=MIN_GRID,
+        help=f"rates per baseline's grid, log-spaced over two decades (default and "
+        f"minimum {MIN_GRID})",
+    )
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument(
         "--policies",
@@ -296,6 +475,20 @@ def parse_args(argv):
         )
     if args.seeds < 1:
         raise common.BenchError(f"--seeds must be at least 1; received --seeds={args.seeds}")
+    if args.grid < MIN_GRID:
+        raise common.BenchError(
+            f"--grid must be at least {MIN_GRID} (each baseline's rate is tuned over a grid of "
+            f"at least {MIN_GRID}); received --grid={args.grid}"
+        )
+    if args.amp not in AMP_CHOICES:
+        raise common.BenchError(
+            f"--amp must be one of {', '.join(AMP_CHOICES)}; received --amp={args.amp!r}"
+        )
+    if args.amp == "fp16" and not args.device.startswith("cuda"):
+        raise common.BenchError(
+            f"--amp fp16 needs --device cuda (its gradient scaler); received "
+            f"--device={args.device!r}; use --amp bf16 on the CPU"
+        )
     return args
 
 
@@ -327,7 +520,13 @@ def main(argv=None) -> int:
         }
         task = replace(task, **overrides)
         data, comparison = run_task(
-            task, args.policy_list, seeds, device, QUICK_RUNGS if args.quick else None
+            task,
+            args.policy_list,
+            seeds,
+            device,
+            QUICK_RUNGS if args.quick else None,
+            grid=args.grid,
+            amp=None if args.amp == "none" else args.amp,
         )
         sections.append(task_section(task, data, comparison))
         print(sections[-1] + "\n", flush=True)
@@ -340,9 +539,9 @@ def main(argv=None) -> int:
             started,
             common.command("time_to_accuracy", argv),
             seeds=range(seeds),
-            packages=("torch", "sklearn", "mnist1d"),
+            packages=("torch", "sklearn", "mnist1d", "schedulefree"),
             threads=args.threads,
-            device=device,
+            device=device + ("" if args.amp == "none" else f" ({args.amp} autocast)"),
         )
         path = common.write_result(out, TITLE, header, "\n\n".join(sections) + "\n\n" + notes)
         common.log(f"wrote {path}")

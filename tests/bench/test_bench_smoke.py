@@ -122,10 +122,48 @@ def test_time_to_accuracy_needs_the_fixed_policy_for_its_target(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "time_to_accuracy: --policies must name fixed and any of fixed, triangular, "
-        "triangular2, exp_range, onecycle, adam, adam+clr; received "
-        "--policies='triangular,adam'"
+        "triangular2, exp_range, onecycle, adam, adam+clr, onecycle-valley, adamw+cosine, "
+        "wsd, schedulefree; received --policies='triangular,adam'"
     ]
     assert not (tmp_path / "x.md").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--grid", "4"), "--grid must be at least 5 (each baseline's rate is tuned over a grid"),
+        (("--amp", "fp8"), "--amp must be one of none, bf16, fp16; received --amp='fp8'"),
+        (("--amp", "fp16"), "--amp fp16 needs --device cuda (its gradient scaler); received "),
+    ],
+)
+def test_time_to_accuracy_refuses_a_short_grid_and_unknown_precisions(tmp_path, args, message):
+    done = run_bench("time_to_accuracy", *args, "--out", tmp_path / "x.md", timeout=120)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr
+    assert not (tmp_path / "x.md").exists()
+
+
+@pytest.mark.slow
+def test_time_to_accuracy_quick_runs_on_cuda_with_mixed_precision(tmp_path, committed_results):
+    """The CUDA path (issue 16): ``--device cuda`` with bf16 autocast; skipped without a GPU."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    pytest.importorskip("mnist1d")
+    out = tmp_path / "tta_cuda.md"
+    done = run_bench(
+        "time_to_accuracy", "--quick", "--device", "cuda", "--amp", "bf16", "--out", out
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    written = out.read_text()
+    assert "cuda (bf16 autocast)" in written
+    assert (
+        "Cost to a good model (mnist1d)" in written and "Cost to a good model (digits)" in written
+    )
+    for policy in ("onecycle", "adamw+cosine", "wsd", "schedulefree"):
+        row = next(line for line in written.splitlines() if line.startswith(f"| {policy} | "))
+        final = float(row.split(" | ")[-2].split(" ± ")[0])  # final accuracy %, a real one
+        assert 20 < final <= 100
 
 
 @pytest.mark.slow
@@ -143,12 +181,24 @@ def test_time_to_accuracy_quick_prints_and_writes_the_table(tmp_path, committed_
         "onecycle",
         "adam",
         "adam+clr",
+        "onecycle-valley",
+        "adamw+cosine",
+        "wsd",
+        "schedulefree",
     ):
         assert f"| {policy} |" in done.stdout
     written = out.read_text()
     assert_header(written, f".venv/bin/python -m bench.time_to_accuracy --quick --out {out}")
     assert "**mnist1d**" in written and "**digits**" in written
     assert "| × budget | × fixed's | seconds to target |" in written
+    # every baseline's grid of 5, one rate kept each, and the headline cost table per task
+    for baseline in ("adamw+cosine", "wsd", "schedulefree"):
+        grid_rows = [line for line in written.splitlines() if line.startswith(f"| {baseline} | ")]
+        grid_rows = [line for line in grid_rows if line.count("|") == 6]
+        assert len(grid_rows) == 2 * 5 and sum("kept" in line for line in grid_rows) == 2
+    assert written.count("Cost to a good model (") == 2
+    assert written.count("| grid of 5 |") == 2 * 3
+    assert "Goal: a cyclr one-run policy within 0.3 points of" in written
 
 
 @pytest.mark.slow

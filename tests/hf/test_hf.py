@@ -2,12 +2,13 @@
 
 import copy
 
+import numpy as np
 import pytest
 
 pytest.importorskip("transformers")
 import torch
 import transformers
-from hf_setup import BATCH, N_SAMPLES, trainer
+from hf_setup import BATCH, N_SAMPLES, Tokens, trainer
 
 import cyclr
 import cyclr.hf
@@ -231,3 +232,20 @@ def test_the_accelerators_loss_scaler_scales_the_test_and_is_put_back(tmp_path):
     result = cyclr.hf.range_test(t, criterion=criterion, **LADDER)
     assert len(scales) == len(result.lrs) and max(scales) > 1024.0
     assert scaler.state_dict() == saved and not scaler._per_optimizer_states
+
+
+def test_an_eval_dataset_is_measured_and_read_for_the_bounds(tmp_path):
+    t = trainer(tmp_path)
+    t.eval_dataset = Tokens(n=32, seed=1)
+    result = cyclr.hf.range_test(t, **LADDER, val_every=2)
+    assert result.settings.monitor == "val_loss"
+    measured = ~np.isnan(result.val_losses)
+    assert measured[::2].all() and not measured[1::2].any()
+    # the default reading is the validation curve's; the training loss is still there
+    assert result.bounds() == result.bounds(monitor="val_loss")
+    assert result.bounds(monitor="loss").max_lr > 0
+    # val_every=0: the training loss only
+    plain = cyclr.hf.range_test(trainer(tmp_path), **LADDER, val_every=0)
+    assert plain.val_losses is None and plain.settings.monitor == "loss"
+    with pytest.raises(ValueError, match="val_every=-1"):
+        cyclr.hf.range_test(t, **LADDER, val_every=-1)

@@ -6,7 +6,9 @@ rates, final accuracy, iterations and seconds to the target accuracy, and its
 per-epoch curve). :func:`policy_table` lays those runs out one row per policy with
 the columns a caller asks for; ``cyclr compare`` prints :meth:`Comparison.markdown`
 and :func:`write_outputs` saves ``compare.csv``/``.md``/``.png``, while
-``bench/time_to_accuracy.py`` adds its own columns to the same rows.
+``bench/time_to_accuracy.py`` adds its own columns to the same rows. A policy tuned
+over a grid of rates (``CompareSettings.grid``) has one run per rate and seed; its row is
+the rate with the best mean final accuracy, and :func:`grid_table` shows every rate.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import numpy as np
 
 from cyclr.app.files import write_csv, write_json, write_text
 from cyclr.app.policies import (
-    POLICIES,
+    COMPARED,
     RANGE_TEST_DEFAULTS,
+    TORCH_ONLY,
+    TUNABLE,
     Plan,
     make_plan,
     needs_range_test,
@@ -44,6 +48,7 @@ CSV_COLUMNS = (
     "seconds",
     "seconds_to_target",
     "steps",
+    "grid_lr",
 )
 FRAMEWORKS = ("torch", "keras")
 
@@ -55,7 +60,7 @@ class CompareSettings:
     Args:
       framework: ``'torch'`` or ``'keras'``.
       model: a model name of :mod:`cyclr.app.torch_models` / ``keras_models``.
-      policies: names of :data:`cyclr.app.policies.POLICIES`, in table order.
+      policies: names of :data:`cyclr.app.policies.COMPARED`, in table order.
       batch_size: the batch size of range tests and training.
       epochs: the budget; None: three whole cycles (:func:`default_epochs`).
       epochs_per_half_cycle: the cyclical policies' half cycle, in epochs.
@@ -67,6 +72,12 @@ class CompareSettings:
       device: PyTorch's device (``'cuda'``); None: the runner's default (CPU).
       loss: ``'crossentropy'`` or None (a saved Keras model's own loss, else
         cross-entropy); compare measures accuracy, so a regression loss is refused.
+      grid: rates to try by policy (of :data:`cyclr.app.policies.TUNABLE`, e.g. from
+        :func:`cyclr.app.policies.grid_rates`): each rate trains every seed, and the
+        policy's row is the rate with the best mean final accuracy. A policy left out
+        trains at its default rate.
+      amp: PyTorch's mixed precision for training, ``'bf16'`` or ``'fp16'`` (see
+        :class:`cyclr.app.torch_runner.TorchRunner`); None: float32.
 
     Raises:
       ValueError: naming the setting and the value received.
@@ -84,6 +95,8 @@ class CompareSettings:
     range_tests: Mapping[str, Ladder] | tuple[tuple[str, Ladder], ...] = ()
     device: str | None = None
     loss: str | None = None
+    grid: Mapping[str, Sequence[float]] | tuple[tuple[str, tuple[float, ...]], ...] = ()
+    amp: str | None = None
 
     def __post_init__(self):
         # Accept any mapping or pairs; keep a sorted tuple, so the settings stay hashable.
@@ -95,10 +108,33 @@ class CompareSettings:
                 f"framework must be one of {', '.join(FRAMEWORKS)}; received "
                 f"framework={self.framework!r}"
             )
-        if not self.policies or any(p not in POLICIES for p in self.policies):
+        if not self.policies or any(p not in COMPARED for p in self.policies):
             raise ValueError(
-                f"policies must name some of {', '.join(POLICIES)}; received "
+                f"policies must name some of {', '.join(COMPARED)}; received "
                 f"policies={self.policies!r}"
+            )
+        torch_only = [p for p in self.policies if p in TORCH_ONLY]
+        if torch_only and self.framework != "torch":
+            raise ValueError(
+                f"policies {', '.join(torch_only)} run with framework='torch' only; received "
+                f"framework={self.framework!r}"
+            )
+        grid = {p: tuple(float(r) for r in rates) for p, rates in dict(self.grid).items()}
+        object.__setattr__(self, "grid", tuple(sorted(grid.items())))
+        for policy, rates in grid.items():
+            if policy not in TUNABLE or policy not in self.policies:
+                raise ValueError(
+                    f"grid tunes policies of {', '.join(TUNABLE)} that policies names; "
+                    f"received grid for {policy!r} with policies={self.policies!r}"
+                )
+            if not rates or not all(0 < r < float("inf") for r in rates):
+                raise ValueError(
+                    f"grid[{policy!r}] must be positive finite rates; received {rates!r}"
+                )
+        if self.amp is not None and (self.framework != "torch" or self.amp not in ("bf16", "fp16")):
+            raise ValueError(
+                f"amp is 'bf16' or 'fp16' with framework='torch'; received amp={self.amp!r} "
+                f"with framework={self.framework!r}"
             )
         if self.seeds < 1:
             raise ValueError(f"seeds must be at least 1; received seeds={self.seeds!r}")
@@ -129,6 +165,10 @@ class CompareSettings:
         """The optimizers whose range tests the policies need, in name order."""
         return range_tested(self.policies)
 
+    def rates_of(self, policy: str) -> tuple[float | None, ...]:
+        """The rates ``policy`` trains at: its grid, or ``(None,)`` (its own rate)."""
+        return tuple(dict(self.grid).get(policy, (None,)))
+
 
 @dataclass(frozen=True)
 class Run:
@@ -136,7 +176,8 @@ class Run:
 
     ``iterations_to_target`` and ``seconds_to_target`` (wall time from the start of
     training, evaluation included) are those of the first epoch end whose test accuracy
-    reached the target; None when no epoch did.
+    reached the target; None when no epoch did. ``grid_lr``: the grid's rate this run
+    trained at (None: the policy's own rate).
     """
 
     policy: str
@@ -148,6 +189,7 @@ class Run:
     seconds_to_target: float | None
     steps: int
     curve: tuple[dict, ...]
+    grid_lr: float | None = None
 
     @property
     def optimizer(self) -> str:
@@ -171,7 +213,15 @@ class Run:
             "seconds": self.seconds,
             "seconds_to_target": self.seconds_to_target,
             "steps": self.steps,
+            "grid_lr": self.grid_lr,
         }
+
+    def iterations_to(self, accuracy: float) -> int | None:
+        """Iterations to the first epoch end whose test accuracy reached ``accuracy``."""
+        for epoch in self.curve:
+            if epoch["test_accuracy"] >= accuracy:
+                return int(epoch["step"])
+        return None
 
 
 @dataclass(frozen=True)
@@ -193,7 +243,39 @@ class Comparison:
         return self.epochs * self.steps_per_epoch
 
     def runs_of(self, policy: str) -> list[Run]:
-        return [r for r in self.runs if r.policy == policy]
+        """The policy's runs; for a gridded policy, those of its best rate."""
+        grid = self.grid_of(policy)
+        if len(grid) <= 1:
+            return [r for r in self.runs if r.policy == policy]
+        return max(grid.values(), key=lambda runs: float(np.mean([r.final_accuracy for r in runs])))
+
+    def grid_of(self, policy: str) -> dict[float | None, list[Run]]:
+        """The policy's runs by the grid's rate (one entry, None, when not gridded)."""
+        grid: dict[float | None, list[Run]] = {}
+        for r in self.runs:
+            if r.policy == policy:
+                grid.setdefault(r.grid_lr, []).append(r)
+        return grid
+
+    def range_test_steps(self, optimizer: str) -> int:
+        """The rungs (training steps) the range test of ``optimizer`` ran; 0 without one."""
+        reading = self.readings.get(optimizer)
+        if reading is None or reading.range_test is None:
+            return 0
+        return len(reading.range_test.lrs)
+
+    def tuning_steps(self, policy: str) -> int:
+        """Training steps spent choosing the policy's rate, in training-step equivalents.
+
+        A range-tested policy: its range test's rungs. A gridded policy: every grid
+        point's full runs but the one kept (one seed's worth each; the best is known
+        only when all have run). A policy at its default rate: 0.
+        """
+        grid = self.grid_of(policy)
+        if len(grid) > 1:
+            return (len(grid) - 1) * self.budget
+        source = needs_range_test(policy)
+        return 0 if source is None else self.range_test_steps(source)
 
     def markdown(self) -> str:
         """The target line and :data:`TABLE_COLUMNS`' table: what ``cyclr compare`` prints."""
@@ -207,6 +289,7 @@ class Comparison:
                 "",
                 policy_table(self, TABLE_COLUMNS),
             ]
+            + (["", grid_table(self)] if self.settings.grid else [])
         )
 
 
@@ -249,15 +332,15 @@ def compare(
             f"minimum/10={r.fixed_lr:.3g}"
         )
     trained = []
-    with progress_bar(
-        len(settings.policies) * settings.seeds, "policies", progress, unit="run"
-    ) as runs_bar:
-        for policy in settings.policies:
+    jobs = [(p, lr) for p in settings.policies for lr in settings.rates_of(p)]
+    with progress_bar(len(jobs) * settings.seeds, "policies", progress, unit="run") as runs_bar:
+        for policy, lr in jobs:
             plan = make_plan(
                 policy,
                 total_steps=epochs * spe,
                 step_size=step_size,
                 cycle_momentum=False,
+                lr=lr,
                 **_rates(readings, policy),
             )
             for seed in range(settings.seed, settings.seed + settings.seeds):
@@ -270,10 +353,11 @@ def compare(
                     progress=progress,
                     desc=f"{policy} seed {seed}",
                 )
-                trained.append((policy, seed, plan, metrics, summary))
+                trained.append((policy, seed, plan, metrics, summary, lr))
+                at = "" if lr is None else f" lr {lr:.3g}"
                 log(
-                    f"{policy:>12} seed {seed}: test accuracy {summary['test_accuracy']:.4f} "
-                    f"({summary['seconds']:.1f} s)"
+                    f"{policy:>12}{at} seed {seed}: test accuracy "
+                    f"{summary['test_accuracy']:.4f} ({summary['seconds']:.1f} s)"
                 )
                 if runs_bar is not None:
                     runs_bar.update(1)
@@ -289,23 +373,48 @@ def _rates(readings: Mapping[str, Rates], policy: str) -> dict[str, Any]:
     source = readings.get(needs_range_test(policy) or "")
     if source is None:
         return {}
-    return {"base_lr": source.base_lr, "max_lr": source.max_lr, "fixed_lr": source.fixed_lr}
+    rates: dict[str, Any] = {
+        "base_lr": source.base_lr,
+        "max_lr": source.max_lr,
+        "fixed_lr": source.fixed_lr,
+    }
+    if policy == "onecycle-valley":
+        valley = source.single_rates.get("valley")
+        if valley is None:
+            raise ValueError(
+                "the Adam range test gives no valley reading for onecycle-valley; widen its "
+                "ladder (--start-lr/--end-lr)"
+            )
+        rates["valley_lr"] = valley
+    return rates
 
 
 def _runner(settings: CompareSettings, data, seed: int):
-    if settings.device is None:
+    if settings.device is None and settings.amp is None:
         return make_runner(
             settings.framework, data, settings.model, settings.batch_size, seed, settings.loss
         )
     from cyclr.app.torch_runner import TorchRunner
 
     return TorchRunner(
-        data, settings.model, settings.batch_size, seed, device=settings.device, loss=settings.loss
+        data,
+        settings.model,
+        settings.batch_size,
+        seed,
+        device=settings.device,
+        loss=settings.loss,
+        amp=settings.amp,
     )
 
 
 def _run(
-    policy: str, seed: int, plan: Plan, metrics: MetricsLog, summary: dict, target: float
+    policy: str,
+    seed: int,
+    plan: Plan,
+    metrics: MetricsLog,
+    summary: dict,
+    grid_lr: float | None,
+    target: float,
 ) -> Run:
     hit = metrics.first_epoch_reaching(target)
     return Run(
@@ -318,6 +427,7 @@ def _run(
         None if hit is None else hit["seconds"],
         summary["steps"],
         tuple(dict(e) for e in metrics.epochs),
+        grid_lr,
     )
 
 
@@ -340,6 +450,27 @@ def policy_table(comparison: Comparison, columns: Sequence[Column]) -> str:
     for policy in comparison.settings.policies:
         runs = comparison.runs_of(policy)
         lines.append("| " + " | ".join(c.cell(runs) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def grid_table(comparison: Comparison) -> str:
+    """Every grid point of every gridded policy: its rate, final accuracy and time to target.
+
+    The rate a policy's row kept (the best mean final accuracy) is marked ``kept``.
+    """
+    lines = [
+        "| policy | lr | final accuracy | iterations to target | |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for policy in comparison.settings.policies:
+        grid = comparison.grid_of(policy)
+        if len(grid) <= 1:
+            continue
+        best = comparison.runs_of(policy)
+        for lr, runs in sorted(grid.items(), key=lambda item: item[0] or 0.0):
+            final = mean_std([r.final_accuracy for r in runs])
+            mark = "kept" if runs == best else ""
+            lines.append(f"| {policy} | {lr:.3g} | {final} | {iterations_cell(runs)} | {mark} |")
     return "\n".join(lines)
 
 

@@ -13,6 +13,22 @@ The policies of Smith's Table 1 and the usual alternatives:
 - ``adam``: Adam at its default rate 1e-3, constant.
 - ``adam+clr``: Adam with a triangular lr between bounds from a range test
   run with Adam.
+
+The baselines a user would pick instead of cyclr (:data:`BASELINES`; ``cyclr
+compare`` only, PyTorch only), each at its usual default rate unless a grid
+tunes it (:func:`grid_rates`):
+
+- ``adamw+cosine``: AdamW (weight decay 0.01) with a linear warm-up from 0 over
+  :data:`WARMUP_FRACTION` of the run, then a cosine decay to ~0 (the Transformers
+  ``get_cosine_schedule_with_warmup`` shape).
+- ``wsd``: warm-up-stable-decay (Hägele et al. 2024): AdamW, the same warm-up, a
+  constant rate, and a linear cool-down to 0 over the last :data:`COOLDOWN_FRACTION`.
+- ``schedulefree``: schedule-free AdamW (``schedulefree.AdamWScheduleFree``) at a
+  constant rate, with its own warm-up over :data:`WARMUP_FRACTION` of the run.
+- ``onecycle-valley``: fastai's ``fit_one_cycle(lr_max=valley)``: AdamW with
+  one-cycle peaking at the Adam range test's ``valley`` reading, fastai's
+  ``pct_start=0.25``, final rate ``max_lr / 1e5``, beta_1 cycling 0.95 -> 0.85.
+  No grid: the range test is how its users tune it.
 """
 
 from __future__ import annotations
@@ -21,7 +37,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from cyclr import Constant, CyclicSchedule, OneCycle, Schedule
+from cyclr import Constant, CyclicSchedule, Linear, OneCycle, Schedule, join
+from cyclr.compose import Join
 
 POLICIES = (
     "fixed",
@@ -41,7 +58,25 @@ CYCLICAL = {
     "sine": dict(waveform="sine"),
     "parabolic": dict(waveform="parabolic"),
 }
+#: The baselines of ``cyclr compare`` a grid may tune (all but ``onecycle-valley``).
+BASELINES = ("adamw+cosine", "wsd", "schedulefree")
+#: Every policy ``cyclr compare`` knows: :data:`POLICIES`, the baselines, fastai's one-cycle.
+COMPARED = (*POLICIES, *BASELINES, "onecycle-valley")
+#: The policies whose rate a grid may tune: the constant-rate Adam and the baselines.
+TUNABLE = ("adam", *BASELINES)
+#: The policies that need a framework's optimizer only PyTorch has here (AdamW, schedule-free).
+TORCH_ONLY = (*BASELINES, "onecycle-valley")
 ADAM_DEFAULT_LR = 1e-3
+#: The usual default rate of each tunable policy: the middle of its grid.
+DEFAULT_LRS = {"adam": ADAM_DEFAULT_LR, "adamw+cosine": 1e-3, "wsd": 1e-3, "schedulefree": 2.5e-3}
+#: AdamW's weight decay in the baselines (PyTorch's and fastai's default).
+ADAMW_WEIGHT_DECAY = 0.01
+#: Warm-up of the baselines, as a fraction of the run.
+WARMUP_FRACTION = 0.05
+#: WSD's cool-down, as a fraction of the run (Hägele et al.'s 20%).
+COOLDOWN_FRACTION = 0.2
+#: fastai's ``fit_one_cycle`` defaults: ``pct_start``, ``div`` and ``div_final``.
+FASTAI_ONE_CYCLE = {"pct_start": 0.25, "div_factor": 25.0, "final_div_factor": 1e5 / 25.0}
 SGD_MOMENTUM = 0.9
 #: ``(start_lr, end_lr, num_steps)`` of the range test per optimizer, the settings
 #: suggest_bounds was validated with (bench/suggest_bounds.py): SGD's loss is flat below
@@ -55,25 +90,23 @@ EXP_RANGE_FINAL_SCALE = 0.1
 class Plan:
     """What a policy trains with.
 
-    ``optimizer`` ('sgd' or 'adam'), the lr ``schedule`` (with momentum in it when
-    momentum cycles), and the fixed ``momentum`` otherwise.
+    ``optimizer`` ('sgd', 'adam', 'adamw' or 'schedulefree'), the lr ``schedule``
+    (with momentum in it when momentum cycles), the fixed ``momentum`` otherwise, the
+    optimizer's decoupled ``weight_decay`` and ``warmup_steps`` (schedule-free AdamW's
+    own warm-up; the other optimizers warm up through the schedule).
     """
 
     policy: str
     optimizer: str
     schedule: Schedule
     momentum: float | None
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
 
     @property
     def lr_range(self) -> tuple[float, float]:
         """The lowest and highest lr the policy's cycle spans (one value when fixed)."""
-        s = self.schedule
-        if isinstance(s, CyclicSchedule):
-            return s.base_lr, s.max_lr
-        if isinstance(s, OneCycle):
-            return s.initial_lr, s.max_lr
-        assert isinstance(s, Constant), f"a plan's schedule is never {s!r}"
-        return s.value, s.value
+        return _span(self.schedule)
 
     @property
     def bounds(self) -> str:
@@ -81,11 +114,99 @@ class Plan:
         return f"{low:.3g}" if low == high else f"{low:.3g} - {high:.3g}"
 
 
+def _span(s: Schedule) -> tuple[float, float]:
+    """The lowest and highest lr of a plan's schedule (a join: over its pieces)."""
+    if isinstance(s, CyclicSchedule):
+        return s.base_lr, s.max_lr
+    if isinstance(s, OneCycle):
+        return s.initial_lr, s.max_lr
+    if isinstance(s, Linear):
+        return min(s.init_value, s.end_value), max(s.init_value, s.end_value)
+    if isinstance(s, Join):
+        spans = [_span(piece) for piece in s.schedules]
+        return min(low for low, _ in spans), max(high for _, high in spans)
+    assert isinstance(s, Constant), f"a plan's schedule is never {s!r}"
+    return s.value, s.value
+
+
 def needs_range_test(policy: str) -> str | None:
     """The optimizer whose range test the policy's rates come from, or None."""
-    if policy == "adam":
+    if policy == "adam" or policy in BASELINES:
         return None
-    return "adam" if policy == "adam+clr" else "sgd"
+    return "adam" if policy in ("adam+clr", "onecycle-valley") else "sgd"
+
+
+def grid_rates(policy: str, points: int = 5, decades: float = 2.0) -> tuple[float, ...]:
+    """``points`` rates log-spaced over ``decades`` decades centred on the policy's default.
+
+    How a baseline's users tune it: the default 1e-3 with 5 points over 2 decades gives
+    1e-4, 3.16e-4, 1e-3, 3.16e-3, 1e-2.
+
+    Raises:
+      ValueError: a policy that is not :data:`TUNABLE`, fewer than 2 points, or
+        ``decades`` not positive.
+    """
+    if policy not in TUNABLE:
+        raise ValueError(f"policy must be one of {', '.join(TUNABLE)}; received {policy!r}")
+    if points < 2:
+        raise ValueError(f"a grid needs at least 2 points; received points={points!r}")
+    if not decades > 0:
+        raise ValueError(f"decades must be > 0; received decades={decades!r}")
+    middle = DEFAULT_LRS[policy]
+    return tuple(float(middle * 10 ** (decades * (i / (points - 1) - 0.5))) for i in range(points))
+
+
+def warmup_cosine(peak_lr: float, total_steps: int, warmup_steps: int) -> Schedule:
+    """A linear warm-up from 0 to ``peak_lr``, then a cosine decay to ``peak_lr / 1e4``.
+
+    Built from the core's pieces: :class:`cyclr.Linear` for the warm-up, and for the
+    decay the annealing phase of a :class:`cyclr.OneCycle` that starts at its peak
+    (``div_factor=1``, its one-step rise flat at ``peak_lr``).
+
+    Raises:
+      ValueError: fewer than 4 decay steps, or a warm-up below 1 step.
+    """
+    decay = total_steps - warmup_steps
+    if warmup_steps < 1 or decay < 4:
+        raise ValueError(
+            "a warm-up and cosine decay need warmup_steps >= 1 and 4 decay steps after it; "
+            f"received total_steps={total_steps!r}, warmup_steps={warmup_steps!r}"
+        )
+    cosine = OneCycle(
+        peak_lr,
+        decay,
+        pct_start=2 / decay,  # the rise ends at local step 1: steps 0 and 1 at peak_lr
+        div_factor=1.0,
+        final_div_factor=1e4,
+        base_momentum=None,
+        max_momentum=None,
+    )
+    return join([Linear(0.0, peak_lr, warmup_steps), cosine], [warmup_steps])
+
+
+def warmup_stable_decay(
+    peak_lr: float, total_steps: int, warmup_steps: int, cooldown_steps: int
+) -> Schedule:
+    """WSD: a linear warm-up from 0, ``peak_lr`` held, a linear cool-down to 0.
+
+    Raises:
+      ValueError: phases that do not fit in ``total_steps`` with a stable phase.
+    """
+    stable_from, cool_from = warmup_steps, total_steps - cooldown_steps
+    if warmup_steps < 1 or cooldown_steps < 1 or cool_from <= stable_from:
+        raise ValueError(
+            "WSD needs warmup_steps >= 1, cooldown_steps >= 1 and a stable phase between; "
+            f"received total_steps={total_steps!r}, warmup_steps={warmup_steps!r}, "
+            f"cooldown_steps={cooldown_steps!r}"
+        )
+    return join(
+        [
+            Linear(0.0, peak_lr, warmup_steps),
+            Constant(peak_lr),
+            Linear(peak_lr, 0.0, cooldown_steps),
+        ],
+        [stable_from, cool_from],
+    )
 
 
 def range_tested(policies: Iterable[str]) -> list[str]:
@@ -108,14 +229,27 @@ def make_plan(
     mode: str | None = None,
     waveform: str | None = None,
     gamma: float | None = None,
+    lr: float | None = None,
+    valley_lr: float | None = None,
 ) -> Plan:
     """Build the :class:`Plan` for ``policy``.
 
     ``optimizer``/``mode``/``waveform``/``gamma`` override the policy's own choice
-    (``cyclr train --mode ...``).
+    (``cyclr train --mode ...``). ``lr``: a :data:`TUNABLE` policy's rate (its peak;
+    None: :data:`DEFAULT_LRS`), the number a grid tunes. ``valley_lr``: the range
+    test's ``valley`` reading, ``onecycle-valley``'s peak.
     """
-    if policy not in POLICIES:
-        raise ValueError(f"policy must be one of {', '.join(POLICIES)}; received {policy!r}")
+    if policy not in COMPARED:
+        raise ValueError(f"policy must be one of {', '.join(COMPARED)}; received {policy!r}")
+    if lr is not None and policy not in TUNABLE:
+        raise ValueError(
+            f"lr sets the rate of {', '.join(TUNABLE)} only; received lr={lr!r} "
+            f"for policy {policy!r}"
+        )
+    if lr is not None and not (lr > 0 and lr < float("inf")):
+        raise ValueError(f"lr must be a positive finite rate; received lr={lr!r}")
+    if policy in BASELINES or policy == "onecycle-valley":
+        return _baseline_plan(policy, total_steps, lr, valley_lr)
     momentum: dict[str, Any] = (
         {"base_momentum": base_momentum, "max_momentum": max_momentum} if cycle_momentum else {}
     )
@@ -123,7 +257,7 @@ def make_plan(
         rate = _given("fixed_lr", fixed_lr, policy)
         return Plan(policy, optimizer or "sgd", Constant(rate), SGD_MOMENTUM)
     if policy == "adam":
-        return Plan(policy, "adam", Constant(ADAM_DEFAULT_LR), None)
+        return Plan(policy, "adam", Constant(lr or ADAM_DEFAULT_LR), None)
     top = _given("max_lr", max_lr, policy)
     if policy == "onecycle":
         one = OneCycle(top, total_steps, base_momentum=base_momentum, max_momentum=max_momentum)
@@ -140,6 +274,26 @@ def make_plan(
     return Plan(
         policy, opt, s, None if cycle_momentum else (SGD_MOMENTUM if opt == "sgd" else None)
     )
+
+
+def _baseline_plan(
+    policy: str, total_steps: int, lr: float | None, valley_lr: float | None
+) -> Plan:
+    """The plan of a baseline of :data:`BASELINES`, or of ``onecycle-valley``."""
+    decay = ADAMW_WEIGHT_DECAY
+    if policy == "onecycle-valley":
+        peak = _given("valley_lr", valley_lr, policy)
+        one = OneCycle(peak, total_steps, **FASTAI_ONE_CYCLE)  # type: ignore[arg-type]
+        return Plan(policy, "adamw", one, None, weight_decay=decay)
+    rate = lr or DEFAULT_LRS[policy]
+    warmup = max(1, round(WARMUP_FRACTION * total_steps))
+    if policy == "schedulefree":
+        return Plan(policy, "schedulefree", Constant(rate), None, decay, warmup)
+    if policy == "wsd":
+        cooldown = max(1, round(COOLDOWN_FRACTION * total_steps))
+        wsd = warmup_stable_decay(rate, total_steps, warmup, cooldown)
+        return Plan(policy, "adamw", wsd, None, weight_decay=decay)
+    return Plan(policy, "adamw", warmup_cosine(rate, total_steps, warmup), None, decay)
 
 
 def _given(name: str, value: float | None, policy: str) -> float:

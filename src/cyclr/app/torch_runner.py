@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -27,18 +28,41 @@ class TorchRunner:
       batch_size, seed: the batch size; the seed of the weights and the batch order.
       device: where the model and the data live (``'cpu'``, ``'cuda'``; default CPU).
       loss: ``'crossentropy'`` (default), ``'mse'`` or ``'mae'`` (regression).
+      amp: mixed precision for training: ``'bf16'`` (autocast to bfloat16, CPU or
+        CUDA), ``'fp16'`` (autocast to float16 with a gradient scaler, CUDA only) or
+        None (float32). The weights and the optimizer's state stay float32, so every
+        optimizer allows it; range tests and evaluation run in float32.
 
     Raises:
       ValueError: a model that is not a ``torch.nn.Module`` or does not fit the data
-        (input shape, output size), naming both.
+        (input shape, output size), naming both; an ``amp`` this device cannot run.
     """
 
     framework = "torch"
+    #: The values of ``amp`` and the dtype each autocasts to.
+    AMP_DTYPES: ClassVar[dict[str, torch.dtype]] = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
-    def __init__(self, data, model_name: str, batch_size: int, seed: int, device=None, loss=None):
+    def __init__(
+        self,
+        data,
+        model_name: str,
+        batch_size: int,
+        seed: int,
+        device=None,
+        loss=None,
+        amp: str | None = None,
+    ):
         self.data, self.model_name = data, model_name
         self.batch_size, self.seed = batch_size, seed
         self.device = torch.device("cpu" if device is None else device)
+        if amp is not None and amp not in self.AMP_DTYPES:
+            raise ValueError(f"amp must be one of bf16, fp16 or None; received amp={amp!r}")
+        if amp == "fp16" and self.device.type != "cuda":
+            raise ValueError(
+                f"amp='fp16' needs a CUDA device (its gradient scaler); received amp={amp!r} "
+                f"with device={str(self.device)!r}; use amp='bf16' on the CPU"
+            )
+        self.amp = amp
         self.loss = loss or "crossentropy"
         self.regression = self.loss in ("mse", "mae")
         self.metric = "mae" if self.regression else "accuracy"
@@ -138,11 +162,34 @@ class TorchRunner:
     def steps_per_epoch(self) -> int:
         return steps_per_epoch(len(self.data.x_train), self.batch_size)  # len() of its loader
 
-    def optimizer(self, name: str, lr: float, momentum) -> torch.optim.Optimizer:
+    def optimizer(
+        self, name: str, lr: float, momentum, weight_decay: float = 0.0, warmup_steps: int = 0
+    ) -> torch.optim.Optimizer:
+        """SGD, Adam, AdamW or schedule-free AdamW (``schedulefree.AdamWScheduleFree``).
+
+        ``momentum``: SGD's momentum, or the Adam family's beta_1 (None: 0.9);
+        ``weight_decay``: SGD's/Adam's L2 or AdamW's decoupled decay; ``warmup_steps``:
+        schedule-free AdamW's own warm-up (the others warm up through the schedule).
+        """
+        params = self.model.parameters()
         if name == "sgd":
-            return torch.optim.SGD(self.model.parameters(), lr=lr, momentum=momentum or 0.0)
+            return torch.optim.SGD(
+                params, lr=lr, momentum=momentum or 0.0, weight_decay=weight_decay
+            )
         betas = (0.9 if momentum is None else momentum, 0.999)
-        return torch.optim.Adam(self.model.parameters(), lr=lr, betas=betas)
+        if name == "adamw":
+            return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay)
+        if name == "schedulefree":
+            import schedulefree  # type: ignore[import-untyped]
+
+            return schedulefree.AdamWScheduleFree(
+                params, lr=lr, betas=betas, weight_decay=weight_decay, warmup_steps=warmup_steps
+            )
+        if name != "adam":
+            raise ValueError(
+                f"optimizer must be sgd, adam, adamw or schedulefree; received {name!r}"
+            )
+        return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay)
 
     def range_test(
         self,
@@ -240,8 +287,19 @@ class TorchRunner:
         ``checkpoint(epoch, step)`` is called after every epoch (it may call
         :meth:`save_state`).
         """
-        opt = self.optimizer(plan.optimizer, plan.schedule(0), plan.momentum)
+        opt = self.optimizer(
+            plan.optimizer,
+            plan.schedule(0),
+            plan.momentum,
+            weight_decay=plan.weight_decay,
+            warmup_steps=plan.warmup_steps,
+        )
+        # Schedule-free optimizers evaluate at their averaged weights: .train() before
+        # updates, .eval() before evaluation (and before the run's model is kept).
+        modal = callable(getattr(opt, "train", None)) and callable(getattr(opt, "eval", None))
         scheduler = CyclicLR(opt, plan.schedule)
+        dtype = None if self.amp is None else self.AMP_DTYPES[self.amp]
+        scaler = torch.amp.GradScaler("cuda") if self.amp == "fp16" else None
         loader = self.train_loader()
         self._training = (opt, scheduler, loader.generator)
         self.model.train()
@@ -250,6 +308,8 @@ class TorchRunner:
             path, first, step = resume
             self.load_state(path)
         limit = epochs * self.steps_per_epoch if max_steps is None else max_steps
+        if modal:
+            opt.train()  # type: ignore[attr-defined]
         for epoch in range(first, epochs):
             if step >= limit:
                 break
@@ -260,14 +320,22 @@ class TorchRunner:
                 lr = group["lr"]
                 momentum = group["momentum"] if "momentum" in group else group["betas"][0]
                 opt.zero_grad(set_to_none=True)
-                loss = self._loss(self.model(x), y)
-                loss.backward()
-                opt.step()
+                with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
+                    loss = self._loss(self.model(x), y)
+                if scaler is None:
+                    loss.backward()
+                    opt.step()
+                else:
+                    scaler.scale(loss).backward()
+                    scaler.step(opt)
+                    scaler.update()
                 scheduler.step()
                 on_step(step, lr, momentum, loss.item())
                 step += 1
                 if progress is not None:
                     progress.update(1)
+            if modal:
+                opt.eval()  # type: ignore[attr-defined]
             val = (
                 self.evaluate(self.data.x_val, self.data.y_val)
                 if len(self.data.x_val)
@@ -277,3 +345,5 @@ class TorchRunner:
             on_epoch(epoch + 1, step, *val, *test)
             if checkpoint is not None:
                 checkpoint(epoch + 1, step)
+            if modal and epoch + 1 < epochs and step < limit:
+                opt.train()  # type: ignore[attr-defined]

@@ -15,7 +15,8 @@ def add_arguments(p) -> None:
     p.add_argument(
         "--policies",
         default=DEFAULT_POLICIES,
-        help=f"comma-separated (default {DEFAULT_POLICIES}; also sine, parabolic)",
+        help=f"comma-separated (default {DEFAULT_POLICIES}; also sine, parabolic, and the "
+        "baselines adamw+cosine, wsd, schedulefree and onecycle-valley, PyTorch only)",
     )
     p.add_argument(
         "--seeds",
@@ -29,25 +30,44 @@ def add_arguments(p) -> None:
         help="test accuracy to time (default: the fixed policy's final accuracy)",
     )
     p.add_argument("--epochs-per-half-cycle", type=_common.positive_float, default=4.0)
+    p.add_argument(
+        "--grid",
+        type=int,
+        metavar="N",
+        help="tune each baseline (adamw+cosine, wsd, schedulefree) over N rates log-spaced "
+        "over two decades around its default, keeping the best (N >= 2; default: no grid, "
+        "each at its default rate)",
+    )
 
 
 def parse_policies(text: str) -> list[str]:
-    from cyclr.app.policies import POLICIES
+    from cyclr.app.policies import COMPARED
 
     chosen = [p.strip() for p in text.split(",") if p.strip()]
-    unknown = [p for p in chosen if p not in POLICIES]
+    unknown = [p for p in chosen if p not in COMPARED]
     if unknown or not chosen:
         raise UsageError(
-            f"--policies must name some of {', '.join(POLICIES)}; received --policies={text!r}"
+            f"--policies must name some of {', '.join(COMPARED)}; received --policies={text!r}"
         )
     return list(dict.fromkeys(chosen))
 
 
 def run(args) -> int:
     from cyclr.app.compare import CompareSettings, compare, write_outputs
-    from cyclr.app.policies import range_tested
+    from cyclr.app.policies import BASELINES, TORCH_ONLY, grid_rates, range_tested
 
     policies = parse_policies(args.policies)
+    torch_only = [p for p in policies if p in TORCH_ONLY]
+    if torch_only and args.framework != "torch":
+        raise UsageError(
+            f"--policies {','.join(torch_only)} run with --framework torch only; received "
+            f"--framework={args.framework}"
+        )
+    if args.grid is not None and args.grid < 2:
+        raise UsageError(f"--grid needs at least 2 rates; received --grid={args.grid}")
+    grid = {
+        p: grid_rates(p, args.grid) for p in policies if args.grid is not None and p in BASELINES
+    }
     if args.target is None and "fixed" not in policies:
         raise UsageError(
             "without the fixed policy there is no default target; add fixed to "
@@ -59,7 +79,8 @@ def run(args) -> int:
     if args.optimizer is not None:
         raise UsageError(
             "each policy of compare has its own optimizer (sgd; adam for adam and "
-            f"adam+clr); received --optimizer={args.optimizer}"
+            "adam+clr; adamw or schedule-free AdamW for the baselines); received "
+            f"--optimizer={args.optimizer}"
         )
     if args.loss not in (None, "crossentropy"):
         raise UsageError(
@@ -79,6 +100,7 @@ def run(args) -> int:
         target=args.target,
         range_tests=range_tests,
         loss=args.loss,
+        grid=grid,
     )
     try:
         comparison = compare(
