@@ -151,3 +151,28 @@ def test_reset_under_cyclr_0_1s_names_still_works_with_a_deprecation_warning():
     assert callback.schedule == cyclr.CyclicSchedule(0.02, 0.05, 3)
     with pytest.raises(TypeError, match="got an unexpected keyword argument 'gamma'"):
         callback._reset(gamma=0.5)
+
+
+def test_history_holds_every_batchs_logs_as_floats_after_each_epoch():
+    # the batch logs are converted once per epoch, not per batch (a device wait each)
+    callback = CyclicLR(0.01, 0.05, 2)
+    model = probe_model(keras.optimizers.SGD(0.5))
+    probe_fit(model, epochs=3, callbacks=[callback])
+    assert len(callback.history["loss"]) == len(callback.history["lr"]) == 12
+    assert all(type(v) is float for v in callback.history["loss"])
+    assert callback.history["iterations"] == list(range(1, 13))
+    callback.on_epoch_begin(3)  # as fit calls it: the update count read once, on the host
+    assert callback._step == 12
+
+
+def test_a_loss_scale_optimizer_has_its_step_read_every_batch():
+    # it may skip an update, so the callback does not count updates on the host
+    inner = keras.optimizers.SGD(0.5)
+    callback = CyclicLR(0.01, 0.05, 2)
+    rec = probe_fit(
+        probe_model(keras.optimizers.LossScaleOptimizer(inner)), epochs=2, callbacks=[callback]
+    )
+    callback.on_epoch_begin(2)  # as fit calls it: no host count for this optimizer
+    assert callback._step is None
+    assert rec.steps == list(range(8))
+    assert_lrs(rec.lrs, cyclr.CyclicSchedule(0.01, 0.05, 2)(np.arange(8)))

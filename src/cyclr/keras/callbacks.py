@@ -79,7 +79,8 @@ class CyclicLR(keras.callbacks.Callback):
     Attributes:
       history: ``{'lr': [...], 'iterations': [...], <batch logs>...}``, one entry
         per batch as in bckenstler's callback (``iterations`` counts updates
-        applied after the batch; ``momentum`` is added when it cycles).
+        applied after the batch; ``momentum`` is added when it cycles; the batch
+        logs, as floats, at each epoch's end).
 
     Raises:
       ValueError: naming the parameter and the value received.
@@ -89,6 +90,17 @@ class CyclicLR(keras.callbacks.Callback):
     >>> clr.schedule
     CyclicSchedule(base_lr=0.001, max_lr=0.006, step_size=2000)
     """
+
+    @property
+    def async_safe(self) -> bool:
+        """Whether Keras may run the batch-end hook on its callback thread (TensorFlow).
+
+        The hook reads only what its batch's ``on_train_batch_begin`` stored, so it
+        is safe anywhere; it pays on TensorFlow, where the step does not wait for the
+        batch's logs to reach the host. On JAX and torch the thread's hand-offs cost
+        more than they save (``python -m bench.overhead``), so Keras calls it in line.
+        """
+        return keras.backend.backend() == "tensorflow"
 
     @forwards_to(CyclicSchedule.from_bckenstler_kwargs)
     def __init__(
@@ -135,6 +147,14 @@ class CyclicLR(keras.callbacks.Callback):
         self._momentum_ready = False
         self._last: tuple[int, float] | None = None
         self._last_momentum: float | None = None
+        # The update count, kept on the host between reads of optimizer.iterations (a
+        # device read, and on TensorFlow the larger part of a batch hook's cost): read at
+        # the start of each epoch, counted within it. None: read it every batch (an
+        # optimizer that may skip updates, as a LossScaleOptimizer does).
+        self._step: int | None = None
+        # this epoch's batch logs (unconverted) and the values each batch used, by batch
+        self._raw_logs: dict[int, dict[str, Any]] = {}
+        self._batch_values: dict[int, tuple[float, float | None]] = {}
 
     # bckenstler's names, for code that reads them
     @property
@@ -272,6 +292,16 @@ class CyclicLR(keras.callbacks.Callback):
             if not self._momentum_ready:
                 self._install_momentum()
 
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        """Add what a stopped epoch logged to ``history``."""
+        self._flush_logs()
+
+    def _flush_logs(self) -> None:
+        for batch in sorted(self._raw_logs):
+            for key, value in self._raw_logs[batch].items():
+                self.history.setdefault(key, []).append(backend.to_float(value))
+        self._raw_logs = {}
+
     def _install_momentum(self) -> None:
         # The momentum is read inside the compiled step, so a new schedule or
         # origin means compiling the step again (once per fit or reset).
@@ -279,41 +309,58 @@ class CyclicLR(keras.callbacks.Callback):
         self.model.make_train_function(force=True)
         self._momentum_ready = True
 
-    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        """Set the learning rate for the update about to be applied."""
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Read the optimizer's update count once; the batches of the epoch count on."""
         backend.sync(self.model)
         optimizer = self.model.optimizer
-        step = backend.step_of(optimizer)
+        skips = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+        self._step = None if skips else backend.step_of(optimizer)
+        self._flush_logs()  # a fit that raised mid-epoch leaves its batches here
+        self._batch_values = {}
+
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Set the learning rate for the update about to be applied; record it in ``history``."""
+        backend.sync(self.model)
+        optimizer = self.model.optimizer
+        step = backend.step_of(optimizer) if self._step is None else self._step
         if self._pending_reset:
             self._origin, self._pending_reset = step, False
             if self.cycle_momentum:
                 self._install_momentum()
         lr = self.clr(step)
         optimizer.learning_rate = lr
-        self._last = (step, lr)
-
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        """Record the batch's lr, update count and logs in ``history``; add the lr to ``logs``."""
-        assert self._last is not None, "on_train_batch_begin sets it"
-        step, lr = self._last
+        if self._step is not None:
+            self._step = step + 1
         self.history.setdefault("lr", []).append(lr)
         self.history.setdefault("iterations", []).append(step + 1)
         momentum = None
         if self.cycle_momentum is True:
             momentum = self.schedule.momentum(max(0, step - self._origin))
             self.history.setdefault("momentum", []).append(momentum)
-        self._last_momentum = momentum
+        self._last, self._last_momentum = (step, lr), momentum
+        self._batch_values[batch] = (lr, momentum)
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Keep the batch's logs for ``history``; add its lr (and momentum) to ``logs``.
+
+        It reads only what the batch's own ``on_train_batch_begin`` stored, so Keras
+        may call it on its callback thread (``async_safe``), the training step not
+        waiting for the logs to reach the host.
+        """
         if logs is None:
             return
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(backend.to_float(value))
-        # after the loop: history keeps bckenstler's 'lr', not a copy under Keras' key
-        logs[_LR_KEY] = lr
+        # kept as they come and made floats at the epoch's end, in batch order
+        self._raw_logs[batch] = dict(logs)
+        lr, momentum = self._batch_values.get(batch, (None, None))
+        # after the copy: history keeps bckenstler's 'lr', not a copy under Keras' key
+        if lr is not None:
+            logs[_LR_KEY] = lr
         if momentum is not None:
             logs[_MOMENTUM_KEY] = momentum
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        """Add the epoch's last learning rate (and momentum) to the epoch's ``logs``."""
+        """Add the epoch's batch logs to ``history``; the last lr (and momentum) to ``logs``."""
+        self._flush_logs()
         if logs is None or self._last is None:
             return
         logs[_LR_KEY] = self._last[1]
