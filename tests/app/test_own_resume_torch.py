@@ -18,7 +18,8 @@ from resume_helpers import interrupt_after
 
 from cyclr.cli import main
 
-EPOCHS = 10
+# Long enough that Ctrl-C, sent when epoch 2 is checkpointed, lands well before the end
+EPOCHS = 20
 
 
 @pytest.fixture
@@ -48,11 +49,12 @@ def test_a_resumed_run_equals_an_uninterrupted_one(own, capsys, monkeypatch, how
     assert main(_args("whole")) == 0
     left = interrupt_after(_args("cut"), own, own / "cut", 2, how)
     assert 2 <= left < EPOCHS
-    # the checkpoint is whole: the state file checkpoint.json names is there (a kill between
-    # writing it and removing the previous one may leave that one too)
+    # the checkpoint is whole: the state file checkpoint.json names is there. A kill between
+    # two writes may leave one more: the next epoch's state, written before checkpoint.json
+    # named it, or the previous one, not yet removed
     states = sorted(p.name for p in (own / "cut").glob("checkpoint-*.pt"))
     named = json.loads((own / "cut" / "checkpoint.json").read_text())["state_file"]
-    assert named == f"checkpoint-{left:05d}.pt" and states[-1] == named and len(states) <= 2
+    assert named == f"checkpoint-{left:05d}.pt" and named in states and len(states) <= 2
     capsys.readouterr()
     (own / "elsewhere").mkdir()
     monkeypatch.chdir(own / "elsewhere")  # --resume works from any folder

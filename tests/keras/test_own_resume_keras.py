@@ -16,7 +16,10 @@ from resume_helpers import interrupt_after
 
 from cyclr.cli import main
 
-EPOCHS = 6
+# Long enough that Ctrl-C, sent when epoch 2 is checkpointed, lands well before the end
+# (an epoch of this tiny model takes tens of milliseconds: with 6, a busy machine could
+# see the run finish first)
+EPOCHS = 20
 BACKEND = keras.backend.backend()
 
 
