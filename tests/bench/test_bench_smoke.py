@@ -270,6 +270,7 @@ def test_overhead_quick_runs_its_torch_part_in_a_child_process(tmp_path, committ
     ]
     assert variants == [
         "constant lr (no scheduler)",
+        "floor: a Python object writing a precomputed lr",
         "`cyclr.torch.CyclicLR`",
         "`torch.optim.lr_scheduler.CyclicLR`",
         "`cyclr.torch.CyclicLR` + momentum",

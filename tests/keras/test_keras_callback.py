@@ -176,3 +176,14 @@ def test_a_loss_scale_optimizer_has_its_step_read_every_batch():
     assert callback._step is None
     assert rec.steps == list(range(8))
     assert_lrs(rec.lrs, cyclr.CyclicSchedule(0.01, 0.05, 2)(np.arange(8)))
+
+
+def test_set_learning_rate_assigns_what_the_optimizer_reads_on_every_backend():
+    from cyclr.keras import backend
+
+    opt = keras.optimizers.SGD(0.5)
+    backend.set_learning_rate(opt, 0.0123)
+    assert float(backend.to_float(opt.learning_rate)) == float(np.float32(0.0123))
+    wrapped = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.5))
+    backend.set_learning_rate(wrapped, 0.25)  # it redefines learning_rate: the setter
+    assert backend.to_float(wrapped.inner_optimizer.learning_rate) == 0.25

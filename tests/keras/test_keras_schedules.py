@@ -160,3 +160,34 @@ def test_signatures_are_the_cores():
         inspect.signature(OneCycleSchedule).parameters
         == inspect.signature(cyclr.OneCycle).parameters
     )
+
+
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="the eager path is torch's")
+def test_on_the_torch_backend_the_rate_is_the_cores_python_value_rounded_to_float32():
+    """Keras' torch backend calls the schedule eagerly every step: the step is read from
+    the CPU and the core's Python math gives the rate (bench/overhead.py: 47 -> ~6 µs)."""
+    import torch
+
+    core = cyclr.CyclicSchedule(
+        0.001,
+        0.01,
+        step_size=7,
+        waveform="sine",
+        mode="exp_range",
+        gamma=0.99,
+        base_momentum=0.85,
+        max_momentum=0.95,
+    )
+    clr = KerasSchedule(core)
+    opt = keras.optimizers.SGD(clr)
+    for step in (0, 3, 123, 10**6 + 5):
+        opt.iterations.assign(step)
+        lr, mom = clr(opt.iterations), clr.momentum(opt.iterations)
+        assert isinstance(lr, torch.Tensor) and lr.dtype == torch.float32 and lr.ndim == 0
+        assert lr.item() == np.float32(core(step)) and mom.item() == np.float32(core.momentum(step))
+    # The graph's float32 math, for comparison: the same rate within float32 rounding.
+    from cyclr.keras._ops import KERAS_OPS
+
+    for step in (0, 3, 123):
+        graph = core.lr_at(KERAS_OPS.asfloat(torch.tensor(step)), KERAS_OPS)
+        assert float(graph) == pytest.approx(core(step), rel=1e-6)

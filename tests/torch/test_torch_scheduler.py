@@ -1,6 +1,7 @@
 """cyclr.torch.CyclicLR: the rates it writes into the optimizer, its state, PyTorch interplay."""
 
 import io
+import types
 
 import numpy as np
 import pytest
@@ -505,3 +506,70 @@ def test_get_last_momentum_is_the_momentum_the_next_update_uses(optimizer):
         assert scheduler.get_last_momentum() == pytest.approx([schedule.momentum(step)])
         opt.step()
         scheduler.step()
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_rates_computed_ahead_equal_the_cores_scalar_values_across_refills(optimizer):
+    """600 updates cross two refills of the rates computed ahead; each equals schedule(step)."""
+    s = CyclicSchedule(
+        0.01,
+        0.1,
+        step_size=37,
+        mode="exp_range",
+        gamma=0.999,
+        waveform="sine",
+        base_momentum=0.85,
+        max_momentum=0.95,
+    )
+    opt = two_groups(optimizer, lrs=(0.5, 0.125))
+    sched = CyclicLR(opt, s, group_scale="initial_lr")
+    lrs, moms = read_groups(opt, sched, 600)
+    assert lrs[:, 0].tolist() == [s(i) for i in range(600)]  # bit for bit
+    assert lrs[:, 1].tolist() == [s(i) * 0.25 for i in range(600)]
+    assert moms[:, 1].tolist() == [s.momentum(i) for i in range(600)]
+    assert sched.get_last_lr() == [s(600), s(600) * 0.25]
+    # Jumping back (a resume, SequentialLR) and changing the schedule are seen at once.
+    sched.load_state_dict({**sched.state_dict(), "step": 3})
+    assert opt.param_groups[0]["lr"] == s(3)
+    other = CyclicSchedule(1.0, 2.0, step_size=4)
+    sched.schedules = [other]
+    sched.cycle_momentum = False
+    opt.step()
+    sched.step()
+    assert [g["lr"] for g in opt.param_groups] == [other(4), other(4) * 0.25]
+    sched.group_scale = [1.0, 1.0]
+    opt.step()
+    sched.step()
+    assert [g["lr"] for g in opt.param_groups] == [other(5)] * 2
+
+
+def test_optimizer_step_is_left_unwrapped_and_the_order_warning_still_fires(recwarn):
+    """PyTorch wraps optimizer.step to check the order once; cyclr undoes that per-update
+    cost and checks with a hook that removes itself."""
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    sched = CyclicLR(opt, CyclicSchedule(0.1, 1.0, step_size=4))
+    assert "step" not in vars(opt)  # the class's own step, no wrapper
+    opt.step()
+    assert not opt._optimizer_step_post_hooks  # the hook removed itself
+    sched.step()
+    assert not [w for w in recwarn if "optimizer.step()" in str(w.message)]
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    sched = CyclicLR(opt, CyclicSchedule(0.1, 1.0, step_size=4))
+    with pytest.warns(UserWarning, match=r"lr_scheduler.step\(\)` before `optimizer.step\(\)"):
+        sched.step()
+
+    # An optimizer whose step the user replaced keeps that replacement.
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    calls = []
+
+    def counted(self, *args, **kwargs):
+        calls.append(1)
+        return type(self).step(self, *args, **kwargs)
+
+    own_step = opt.step = types.MethodType(counted, opt)  # a bound method, as PyTorch needs
+    sched = CyclicLR(opt, CyclicSchedule(0.1, 1.0, step_size=4))
+    assert opt.step is own_step
+    opt.step()
+    sched.step()
+    assert calls == [1] and opt.param_groups[0]["lr"] == pytest.approx(0.325)

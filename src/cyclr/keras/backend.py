@@ -2,7 +2,8 @@
 
 Public for code that drives Keras as cyclr's callbacks do (the ``cyclr`` app, user callbacks):
 :func:`sync` before reading or assigning a variable inside a batch hook, :func:`to_float`
-and :func:`to_numpy` to read a value on any backend, :func:`step_of` for the update count.
+and :func:`to_numpy` to read a value on any backend, :func:`step_of` for the update count,
+:func:`set_learning_rate` to assign a float learning rate at the least cost.
 """
 
 from __future__ import annotations
@@ -73,6 +74,32 @@ def step_of(optimizer: keras.optimizers.Optimizer) -> int:
       The number of updates it has applied.
     """
     return int(to_numpy(optimizer.iterations))
+
+
+def set_learning_rate(optimizer: keras.optimizers.Optimizer, value: float) -> None:
+    """Assign ``value`` to the optimizer's learning-rate variable, as its setter does.
+
+    On TensorFlow, Keras' setter (dtype and shape checks, then an assignment
+    that reads the value back) costs ~62 µs a call; the ``tf.Variable`` under
+    it, assigned without the read, ~17 µs: once per batch, that was most of a
+    callback's cost (bench/overhead.py). Elsewhere, and for anything but a
+    float learning-rate variable (or an optimizer that redefines ``learning_rate``,
+    as ``LossScaleOptimizer`` does), the setter.
+
+    Args:
+      optimizer: a Keras optimizer whose learning rate is a float (a variable).
+      value: the new learning rate.
+    """
+    variable = getattr(optimizer, "_learning_rate", None)
+    raw = getattr(variable, "_value", None)
+    own = type(optimizer).learning_rate is keras.optimizers.Optimizer.learning_rate
+    if keras.backend.backend() == "tensorflow" and own and isinstance(variable, keras.Variable):
+        import tensorflow as tf
+
+        if isinstance(raw, tf.Variable) and variable.trainable is False:
+            raw.assign(value, read_value=False)
+            return
+    optimizer.learning_rate = value
 
 
 def snapshot(variables: Iterable[keras.Variable]) -> list[npt.NDArray[Any]]:

@@ -328,7 +328,7 @@ class CyclicLR(keras.callbacks.Callback):
             if self.cycle_momentum:
                 self._install_momentum()
         lr = self.clr(step)
-        optimizer.learning_rate = lr
+        backend.set_learning_rate(optimizer, lr)
         if self._step is not None:
             self._step = step + 1
         self.history.setdefault("lr", []).append(lr)

@@ -72,6 +72,8 @@ class _ScheduledMomentum:
 
     _hyper = "momentum"  # the Keras argument the schedule drives
     momentum_schedule: _MomentumSchedule | None = None
+    #: the momentum of the update being applied, computed once for all variables
+    _momentum_now: Any = None
 
     if TYPE_CHECKING:  # provided by the Keras optimizer and by each subclass
         iterations: Any  # the update count, a keras.Variable
@@ -91,6 +93,30 @@ class _ScheduledMomentum:
         if self.momentum_schedule is None:
             return ops.convert_to_tensor(self._static_momentum(), "float32")
         return self.momentum_schedule.momentum(step)
+
+    def _update_momentum(self) -> Any:
+        """The scheduled momentum of the update being applied (once per update)."""
+        if self._momentum_now is not None:
+            return self._momentum_now
+        assert self.momentum_schedule is not None
+        return self.momentum_schedule.momentum(self.iterations)
+
+    def _backend_update_step(
+        self, grads: list[Any], trainable_variables: list[Any], learning_rate: Any
+    ) -> None:
+        # Keras updates variable by variable: the schedule's math once for all of
+        # them (on TensorFlow it cost 3% of a small model's step per variable).
+        if self.momentum_schedule is None:
+            return super()._backend_update_step(  # type: ignore[misc]
+                grads, trainable_variables, learning_rate
+            )
+        self._momentum_now = self.momentum_schedule.momentum(self.iterations)
+        try:
+            return super()._backend_update_step(  # type: ignore[misc]
+                grads, trainable_variables, learning_rate
+            )
+        finally:
+            self._momentum_now = None
 
     def set_momentum_schedule(self, schedule: Any) -> None:
         """Drive the momentum by ``schedule`` from the next compiled step on.
@@ -186,7 +212,7 @@ class SGD(_ScheduledMomentum, keras.optimizers.SGD):
             return super().update_step(gradient, variable, learning_rate)
         lr = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
-        mu = ops.cast(self.momentum_schedule.momentum(self.iterations), variable.dtype)
+        mu = ops.cast(self._update_momentum(), variable.dtype)
         velocity = self.momentums[self._get_variable_index(variable)]
         step = ops.multiply(gradient, lr)
         self.assign(velocity, ops.subtract(ops.multiply(velocity, mu), step))
@@ -215,7 +241,7 @@ def _torch_sgd_step(
         mu = (
             optimizer.momentum
             if optimizer.momentum_schedule is None
-            else float(optimizer.momentum_schedule.momentum(optimizer.iterations))
+            else float(optimizer._update_momentum())
         )
         velocities = [
             optimizer.momentums[optimizer._get_variable_index(v)].value for v in variables
@@ -244,7 +270,7 @@ class _ScheduledBeta1(_ScheduledMomentum):
         """``beta_1`` at the step being applied: the schedule's momentum, else the float."""
         if self.momentum_schedule is None:
             return self._beta_1
-        return self.momentum_schedule.momentum(self.iterations)
+        return self._update_momentum()
 
     @beta_1.setter
     def beta_1(self, value: Any) -> None:

@@ -1,7 +1,9 @@
 """cyclr schedules as Keras ``LearningRateSchedule`` objects, computed in the graph.
 
 The optimizer owns the step: it calls ``schedule(optimizer.iterations)`` inside
-its compiled update, so no Python runs per batch and a model restored from a
+its compiled update, so no Python runs per batch (on the torch backend, which
+runs the update eagerly, the step is read from the CPU and the core's Python
+math gives the rate) and a model restored from a
 ``.keras`` file continues at the step it was saved at. Each class is
 registered with Keras (package ``"cyclr"``) when ``cyclr.keras`` is imported,
 so ``keras.models.load_model`` needs no ``custom_objects``.
@@ -20,6 +22,7 @@ the momentum) into the batch and epoch ``logs`` that ``CSVLogger`` and
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import keras
@@ -30,8 +33,46 @@ from cyclr._facade import default_scale_mode, forwards_to, given_keywords
 from cyclr.cyclic import CyclicSchedule
 from cyclr.keras._ops import KERAS_OPS
 from cyclr.onecycle import OneCycle
+from cyclr.ops import PYTHON
 
 __all__ = ["CyclicalLearningRate", "KerasSchedule", "OneCycleSchedule"]
+
+
+#: Keras' torch backend runs the optimizer eagerly: there a dozen ``keras.ops`` calls
+#: on 0-d tensors cost ~47 µs a step (bench/overhead.py), where the core's Python
+#: math on the step read from the CPU costs ~4 µs
+_EAGER_TORCH = keras.backend.backend() == "torch"
+if _EAGER_TORCH:  # already imported by the backend
+    import torch as _torch
+
+
+def _host_step(step: Any) -> float | None:
+    """The step as a float where reading it is free, else ``None`` (the graph's math).
+
+    That is on Keras' torch backend: a CPU scalar outside ``torch.compile``, or a
+    Python int.
+    """
+    if not _EAGER_TORCH:
+        return None
+    # A Keras Variable keeps its tensor in ._value (.value adds an autocast check,
+    # 1.4 µs, that an integer step never needs).
+    value = getattr(step, "_value", None)
+    if not isinstance(value, _torch.Tensor):
+        value = getattr(step, "value", step)
+    if isinstance(value, _torch.Tensor):
+        if not value.is_cpu or value.ndim != 0 or _torch.compiler.is_compiling():
+            return None  # a GPU read would wait for the device
+        t = float(value)
+    elif isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        t = float(value)
+    else:
+        return None
+    return t if t >= 0 else None
+
+
+def _torch_float32(value: float) -> Any:
+    """A Python float as the float32 0-d tensor ``keras.ops`` would have returned."""
+    return _torch.scalar_tensor(value, dtype=_torch.float32)
 
 
 class _CoreSchedule(keras.optimizers.schedules.LearningRateSchedule):
@@ -42,6 +83,9 @@ class _CoreSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     def __call__(self, step: Any) -> Any:
         """The learning rate at ``step`` (an int or an integer tensor), as float32."""
+        t = _host_step(step)
+        if t is not None:
+            return _torch_float32(self.schedule.lr_at(t, PYTHON))
         return self.schedule.lr_at(KERAS_OPS.asfloat(step), KERAS_OPS)
 
     def momentum(self, step: Any) -> Any:
@@ -52,6 +96,9 @@ class _CoreSchedule(keras.optimizers.schedules.LearningRateSchedule):
         """
         if not self.schedule.has_momentum:
             self.schedule.momentum(0)  # raises the core's explanation
+        t = _host_step(step)
+        if t is not None:
+            return _torch_float32(self.schedule.momentum_at(t, PYTHON))
         return self.schedule.momentum_at(KERAS_OPS.asfloat(step), KERAS_OPS)
 
     @property

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
+import weakref
 from typing import Any
 
 import torch
-from torch.optim.lr_scheduler import LRScheduler
+from torch.optim.lr_scheduler import EPOCH_DEPRECATION_WARNING, LRScheduler
 
 from cyclr._base import Schedule, check_count
 from cyclr._facade import forwards_to, given_keywords
@@ -16,6 +18,15 @@ from cyclr.ops import PYTHON
 from cyclr.torch._state import restore_schedule, schedule_entry
 
 _STATE_KEYS = ("step", "schedules", "group_scale")
+#: PyTorch's warning when a scheduler steps before its optimizer has
+_ORDER_WARNING = (
+    "Detected call of `lr_scheduler.step()` before `optimizer.step()`: call "
+    "`optimizer.step()` first, or the schedule's first value is skipped"
+)
+#: Updates whose rates are computed ahead in one go; ``step()`` then only looks
+#: them up (bench/overhead.py: inside a training loop the schedule's math runs
+#: cache-cold, several times slower than alone)
+_AHEAD = 256
 #: PyTorch's keywords that take one value per parameter group
 _PER_GROUP = ("base_lr", "max_lr", "base_momentum", "max_momentum")
 #: PyTorch's CyclicLR arguments cyclr spells otherwise
@@ -33,6 +44,31 @@ def _set_value(group: dict[str, Any], key: str, value: float) -> None:
         current.fill_(value)
     else:
         group[key] = value
+
+
+_MISSING = object()
+
+
+def _order_hook(scheduler: CyclicLR) -> Any:
+    """A step post hook that records the optimizer's first update and removes itself."""
+    ref = weakref.ref(scheduler)
+
+    def hook(*_: Any) -> None:
+        sched = ref()
+        if sched is not None:
+            sched._optimizer_stepped = True
+            sched._order_hook.remove()
+
+    return hook
+
+
+def _write_momenta(groups: list[dict[str, Any]], momenta: list[float]) -> None:
+    """Write each group's momentum, or ``beta_1`` in the Adam family's ``betas``."""
+    for group, m in zip(groups, momenta, strict=True):
+        if "betas" in group:
+            group["betas"] = (m, *group["betas"][1:])
+        else:
+            _set_value(group, "momentum", m)
 
 
 def _lr_scale(group: dict[str, Any], index: int) -> float | None:
@@ -258,6 +294,8 @@ class CyclicLR(LRScheduler):
                 f"received {len(schedules)} schedules"
             )
         self._step = -1
+        self._ahead: list[tuple[list[float], list[float] | None]] = []
+        self._ahead_start = 0
         self.optimizer = optimizer
         self._cycle_momentum_arg = cycle_momentum
         self.cycle_momentum = self._resolve_cycle_momentum(schedules)
@@ -266,12 +304,54 @@ class CyclicLR(LRScheduler):
         if start_step is not None:
             start_step = check_count("start_step", start_step, minimum=0)
         # LRScheduler.__init__ records initial_lr and takes the first step (to step 0).
+        # It also wraps optimizer.step to see whether it runs before the first
+        # scheduler.step(); that wrapper costs every update, so it is undone and a
+        # post hook, removed at its first call, looks once instead.
+        self._optimizer_stepped = False
+        own_step = vars(optimizer).get("step", _MISSING)
         super().__init__(optimizer)
+        if vars(optimizer).get("step", _MISSING) is not own_step:
+            if own_step is _MISSING:
+                del optimizer.step
+            else:
+                optimizer.step = own_step  # type: ignore[method-assign]
+        self._order_hook = optimizer.register_step_post_hook(_order_hook(self))
         # SPEC.md: after a resume the step continues from the optimizer's own count.
         start = optimizer_step_count(optimizer) if start_step is None else start_step
         if start:
             self._step = start
             self._apply()
+
+    # Changing what the rates come from drops the rates computed ahead.
+    @property
+    def schedules(self) -> list[Schedule]:
+        """The schedule (one for every group) or one schedule per parameter group."""
+        return list(self._schedules)
+
+    @schedules.setter
+    def schedules(self, value: list[Schedule]) -> None:
+        self._schedules = tuple(value)
+        self._ahead = []
+
+    @property
+    def group_scale(self) -> list[float]:
+        """Each parameter group's factor on the schedule's lr (assign a new list to change)."""
+        return list(self._group_scale)
+
+    @group_scale.setter
+    def group_scale(self, value: list[float]) -> None:
+        self._group_scale = tuple(float(k) for k in value)
+        self._ahead = []
+
+    @property
+    def cycle_momentum(self) -> bool:
+        """Whether each step writes the schedule's momentum (or ``beta_1``)."""
+        return self._cycle_momentum
+
+    @cycle_momentum.setter
+    def cycle_momentum(self, value: bool) -> None:
+        self._cycle_momentum = bool(value)
+        self._ahead = []
 
     # The step is the scheduler's only changing state; last_epoch is its PyTorch name.
     @property
@@ -344,14 +424,14 @@ class CyclicLR(LRScheduler):
 
     def _group_schedules(self) -> list[Schedule]:
         n = len(self.optimizer.param_groups)
-        return self.schedules * n if len(self.schedules) == 1 else self.schedules
+        return list(self._schedules * n if len(self._schedules) == 1 else self._schedules)
 
     def lrs_at(self, step: int) -> list[float]:
         """The learning rate of every parameter group at ``step``."""
         t = _checked_step(step)
         return [
             float(s.lr_at(t, PYTHON)) * k
-            for s, k in zip(self._group_schedules(), self.group_scale, strict=True)
+            for s, k in zip(self._group_schedules(), self._group_scale, strict=True)
         ]
 
     def momenta_at(self, step: int) -> list[float]:
@@ -370,35 +450,110 @@ class CyclicLR(LRScheduler):
             for g in self.optimizer.param_groups
         ]
 
+    def get_last_lr(self) -> list[float | torch.Tensor]:
+        """Each group's learning rate as the last step left it (a new list)."""
+        return list(self._last_lr)
+
     def get_lr(self) -> list[float | torch.Tensor]:
         """The learning rates for the current step (pure: writes nothing)."""
         return list(self.lrs_at(self._step))
+
+    def step(self, epoch: int | None = None) -> None:
+        """Advance to the next update's rates (call it after every ``optimizer.step()``).
+
+        ``epoch`` (deprecated in PyTorch) jumps to that step instead.
+        """
+        if epoch is None and self._step_count > 1:
+            # The per-update path, kept short (bench/overhead.py): look up the rates
+            # computed ahead and write them; anything unusual goes through _apply.
+            self._step_count += 1
+            step = self._step = self._step + 1
+            i = step - self._ahead_start
+            ahead = self._ahead
+            if 0 <= i < len(ahead):
+                lrs, moms = ahead[i]
+                groups = self.optimizer.param_groups
+                if len(groups) == len(lrs):
+                    for group, lr in zip(groups, lrs, strict=True):
+                        if type(group["lr"]) is not float:  # a tensor (torch.compile)
+                            break
+                        group["lr"] = lr
+                    else:
+                        if moms is not None:
+                            for group, m in zip(groups, moms, strict=True):
+                                if "betas" in group:
+                                    group["betas"] = (m, *group["betas"][1:])
+                                elif type(group["momentum"]) is float:
+                                    group["momentum"] = m
+                                else:
+                                    _set_value(group, "momentum", m)
+                        self._last_lr = lrs  # type: ignore[assignment]  # get_last_lr() copies
+                        return
+            self._apply()
+            return
+        if self._step_count == 1 and not self._optimizer_stepped:
+            warnings.warn(_ORDER_WARNING, UserWarning, stacklevel=2)
+        self._step_count += 1
+        if epoch is not None:
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+        self._update_lr(epoch)
 
     def _update_lr(self, epoch: int | None = None) -> None:
         # LRScheduler.step() and SequentialLR both come through here.
         self._step = self._step + 1 if epoch is None else int(epoch)
         self._apply()
 
+    def _compute_ahead(self, start: int) -> None:
+        """The rates of updates ``start`` to ``start + _AHEAD - 1``, with the core's math."""
+        _checked_step(start)
+        steps = range(start, start + _AHEAD)
+        scale = self._group_scale
+        moms: list[list[float]] | None = None
+        if len(self._schedules) == 1:  # one schedule for every group: its math once a step
+            (s,) = self._schedules
+            lrs = [[float(s.lr_at(float(t), PYTHON)) * k for k in scale] for t in steps]
+            if self._cycle_momentum:
+                moms = [[float(s.momentum_at(float(t), PYTHON))] * len(scale) for t in steps]
+        else:
+            lrs = [self.lrs_at(t) for t in steps]
+            if self._cycle_momentum:
+                moms = [self.momenta_at(t) for t in steps]
+        if len(lrs[0]) != len(self.optimizer.param_groups):
+            raise ValueError(
+                f"this scheduler has rates for {len(lrs[0])} parameter groups; the "
+                f"optimizer has {len(self.optimizer.param_groups)}"
+            )
+        self._ahead = list(zip(lrs, moms if moms is not None else [None] * len(lrs), strict=True))
+        self._ahead_start = start
+
     def _apply(self) -> None:
+        i = self._step - self._ahead_start
+        if not 0 <= i < len(self._ahead):
+            self._compute_ahead(self._step)
+            i = 0
+        lrs, moms = self._ahead[i]
         groups = self.optimizer.param_groups
-        for group, lr in zip(groups, self.lrs_at(self._step), strict=True):
-            _set_value(group, "lr", lr)
-        if self.cycle_momentum:
-            for group, m in zip(groups, self.momenta_at(self._step), strict=True):
-                if "betas" in group:
-                    group["betas"] = (m, *group["betas"][1:])
-                else:
-                    _set_value(group, "momentum", m)
-        self._last_lr = [
-            g["lr"].clone() if isinstance(g["lr"], torch.Tensor) else g["lr"] for g in groups
-        ]
+        if len(groups) != len(lrs):  # a group was added since
+            self._compute_ahead(self._step)
+            lrs, moms = self._ahead[0]
+        last: list[float | torch.Tensor] = list(lrs)
+        for j, (group, lr) in enumerate(zip(groups, lrs, strict=True)):
+            current = group["lr"]
+            if isinstance(current, torch.Tensor):  # torch.compile: filled in place
+                current.fill_(lr)
+                last[j] = current.clone()
+            else:
+                group["lr"] = lr
+        if moms is not None:
+            _write_momenta(groups, moms)
+        self._last_lr = last
 
     def state_dict(self) -> dict[str, Any]:
         """``{'step': int, 'schedules': [serialized], 'group_scale': [float]}``."""
         return {
             "step": self._step,
             "schedules": [schedule_entry(s) for s in self.schedules],
-            "group_scale": list(self.group_scale),
+            "group_scale": list(self._group_scale),
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
