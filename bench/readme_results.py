@@ -21,8 +21,10 @@ from bench import common
 
 SECTIONS = [
     ("time_to_accuracy.md", "Time to accuracy (Smith's Table 1 at CPU scale)"),
+    ("time_to_accuracy_transformer.md", "Cost to a good loss: the char transformer"),
     ("suggest_bounds.md", "Do the suggested bounds train well? (the fitting tasks)"),
     ("suggest_bounds_judging.md", "On tasks the reading was not fitted on (the judging tasks)"),
+    ("bn_validation.md", "BatchNorm and the validation reading"),
     ("ladders.md", "The bounds on six ladders"),
     ("finder_peers.md", "The range test against other finders"),
     ("overhead.md", "Overhead per training step"),

@@ -50,10 +50,12 @@ three decades; regret in accuracy points or in % of the test loss:
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import copy
 import functools
 import itertools
 import math
+import multiprocessing
 import os
 import statistics
 import sys
@@ -297,6 +299,11 @@ JUDGING_VAL_EVERY = 2
 GOAL_POINTS, GOAL_PERCENT = 0.5, 1.0
 QUICK_JUDGING_GRID = (1, 3, 5)  # indexes into a task's grid_max, base_lr = max_lr / 3
 QUICK_BUDGET = 4  # a quick run trains a quarter of the updates
+#: The readings of the judging study: ``result.bounds()`` at its default (a range test
+#: with a ``val_loader`` reads the validation loss), and the training-loss curve's.
+DEFAULT_READING = "suggest_bounds on val_loss (the default)"
+TRAINING_READING = "suggest_bounds on the training loss"
+VAL_ACCURACY_READING = "suggest_bounds on val_accuracy"
 #: By method, one entry per seed: a score (``None`` where the reading raised), bounds.
 Scores = dict[str, list[float | None]]
 Bounds = dict[str, list[tuple[float, float] | None]]
@@ -366,7 +373,8 @@ def judging_methods(
         except ValueError as error:
             found[name] = str(error)
 
-    add("suggest_bounds", lambda: result.bounds(monitor="loss"))
+    add(DEFAULT_READING, lambda: result.bounds())  # with a val_loader: the val_loss curve
+    add(TRAINING_READING, lambda: result.bounds(monitor="loss"))
 
     def single(reading: Callable[..., tuple[float, float]]) -> tuple[float, float]:
         lr = float(reading(result.lrs, result.losses)[0])
@@ -374,9 +382,8 @@ def judging_methods(
 
     for name, reading in SINGLE_READINGS.items():
         add(f"{name} / 4", functools.partial(single, reading))
-    add("suggest_bounds on val_loss", lambda: result.bounds(monitor="val_loss"))
     if job.metric == "accuracy":
-        add("suggest_bounds on val_accuracy", lambda: result.bounds(monitor="val_accuracy"))
+        add(VAL_ACCURACY_READING, lambda: result.bounds(monitor="val_accuracy"))
     return found
 
 
@@ -407,7 +414,7 @@ def measure_judging(
                 judging_train(job, model, data, seed, *pair, budget=budget)
             )
             bounds.setdefault(name, []).append(pair)
-        shown = methods["suggest_bounds"]
+        shown = methods[DEFAULT_READING]
         common.log(
             f"{job.label} seed {seed}: range test stopped {result.stop_reason} at rung "
             f"{result.lrs.size}; suggest_bounds "
@@ -481,7 +488,7 @@ def judging_rows(
         kept = [v for v in values if v is not None]
         raised = f"{len(values) - len(kept)}/{len(values)}"
         if not kept:
-            rows.append((job.name, job.optimizer_name, label, "—", "—", "—", raised, "—"))
+            rows.append((job.name, job.role, job.optimizer_name, label, "—", "—", "—", raised, "—"))
             continue
         pairs = np.array([p for p in bounds[name] if p is not None])
         median = (float(np.median(pairs[:, 0])), float(np.median(pairs[:, 1])))
@@ -496,6 +503,7 @@ def judging_rows(
         rows.append(
             (
                 job.name,
+                job.role,
                 job.optimizer_name,
                 label,
                 fmt_pair(median),
@@ -508,14 +516,13 @@ def judging_rows(
     for name, messages in errors.items():
         for message in sorted(set(messages)):
             notes.append(f"- {job.label}, {name} raised ({messages.count(message)}x): {message}")
-    for curve in ("val_loss", "val_accuracy"):
-        name = f"suggest_bounds on {curve}"
+    for curve, name in (("val_loss", DEFAULT_READING), ("val_accuracy", VAL_ACCURACY_READING)):
         if name not in scores:
             continue
         values = scores[name]
         paired = [
             (v, t)
-            for v, t in zip(values, scores["suggest_bounds"], strict=True)
+            for v, t in zip(values, scores[TRAINING_READING], strict=True)
             if v is not None and t is not None
         ]
         if len(paired) > 1:
@@ -549,23 +556,43 @@ def grid_table(job: Judging, scores: Scores, grid: list[tuple[float, float]]) ->
     return "\n".join(lines)
 
 
-def run_judging(jobs: Sequence[Judging], seeds: range, quick: bool = False) -> tuple[str, str, str]:
-    """The judging study: its table, the notes and every task's grid, as markdown."""
-    rows, notes, grids = [], [], []
-    for job in jobs:
-        t0 = time.time()
-        quick_grid = [(job.grid_max[i], GRID_RATIO[0]) for i in QUICK_JUDGING_GRID]
-        grid = quick_grid if quick else job.grid
-        scores, bounds, errors, best = measure_judging(
-            job, seeds, grid, budget=QUICK_BUDGET if quick else 1
-        )
-        found, more = judging_rows(job, scores, bounds, errors, best)
-        rows += found
-        notes += more
-        grids.append(grid_table(job, scores, grid))
-        notes.append(f"- {job.label}: {time.time() - t0:.0f} s")
+def judge(
+    job: Judging, seeds: range, quick: bool = False, threads: int = 1
+) -> tuple[list[tuple[str, ...]], list[str], str]:
+    """One task and optimizer: its table rows, notes and grid table (a worker's unit)."""
+    torch.set_num_threads(threads)
+    t0 = time.time()
+    quick_grid = [(job.grid_max[i], GRID_RATIO[0]) for i in QUICK_JUDGING_GRID]
+    grid = quick_grid if quick else job.grid
+    scores, bounds, errors, best = measure_judging(
+        job, seeds, grid, budget=QUICK_BUDGET if quick else 1
+    )
+    rows, notes = judging_rows(job, scores, bounds, errors, best)
+    notes.append(f"- {job.label}: {time.time() - t0:.0f} s")
+    return rows, notes, grid_table(job, scores, grid)
+
+
+def run_judging(
+    jobs: Sequence[Judging], seeds: range, quick: bool = False, workers: int = 1, threads: int = 1
+) -> tuple[str, str, str]:
+    """The judging study: its table, the notes and every task's grid, as markdown.
+
+    ``workers`` > 1 runs the tasks in that many processes (each with ``threads``
+    compute threads); the tables come out in the order of ``jobs`` either way.
+    """
+    if workers > 1:
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            n = len(jobs)
+            parts = list(pool.map(judge, jobs, [seeds] * n, [quick] * n, [threads] * n))
+    else:
+        parts = [judge(job, seeds, quick, threads) for job in jobs]
+    rows = [row for part in parts for row in part[0]]
+    notes = [note for part in parts for note in part[1]]
+    grids = [part[2] for part in parts]
     header = (
         "task",
+        "set",
         "optimizer",
         "method",
         "bounds (median over seeds)",
@@ -598,13 +625,22 @@ def judging_main(args: argparse.Namespace, argv: Sequence[str] | None, out: Path
         for job in JUDGING:
             first.setdefault(job.name, job)
         jobs, seeds = tuple(j for j in first.values() if j in jobs), range(1)
-    table, notes, grids = run_judging(jobs, seeds, quick=args.quick)
+    table, notes, grids = run_judging(
+        jobs, seeds, quick=args.quick, workers=args.workers, threads=args.threads
+    )
     note = (
-        "Tasks the reading was not fitted on (`bench/judging.py`); the fitting tasks' table is "
-        "`suggest_bounds.md`. Range test: `cyclr.torch.range_test` at its default ladder "
+        "Set 'judging': tasks the reading was not fitted on (`bench/judging.py`); set "
+        "'fitting': judging tasks whose first, untouched score "
+        "(`bench/results/suggest_bounds_judging_first.md`) missed with the training-curve "
+        "reading and on which the validation curve won, so that it became the default: "
+        "moved to the fitting set, and a new judging task of each kind added (shapes "
+        "ResNet, GRU fine-tuning). The first fitting tasks' table is `suggest_bounds.md`. "
+        "Range test: `cyclr.torch.range_test` at its default ladder "
         f"({DEFAULT_START_LR:g} -> {DEFAULT_END_LR:g}, {DEFAULT_NUM_STEPS} rungs), the task's "
-        f"optimizer, validation every {JUDGING_VAL_EVERY} rungs; the readings: "
-        "`result.bounds(monitor=...)`, and `steepest`, `valley`, `minimum` of the training "
+        f"optimizer, validation (one held-out batch) every {JUDGING_VAL_EVERY} rungs; the "
+        "readings: `result.bounds()` at its default, which reads the validation loss when "
+        "a `val_loader` is given, `result.bounds(monitor=...)` of the other curves, and "
+        "`steepest`, `valley`, `minimum` of the training "
         "loss as max_lr with base_lr = max_lr / 4. Training: triangular `CyclicSchedule` "
         "through `cyclr.torch.CyclicLR`, a whole number of cycles, the range test's batches. "
         "Score: test accuracy %, or test loss (cross-entropy in nats per character, MSE of "
@@ -640,6 +676,12 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, default=None, help="seeds (default 10; with --judging 5)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="with --judging: run the tasks in this many processes (results are the same)",
+    )
+    p.add_argument(
         "--out",
         help="markdown file (default bench/results/suggest_bounds.md, with --judging "
         "bench/results/suggest_bounds_judging.md; a --quick run writes only here)",
@@ -666,6 +708,8 @@ def main(argv=None):
         args.seeds = 5 if args.judging else 10
     if args.seeds < 1:
         raise common.BenchError(f"--seeds must be at least 1; received --seeds={args.seeds}")
+    if args.workers < 1:
+        raise common.BenchError(f"--workers must be at least 1; received --workers={args.workers}")
     if args.threads < 1:
         raise common.BenchError(f"--threads must be at least 1; received --threads={args.threads}")
     if args.judging and args.record_fixtures:

@@ -201,6 +201,76 @@ def test_time_to_accuracy_quick_prints_and_writes_the_table(tmp_path, committed_
     assert "Goal: a cyclr one-run policy within 0.3 points of" in written
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ("--dataset", "transformer", "--device", "cuda"),
+            "--dataset transformer trains on the CPU in float32 only; received --device='cuda'",
+        ),
+        (
+            ("--dataset", "transformer", "--epochs", "3"),
+            "--epochs overrides the app tasks' settings (mnist1d, digits, cifar10); --dataset "
+            "transformer counts its budget in updates",
+        ),
+        (
+            ("--dataset", "transformer", "--policies", "fixed,adam"),
+            "--dataset transformer runs triangular, onecycle, onecycle-valley, adamw+cosine, "
+            "wsd, schedulefree: --policies must name some of them; received --policies=",
+        ),
+        (("--dataset", "transformers"), "--dataset must name some of mnist1d, digits, cifar10, "),
+    ],
+)
+def test_time_to_accuracy_refuses_what_the_transformer_task_cannot_do(tmp_path, args, message):
+    done = run_bench("time_to_accuracy", *args, "--out", tmp_path / "x.md", timeout=120)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr
+    assert not (tmp_path / "x.md").exists()
+
+
+@pytest.mark.slow
+def test_time_to_accuracy_quick_runs_the_transformer_task(tmp_path, committed_results):
+    """Issue 16: the char transformer, judged by held-out loss, against grid-tuned AdamW."""
+    pytest.importorskip("torch")
+    pytest.importorskip("schedulefree")
+    out = tmp_path / "tta_transformer.md"
+    done = run_bench("time_to_accuracy", "--quick", "--dataset", "transformer", "--out", out)
+    assert done.returncode == 0, done.stderr[-2000:]
+    written = out.read_text()
+    assert_header(
+        written,
+        f".venv/bin/python -m bench.time_to_accuracy --quick --dataset transformer --out {out}",
+    )
+    assert "**transformer**" in written and "**mnist1d**" not in written
+    assert "bounds on the validation curve" in written
+    body = written.split("\n\n", 2)[2]
+    assert body.strip() in done.stdout
+    lines = written.splitlines()
+    # the policy table, then the cost table: every policy once in each, with a real loss
+    # (below predicting nothing: log of the 96-symbol vocabulary, 4.56 nats)
+    policies = ("triangular", "onecycle", "onecycle-valley", "adamw+cosine", "wsd", "schedulefree")
+    for policy in policies:
+        rows = [line for line in lines if line.startswith(f"| {policy} | ")]
+        wide = [row for row in rows if row.count("|") in (8, 10)]
+        assert len(wide) == 2, rows
+        for row in wide:
+            loss = next(c for c in row.split(" | ") if " ± " in c)
+            assert 0.5 < float(loss.split(" ± ")[0]) < 4.56
+    # every baseline's grid of 5, the kept rate the one with the lowest loss
+    for baseline in ("adamw+cosine", "wsd", "schedulefree"):
+        grid = [line for line in lines if line.startswith(f"| {baseline} | ")]
+        grid = [line for line in grid if line.count("|") == 6]
+        assert len(grid) == 5
+        losses = [float(line.split(" | ")[2].split(" ± ")[0]) for line in grid]
+        kept = [i for i, line in enumerate(grid) if line.rstrip().endswith("| kept |")]
+        assert kept == [losses.index(min(losses))]
+    assert written.count("| grid of 5 |") == 3
+    assert written.count("| range test (adamw) |") == 3
+    assert "Cost to a good model (transformer): the best grid-tuned baseline is **" in written
+    assert "Goal: a cyclr one-run policy within 1% of " in written
+    assert "± is the standard error of the mean over seeds" in written
+
+
 @pytest.mark.slow
 def test_finder_peers_quick_prints_and_writes_the_table(tmp_path, committed_results):
     pytest.importorskip("torch_lr_finder")
@@ -293,26 +363,55 @@ def test_suggest_bounds_judging_quick_scores_every_reading_on_every_judging_task
     )
     tasks = (
         "char transformer",
+        "Friedman-1 MLP",
+        "shapes ResNet",
+        "GRU fine-tuning",
         "digits ResNet",
         "MNIST-1D fine-tuning",
         "transformer fine-tuning",
-        "Friedman-1 MLP",
     )
-    methods = {}
+    methods, roles = {}, {}
     for line in written.splitlines():
         if line.startswith(tuple(f"| {task} |" for task in tasks)):
-            task, optimizer, method = line[2:].split(" | ")[:3]
+            task, role, optimizer, method = line[2:].split(" | ")[:4]
             methods.setdefault(f"{task} / {optimizer}", []).append(method)
-    readings = ["suggest_bounds", "steepest / 4", "valley / 4", "minimum / 4"]
+            roles[task] = role
+    default, training = (
+        "suggest_bounds on val_loss (the default)",
+        "suggest_bounds on the training loss",
+    )
+    singles = ["steepest / 4", "valley / 4", "minimum / 4"]
     last = ["best grid pair", "best grid pair x 0.99 (noise)"]
-    val_loss, val_acc = "suggest_bounds on val_loss", "suggest_bounds on val_accuracy"
+    val_acc = "suggest_bounds on val_accuracy"
+    loss_task = [default, training, *singles, *last]
+    accuracy_task = [default, training, *singles, val_acc, *last]
     assert methods == {
-        "char transformer / AdamW": [*readings, val_loss, *last],
-        "digits ResNet / SGD": [*readings, val_loss, val_acc, *last],
-        "MNIST-1D fine-tuning / AdamW": [*readings, val_loss, val_acc, *last],
-        "transformer fine-tuning / AdamW": [*readings, val_loss, *last],
-        "Friedman-1 MLP / SGD": [*readings, val_loss, *last],
+        "char transformer / AdamW": loss_task,
+        "Friedman-1 MLP / SGD": loss_task,
+        "shapes ResNet / SGD": accuracy_task,
+        "GRU fine-tuning / AdamW": loss_task,
+        "digits ResNet / SGD": accuracy_task,
+        "MNIST-1D fine-tuning / AdamW": accuracy_task,
+        "transformer fine-tuning / AdamW": loss_task,
     }
+    moved = {"digits ResNet", "MNIST-1D fine-tuning", "transformer fine-tuning"}
+    assert roles == {task: "fitting" if task in moved else "judging" for task in tasks}
     assert "## The grids" in written and "**char transformer / AdamW** (mean test loss)" in written
     body = written.split("\n\n", 2)[2]
     assert body.strip() in done.stdout
+
+
+@pytest.mark.slow
+def test_bn_validation_quick_reads_three_curves(tmp_path, committed_results):
+    pytest.importorskip("torch")
+    out = tmp_path / "bn.md"
+    done = run_bench("bn_validation", "--quick", "--out", out)
+    assert done.returncode == 0, done.stderr[-2000:]
+    written = out.read_text()
+    assert_header(written, f".venv/bin/python -m bench.bn_validation --quick --out {out}")
+    rows = [line for line in written.splitlines() if line.startswith("| shapes ResNet |")]
+    assert [row.split(" | ")[3] for row in rows] == [
+        "val_loss (shipped: running averages)",
+        "val_loss with batch statistics",
+        "training loss",
+    ]

@@ -243,3 +243,78 @@ def test_the_gists_min_lr_max_lr_still_work_with_a_deprecation_warning():
     assert finder._settings["start_lr"] == 1e-3 and finder._settings["end_lr"] == 1e-1
     with pytest.raises(ValueError, match=r"start_lr=0\.01, min_lr=0\.001"):
         ck.LRFinder(start_lr=1e-2, min_lr=1e-3)
+
+
+def test_the_default_monitor_follows_validation_data():
+    x, y = data()
+    xv, yv = data(2)
+    ladder = dict(batch_size=BATCH, start_lr=1e-3, end_lr=1e-1, num_steps=6)
+    plain = ck.find_lr(classifier(), x, y, **ladder)
+    assert plain.settings.monitor == "loss" and plain.val_losses is None
+    held_out = ck.find_lr(classifier(), x, y, validation_data=(xv, yv), **ladder)
+    assert held_out.settings.monitor == "val_loss"
+    assert held_out.val_losses is not None and np.all(np.isfinite(held_out.val_losses))
+    # the validation curve is a different curve from the training one
+    assert not np.allclose(held_out.val_losses, held_out.losses)
+    asked = ck.find_lr(classifier(), x, y, validation_data=(xv, yv), monitor="loss", **ladder)
+    assert asked.settings.monitor == "loss"
+    assert ck.LRFinder().test is None and ck.LRFinder()._settings["monitor"] == "loss"
+    assert ck.LRFinder(validation_data=(xv, yv))._settings["monitor"] == "val_loss"
+
+
+def test_val_every_measures_every_nth_rung_after_its_update():
+    model = classifier()
+    x, y = data()
+    xv, yv = data(2)
+    before = state(model)
+    finder, seen = ck.LRFinder(1e-3, 1e-1, validation_data=(xv, yv), val_every=3), WeightsBefore()
+    model.fit(x, y, batch_size=BATCH, epochs=3, shuffle=False, verbose=0, callbacks=[seen, finder])
+    result = finder.result
+    assert result.stop_reason == "end_of_ladder" and len(result.losses) == 12
+    measured = np.flatnonzero(np.isfinite(result.val_losses))
+    np.testing.assert_array_equal(measured, [0, 3, 6, 9])  # from rung 0, NaN at the others
+    probe = classifier(train_first=False)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    for i in measured:  # after rung i's update: the weights the next batch starts from
+        probe.set_weights(seen.seen[i + 1])
+        by_hand = kb.to_float(loss_fn(yv, probe(xv, training=False)))
+        assert result.val_losses[i] == pytest.approx(by_hand, rel=1e-4)
+    assert_bit_identical(before, state(model))
+
+
+def test_the_result_reads_the_validation_curve_by_default():
+    model = classifier(lr=0.001)
+    x, y = data()
+    xv, yv = data(2)
+    before = state(model)
+    result = ck.find_lr(
+        model,
+        x,
+        y,
+        batch_size=BATCH,
+        start_lr=1e-4,
+        end_lr=10.0,
+        num_steps=80,
+        validation_data=(xv, yv),
+        validation_batch_size=N,
+        val_every=2,
+    )
+    assert_bit_identical(before, state(model))
+    measured = np.isfinite(result.val_losses)
+    assert measured[::2].all() and not measured[1::2].any()
+    assert result.bounds() == result.bounds(monitor="val_loss")
+    assert "suggested bounds (val_loss)" in result.summary()
+    lrs, values, _ = result.curve()
+    assert len(lrs) == measured.sum() and np.array_equal(values, result.val_losses[measured])
+
+
+def test_validation_errors_name_the_parameter_and_value():
+    xv, yv = data(2)
+    with pytest.raises(ValueError, match="val_every=0"):
+        ck.LRFinder(validation_data=(xv, yv), val_every=0)
+    with pytest.raises(ValueError, match=r"val_every=1\.5"):
+        ck.find_lr(classifier(), *data(), validation_data=(xv, yv), val_every=1.5)
+    with pytest.raises(ValueError, match=r"monitor='val_accuracy'.*validation_data=None"):
+        ck.find_lr(classifier(), *data(), monitor="val_accuracy")
+    with pytest.raises(ValueError, match="monitor='accuracy'"):
+        ck.LRFinder(validation_data=(xv, yv), monitor="accuracy")

@@ -32,7 +32,15 @@ from cyclr.app.policies import (
 )
 from cyclr.app.report import write_report
 from cyclr.app.session import MetricsLog, make_runner, progress_bar
-from cyclr.app.workflow import Rates, default_epochs, find_bounds, half_cycle, train_plan
+from cyclr.app.workflow import (
+    MONITORS,
+    Rates,
+    default_epochs,
+    find_bounds,
+    half_cycle,
+    range_test_monitor,
+    train_plan,
+)
 from cyclr.plotting import new_figure, save_figure
 
 #: ``(start_lr, end_lr, num_steps)`` of a range test.
@@ -78,6 +86,10 @@ class CompareSettings:
         trains at its default rate.
       amp: PyTorch's mixed precision for training, ``'bf16'`` or ``'fp16'`` (see
         :class:`cyclr.app.torch_runner.TorchRunner`); None: float32.
+      monitor: the curve the range tests' rates are read from: ``'loss'`` (the
+        training loss) or ``'val_loss'`` (the command line's default: a batch of the
+        validation split, see :func:`cyclr.app.workflow.range_test_monitor`, which
+        falls back to ``'loss'`` without one).
 
     Raises:
       ValueError: naming the setting and the value received.
@@ -97,6 +109,7 @@ class CompareSettings:
     loss: str | None = None
     grid: Mapping[str, Sequence[float]] | tuple[tuple[str, tuple[float, ...]], ...] = ()
     amp: str | None = None
+    monitor: str = "loss"
 
     def __post_init__(self):
         # Accept any mapping or pairs; keep a sorted tuple, so the settings stay hashable.
@@ -135,6 +148,10 @@ class CompareSettings:
             raise ValueError(
                 f"amp is 'bf16' or 'fp16' with framework='torch'; received amp={self.amp!r} "
                 f"with framework={self.framework!r}"
+            )
+        if self.monitor not in MONITORS:
+            raise ValueError(
+                f"monitor must be one of {', '.join(MONITORS)}; received monitor={self.monitor!r}"
             )
         if self.seeds < 1:
             raise ValueError(f"seeds must be at least 1; received seeds={self.seeds!r}")
@@ -318,6 +335,9 @@ def compare(
     runner = _runner(settings, data, settings.seed)
     spe = runner.steps_per_epoch
     readings: dict[str, Rates] = {}
+    monitor, note = range_test_monitor(settings.monitor, data)
+    if note is not None and settings.range_tested:
+        log(note)
     for optimizer in settings.range_tested:
         readings[optimizer] = r = find_bounds(
             runner,
@@ -326,6 +346,7 @@ def compare(
             out,
             stem=f"range_test_{optimizer}",
             progress=progress,
+            monitor=monitor,
         )
         log(
             f"range test ({optimizer}): base_lr={r.base_lr:.3g} max_lr={r.max_lr:.3g} "

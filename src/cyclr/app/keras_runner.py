@@ -19,6 +19,7 @@ from cyclr._files import replace_atomically
 from cyclr.app.keras_models import build
 from cyclr.app.policies import Plan
 from cyclr.app.usermodel import call_factory, first_line, mismatch, model_kind
+from cyclr.app.workflow import RANGE_TEST_VAL_EVERY, range_test_validation
 from cyclr.keras import backend
 
 LOSS = "sparse_categorical_crossentropy"
@@ -196,12 +197,22 @@ class KerasRunner:
         end_lr: float,
         num_steps: int,
         progress: bool | None = None,
+        monitor: str = "loss",
     ):
-        """A range test on the current model; it leaves weights and optimizer as they were."""
+        """A range test on the current model; it leaves weights and optimizer as they were.
+
+        ``monitor='val_loss'``: the validation batch of
+        :func:`cyclr.app.workflow.range_test_validation` is evaluated every
+        :data:`~cyclr.app.workflow.RANGE_TEST_VAL_EVERY` rungs, and the result reads it.
+        """
         self.model.compile(
             optimizer=self.optimizer(optimizer, start_lr, 0.9 if optimizer == "sgd" else None),
             loss=self.loss,
         )
+        validation = None
+        if monitor == "val_loss":
+            x_val, y_val = range_test_validation(self.data)
+            validation = (np.asarray(x_val), np.asarray(y_val))
         keras.utils.set_random_seed(self.seed + 10_000)
         return ck.find_lr(
             self.model,
@@ -211,6 +222,10 @@ class KerasRunner:
             start_lr=start_lr,
             end_lr=end_lr,
             num_steps=num_steps,
+            validation_data=validation,
+            validation_batch_size=None if validation is None else len(validation[0]),  # 1 batch
+            val_every=RANGE_TEST_VAL_EVERY,
+            monitor=monitor,
             verbose=1 if progress else 0,
         )
 

@@ -14,6 +14,7 @@ from cyclr._files import replace_atomically
 from cyclr.app.policies import Plan
 from cyclr.app.torch_models import build
 from cyclr.app.usermodel import call_factory, first_line, mismatch, model_kind
+from cyclr.app.workflow import RANGE_TEST_VAL_EVERY, range_test_validation
 from cyclr.torch import CyclicLR, range_test
 
 
@@ -198,9 +199,19 @@ class TorchRunner:
         end_lr: float,
         num_steps: int,
         progress: bool | None = None,
+        monitor: str = "loss",
     ):
-        """A range test on the current model; it leaves the model as it found it."""
+        """A range test on the current model; it leaves the model as it found it.
+
+        ``monitor='val_loss'``: the validation batch of
+        :func:`cyclr.app.workflow.range_test_validation` is measured every
+        :data:`~cyclr.app.workflow.RANGE_TEST_VAL_EVERY` rungs, and the result reads it.
+        """
         opt = self.optimizer(optimizer, start_lr, 0.9 if optimizer == "sgd" else None)
+        # one batch, on the device already: a list of one (inputs, targets) pair
+        val_loader = (
+            [self._tensors(*range_test_validation(self.data))] if monitor == "val_loss" else None
+        )
         return range_test(
             self.model,
             opt,
@@ -209,6 +220,9 @@ class TorchRunner:
             start_lr=start_lr,
             end_lr=end_lr,
             num_steps=num_steps,
+            val_loader=val_loader,
+            val_every=RANGE_TEST_VAL_EVERY,
+            monitor=monitor,
             progress=progress,
         )
 

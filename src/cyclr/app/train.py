@@ -50,6 +50,8 @@ class TrainSpec:
       loss: ``'crossentropy'``, ``'mse'``, ``'mae'``, or None (the model's own, else
         cross-entropy).
       progress: progress bars (None: on a terminal; False: ``--quiet``).
+      monitor: the curve the range test's rates are read from: ``'loss'`` or
+        ``'val_loss'`` (resolved by :func:`cyclr.app.workflow.range_test_monitor`).
     """
 
     policy: str
@@ -70,6 +72,7 @@ class TrainSpec:
     cycles: int = 3
     loss: str | None = None
     progress: bool | None = None
+    monitor: str = "loss"
 
 
 def run_length(spec: TrainSpec, data: Any) -> tuple[int, int]:
@@ -124,12 +127,21 @@ def check_spec(spec: TrainSpec, data: Any) -> None:
     plan_for(spec, data, Rates(1e-3, 1e-2, 1e-3, source="check"))
 
 
+def rates_from_range_test(spec: TrainSpec) -> bool:
+    """Whether the run's rates come from a range test.
+
+    They do unless ``--base-lr/--max-lr`` are given or the policy reads no range test.
+    """
+    given = spec.base_lr is not None and spec.max_lr is not None
+    return not given and needs_range_test(spec.policy) is not None
+
+
 def _rates(spec: TrainSpec, runner: Any, out: Path, say: Callable[[str], None]) -> Rates:
     if spec.base_lr is not None and spec.max_lr is not None:
         return Rates(spec.base_lr, spec.max_lr, fixed_lr=spec.max_lr, source="--base-lr/--max-lr")
     if needs_range_test(spec.policy) is None:
         return Rates(math.nan, math.nan, source="none (policy needs no range test)")
-    rates = find_bounds(runner, spec.optimizer, *spec.range_test, out)
+    rates = find_bounds(runner, spec.optimizer, *spec.range_test, out, monitor=spec.monitor)
     assert rates.range_test is not None
     say(rates.range_test.summary())
     return rates

@@ -13,6 +13,76 @@ from cyclr.app.policies import Plan
 from cyclr.app.session import EpochBars, MetricsLog, printer, show_progress
 from cyclr.rangetest import RangeTestResult
 
+#: The curves ``--monitor`` reads: the validation loss (the default), the training loss.
+MONITORS = ("val_loss", "loss")
+#: The range test's validation set: the first this many examples of the validation split,
+#: evaluated as one batch ...
+RANGE_TEST_VAL_EXAMPLES = 256
+#: ... after the update of every this many rungs (``bench/suggest_bounds.py --judging``).
+RANGE_TEST_VAL_EVERY = 2
+#: Fewer validation examples than this read too noisy a curve: the range test falls back
+#: to the training loss.
+RANGE_TEST_MIN_VAL_EXAMPLES = 32
+
+
+def range_test_monitor(monitor: str, data) -> tuple[str, str | None]:
+    """The curve a range test on ``data`` reads, and the line saying why, if it fell back.
+
+    ``'val_loss'`` needs a validation split of at least
+    :data:`RANGE_TEST_MIN_VAL_EXAMPLES` examples; without one the test reads the
+    training loss (``'loss'``).
+
+    Args:
+      monitor: ``'val_loss'`` or ``'loss'`` (``--monitor``).
+      data: a :class:`cyclr.app.data.Data`.
+
+    Returns:
+      ``(monitor, note)``: the curve read, and ``None`` or the line to print.
+
+    Raises:
+      ValueError: an unknown ``monitor``.
+    """
+    if monitor not in MONITORS:
+        raise ValueError(
+            f"--monitor must be one of {', '.join(MONITORS)}; received --monitor={monitor!r}"
+        )
+    n_val = len(data.x_val)
+    if monitor == "val_loss" and n_val < RANGE_TEST_MIN_VAL_EXAMPLES:
+        why = "no validation split" if n_val == 0 else f"only {n_val} validation examples"
+        return "loss", (
+            f"note: {why} (the range test's validation loss needs "
+            f"{RANGE_TEST_MIN_VAL_EXAMPLES}): reading the training loss (--monitor loss)"
+        )
+    return monitor, None
+
+
+def range_test_validation(data):
+    """``(x, y)``: the range test's validation batch, the first examples of the validation split.
+
+    At most :data:`RANGE_TEST_VAL_EXAMPLES` of them, the same ones in every run.
+
+    Raises:
+      ValueError: ``data`` has too few validation examples (see :func:`range_test_monitor`).
+    """
+    n = min(RANGE_TEST_VAL_EXAMPLES, len(data.x_val))
+    if n < RANGE_TEST_MIN_VAL_EXAMPLES:
+        raise ValueError(
+            f"monitor='val_loss' needs at least {RANGE_TEST_MIN_VAL_EXAMPLES} validation "
+            f"examples; received {len(data.x_val)} in {data.name}"
+        )
+    return data.x_val[:n], data.y_val[:n]
+
+
+def range_test_record(monitor: str, data) -> dict[str, object]:
+    """What a run records of its range test's curve: the monitor, and its validation set."""
+    if monitor != "val_loss":
+        return {"monitor": monitor}
+    return {
+        "monitor": monitor,
+        "val_examples": min(RANGE_TEST_VAL_EXAMPLES, len(data.x_val)),
+        "val_every": RANGE_TEST_VAL_EVERY,
+    }
+
 
 @dataclass(frozen=True)
 class Rates:
@@ -28,9 +98,13 @@ class Rates:
 
     @classmethod
     def from_range_test(cls, result: RangeTestResult, seconds: float = 0.0) -> Rates:
-        """The result's bounds, and its ``minimum`` reading for a fixed rate."""
+        """The result's bounds (its monitor's curve), and a fixed rate.
+
+        The fixed rate is the ``minimum`` reading, off the training loss as the
+        single-rate readings are defined.
+        """
         base_lr, max_lr = result.bounds()
-        minimum = result.suggestions()["minimum"]
+        minimum = result.suggestions(monitor="loss")["minimum"]
         return cls(
             base_lr,
             max_lr,
@@ -41,10 +115,14 @@ class Rates:
 
     @property
     def single_rates(self) -> dict[str, float | None]:
-        """The range test's single-rate readings by name (empty without a range test)."""
+        """The range test's single-rate readings by name (empty without a range test).
+
+        Off the training loss, as their authors read them (fastai's ``valley``).
+        """
         if self.range_test is None:
             return {}
-        return {name: (s.lr if s else None) for name, s in self.range_test.suggestions().items()}
+        found = self.range_test.suggestions(monitor="loss")
+        return {name: (s.lr if s else None) for name, s in found.items()}
 
 
 def find_bounds(
@@ -56,17 +134,21 @@ def find_bounds(
     out: Path | None = None,
     stem: str = "range_test",
     progress: bool | None = None,
+    monitor: str = "loss",
 ) -> Rates:
     """Run the range test; save its JSON and plot into ``out``; read the rates off it.
 
-    ``progress``: draw a progress bar (None: on a terminal).
+    ``progress``: draw a progress bar (None: on a terminal). ``monitor``: the curve the
+    rates are read from, ``'loss'`` or ``'val_loss'`` (:func:`range_test_validation`
+    measured every :data:`RANGE_TEST_VAL_EVERY` rungs; resolve it with
+    :func:`range_test_monitor` first).
 
     Raises:
       ValueError: the curve gives no bounds (e.g. it diverged at once).
     """
     started = time.perf_counter()
     result = runner.range_test(
-        optimizer, start_lr, end_lr, num_steps, progress=show_progress(progress)
+        optimizer, start_lr, end_lr, num_steps, progress=show_progress(progress), monitor=monitor
     )
     seconds = time.perf_counter() - started
     if out is not None:
@@ -75,9 +157,11 @@ def find_bounds(
     try:
         return Rates.from_range_test(result, seconds)
     except ValueError:
+        other = "; or read the training loss (--monitor loss)" if monitor == "val_loss" else ""
         raise ValueError(
-            f"the range test ({start_lr:g} -> {end_lr:g}, stopped: {result.stop_reason}) shows no "
-            "descent to read bounds from; widen --start-lr/--end-lr or pass --base-lr/--max-lr"
+            f"the range test's {monitor} ({start_lr:g} -> {end_lr:g}, stopped: "
+            f"{result.stop_reason}) shows no descent to read bounds from; widen "
+            f"--start-lr/--end-lr or pass --base-lr/--max-lr{other}"
         ) from None
 
 

@@ -151,6 +151,17 @@ def add_common(p: argparse.ArgumentParser, *, default_out: str, epochs: int | No
     rt.add_argument("--start-lr", type=positive_float)
     rt.add_argument("--end-lr", type=positive_float)
     rt.add_argument("--num-steps", type=positive_int, help="rungs of the range test")
+    rt.add_argument(
+        "--monitor",
+        choices=("val_loss", "loss"),
+        default="val_loss",
+        help="the curve the bounds are read from: val_loss (default) measures the first "
+        "256 examples of the validation split, one batch, every 2 rungs; loss reads the "
+        "training loss, as before. The training loss keeps falling past the rate that "
+        "generalizes, most of all when fine-tuning, so val_loss gave better or equal "
+        "bounds on every task tried (bench/suggest_bounds.py --judging); without a "
+        "validation split (or with fewer than 32 examples) it falls back to loss and says so",
+    )
 
 
 def range_test_settings(args, optimizer: str) -> tuple[float, float, int]:
@@ -165,6 +176,19 @@ def range_test_settings(args, optimizer: str) -> tuple[float, float, int]:
             f"--end-lr must exceed --start-lr; received --start-lr={start}, --end-lr={end}"
         )
     return start, end, steps if args.num_steps is None else args.num_steps
+
+
+def range_test_monitor(args, data) -> str:
+    """The curve the run's range tests read (``--monitor``, or ``loss`` without validation data).
+
+    A fallback is said in one printed line.
+    """
+    from cyclr.app.workflow import range_test_monitor as resolve
+
+    monitor, note = resolve(args.monitor, data)
+    if note is not None:
+        print(note)
+    return monitor
 
 
 def resolve_model(args, data) -> str:

@@ -55,6 +55,7 @@ def parse_policies(text: str) -> list[str]:
 def run(args) -> int:
     from cyclr.app.compare import CompareSettings, compare, write_outputs
     from cyclr.app.policies import BASELINES, TORCH_ONLY, grid_rates, range_tested
+    from cyclr.app.workflow import range_test_record
 
     policies = parse_policies(args.policies)
     torch_only = [p for p in policies if p in TORCH_ONLY]
@@ -88,6 +89,7 @@ def run(args) -> int:
             f"--loss={args.loss}"
         )
     data, out, model, _ = _common.open_run(args)  # the runner: the model checked, built once
+    monitor = _common.range_test_monitor(args, data) if range_tests else args.monitor
     settings = CompareSettings(
         framework=args.framework,
         model=model,
@@ -101,6 +103,7 @@ def run(args) -> int:
         range_tests=range_tests,
         loss=args.loss,
         grid=grid,
+        monitor=monitor,
     )
     try:
         comparison = compare(
@@ -116,6 +119,7 @@ def run(args) -> int:
         model=model,
         policies=list(settings.policies),
         range_tests={opt: list(settings.range_test(opt)) for opt in settings.range_tested},
+        **(range_test_record(monitor, data) if range_tests else {}),
     )
     write_outputs(comparison, out, config)
     print(comparison.markdown())

@@ -22,13 +22,16 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from cyclr.app.files import write_text
     from cyclr.app.snippets import snippet
-    from cyclr.app.workflow import find_bounds, half_cycle, save_summary
+    from cyclr.app.workflow import find_bounds, half_cycle, range_test_record, save_summary
 
     optimizer = args.optimizer or "sgd"
     settings = _common.range_test_settings(args, optimizer)
     data, out, model, runner = _common.open_run(args)
+    monitor = _common.range_test_monitor(args, data)
     try:
-        bounds = find_bounds(runner, optimizer, *settings, out, progress=_common.progress(args))
+        bounds = find_bounds(
+            runner, optimizer, *settings, out, progress=_common.progress(args), monitor=monitor
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     step_size = half_cycle(data, args.batch_size, args.epochs_per_half_cycle)
@@ -56,6 +59,7 @@ def run(args) -> int:
             "start_lr": settings[0],
             "end_lr": settings[1],
             "num_steps": settings[2],
+            **range_test_record(monitor, data),
         },
     )
     code = snippet(args.framework, optimizer, bounds.base_lr, bounds.max_lr, step_size)

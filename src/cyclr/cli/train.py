@@ -6,6 +6,7 @@ training with the chosen policy -> test accuracy, metrics, plots, ``report.html`
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -148,6 +149,7 @@ def _spec(args):
         seed=args.seed,
         epochs_per_half_cycle=args.epochs_per_half_cycle,
         range_test=_common.range_test_settings(args, optimizer),
+        monitor=args.monitor,
         base_lr=args.base_lr,
         max_lr=args.max_lr,
         cycle_momentum=args.cycle_momentum,
@@ -216,8 +218,14 @@ def run(args) -> int:
 def _run(args) -> int:
     from cyclr.app.checkpoint import read_checkpoint
     from cyclr.app.files import write_json
-    from cyclr.app.train import check_spec, identity, run_length, train_run
-    from cyclr.app.workflow import half_cycle
+    from cyclr.app.train import (
+        check_spec,
+        identity,
+        rates_from_range_test,
+        run_length,
+        train_run,
+    )
+    from cyclr.app.workflow import half_cycle, range_test_record
 
     spec = _spec(args)
     resume = None
@@ -234,6 +242,9 @@ def _run(args) -> int:
             raise UsageError(_common.as_options(str(exc))) from None
 
     data, out, model, runner = _common.open_run(args, check)
+    ranged = rates_from_range_test(spec)
+    if ranged and resume is None:  # a resumed run reads its range test back
+        spec = dataclasses.replace(spec, monitor=_common.range_test_monitor(args, data))
     if resume is not None:
         try:
             resume = read_checkpoint(args.resume, identity(spec, data, model))
@@ -257,6 +268,7 @@ def _run(args) -> int:
         start_lr=start_lr,
         end_lr=end_lr,
         num_steps=num_steps,
+        **(range_test_record(spec.monitor, data) if ranged else {}),
         argv=getattr(args, "argv", sys.argv[1:]),
         cwd=str(Path.cwd()),
     )

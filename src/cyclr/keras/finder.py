@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import numpy.typing as npt
 
+from cyclr._base import check_count
 from cyclr.keras import backend
 from cyclr.rangetest import RangeTest, RangeTestResult
 from cyclr.rangetest.settings import DEFAULT_END_LR, DEFAULT_NUM_STEPS, DEFAULT_START_LR
@@ -57,10 +58,13 @@ class LRFinder(keras.callbacks.Callback):
       beta: the smoothing decay; see :class:`cyclr.rangetest.RangeTest`.
       diverge_factor: the divergence threshold; see :class:`cyclr.rangetest.RangeTest`.
       min_steps_before_stop: the first rung checked for divergence; likewise.
-      validation_data: ``(x, y)`` evaluated after every batch, for ``monitor``
-        ``'val_loss'`` or ``'val_accuracy'`` (needs ``metrics=['accuracy']``).
-        Slow: keep it small.
-      monitor: the curve the suggestions read: ``'loss'``, ``'val_loss'``, ``'val_accuracy'``.
+      validation_data: ``(x, y)`` evaluated after the batch of every
+        ``val_every``-th rung (NaN at the others), for ``monitor`` ``'val_loss'``
+        or ``'val_accuracy'`` (needs ``metrics=['accuracy']``). Slow: keep it
+        small (one batch of a few hundred examples reads well).
+      monitor: the curve the suggestions read: ``'loss'`` (default without
+        ``validation_data``), ``'val_loss'`` (default with it) or ``'val_accuracy'``.
+      val_every: evaluate ``validation_data`` every this many rungs (from rung 0).
       validation_batch_size: batch size for the validation pass.
       restore: put weights and optimizer variables back afterwards (default).
       min_lr: deprecated name of ``start_lr`` (the gist's), accepted for one more
@@ -86,7 +90,8 @@ class LRFinder(keras.callbacks.Callback):
         diverge_factor: float = 4.0,
         min_steps_before_stop: int = 5,
         validation_data: tuple[Any, Any] | list[Any] | None = None,
-        monitor: str = "loss",
+        monitor: str | None = None,
+        val_every: int = 1,
         validation_batch_size: int | None = None,
         restore: bool = True,
         min_lr: float | None = None,
@@ -95,6 +100,8 @@ class LRFinder(keras.callbacks.Callback):
         super().__init__()
         start_lr = _alias("min_lr", min_lr, "start_lr", start_lr, DEFAULT_START_LR)
         end_lr = _alias("max_lr", max_lr, "end_lr", end_lr, DEFAULT_END_LR)
+        if monitor is None:
+            monitor = "loss" if validation_data is None else "val_loss"
         # Validate everything now, not at the start of fit.
         self._settings: dict[str, Any] = dict(
             start_lr=start_lr,
@@ -119,6 +126,7 @@ class LRFinder(keras.callbacks.Callback):
             )
         self.num_steps = num_steps
         self.validation_data = validation_data
+        self.val_every = check_count("val_every", val_every)
         self.validation_batch_size = validation_batch_size
         self.restore_state = bool(restore)
         self.test: RangeTest | None = None
@@ -180,7 +188,9 @@ class LRFinder(keras.callbacks.Callback):
             return
         assert logs is not None  # Keras passes the batch's logs
         loss = backend.to_float(logs["loss"])
-        extra = self._validate() if self.validation_data is not None else {}
+        rung = self.test.rungs_recorded  # the rung this batch trained
+        validate = self.validation_data is not None and rung % self.val_every == 0
+        extra = self._validate() if validate else {}
         if not self.test.record(loss, **extra):
             self.model.stop_training = True
 
@@ -335,7 +345,9 @@ def find_lr(
     num_steps: int = DEFAULT_NUM_STEPS,
     step_mode: str = "exp",
     validation_data: tuple[Any, Any] | list[Any] | None = None,
-    monitor: str = "loss",
+    monitor: str | None = None,
+    val_every: int = 1,
+    validation_batch_size: int | None = None,
     beta: float = 0.98,
     diverge_factor: float = 4.0,
     min_steps_before_stop: int = 5,
@@ -364,9 +376,14 @@ def find_lr(
       end_lr: the last rung.
       num_steps: the number of rungs, one batch each.
       step_mode: ``'exp'`` or ``'linear'``.
-      validation_data: ``(x, y)`` evaluated after every batch, for ``monitor``
-        ``'val_loss'`` or ``'val_accuracy'``.
-      monitor: the curve the suggestions read: ``'loss'``, ``'val_loss'``, ``'val_accuracy'``.
+      validation_data: ``(x, y)`` evaluated after the batch of every
+        ``val_every``-th rung (NaN at the others), for ``monitor`` ``'val_loss'``
+        or ``'val_accuracy'`` (needs ``metrics=['accuracy']``). One batch of a
+        few hundred held-out examples every 2 rungs costs little.
+      monitor: the curve the suggestions read: ``'loss'`` (default without
+        ``validation_data``), ``'val_loss'`` (default with it) or ``'val_accuracy'``.
+      val_every: evaluate ``validation_data`` every this many rungs (from rung 0).
+      validation_batch_size: batch size for the validation pass (Keras' default, 32).
       beta: the smoothing decay (SPEC.md's stopping rule).
       diverge_factor: stop once the smoothed loss exceeds this multiple of the best.
       min_steps_before_stop: the first rung (1-based) checked for divergence.
@@ -389,6 +406,8 @@ def find_lr(
         min_steps_before_stop=min_steps_before_stop,
         validation_data=validation_data,
         monitor=monitor,
+        val_every=val_every,
+        validation_batch_size=validation_batch_size,
     )
     per_epoch = _batches_per_epoch(x, batch_size)
     if per_epoch is None:  # a generator: one "epoch" of num_steps batches
