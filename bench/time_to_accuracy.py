@@ -2,9 +2,10 @@
 
 Each task runs ``cyclr.app.compare``, the comparison behind ``cyclr compare``: one
 range test per optimizer (SGD and Adam, from seed 0's initial weights, ``cyclr
-find``'s default ladders) gives the rates: the bounds read off its validation curve,
-as ``cyclr compare`` does by default; ``fixed`` trains at the ``minimum`` reading of its
-training loss, the cyclical policies between the bounds, one-cycle peaks at
+find``'s default ladders) gives the rates: the bounds read off its training loss (every
+training example trains, so there is no validation split, and ``cyclr compare`` falls
+back from its default, the validation curve, and says so); ``fixed`` trains at the
+``minimum`` reading, the cyclical policies between the bounds, one-cycle peaks at
 its ``max_lr``, ``adam+clr`` cycles between the bounds of the Adam test. Every
 policy then trains from the same initial weights and batch order per seed, through
 the app's ``TorchRunner`` (the loop ``cyclr train`` uses), evaluating on the test
@@ -249,7 +250,7 @@ def run_task(
         },
         grid={p: grid_rates(p, grid) for p in policies if p in BASELINES},
         amp=amp,
-        monitor="val_loss",  # `cyclr compare`'s default: the range test's validation curve
+        monitor="val_loss",  # `cyclr compare`'s default (no validation split here: the fallback)
     )
     return data, compare(settings, data, log=lambda line: common.log("  " + line))
 
