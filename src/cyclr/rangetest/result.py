@@ -239,7 +239,9 @@ class RangeTestResult:
         finite = np.isfinite(self.smoothed)
         if finite.any():
             i = int(np.flatnonzero(finite)[np.argmin(self.smoothed[finite])])
-            lines.append(f"lowest smoothed loss {self.smoothed[i]:.4g} at lr={self.lrs[i]:.3g}")
+            lines.append(
+                f"lowest smoothed training loss {self.smoothed[i]:.4g} at lr={self.lrs[i]:.3g}"
+            )
         monitor = monitor or s.monitor
         found = self.suggestions(monitor)
         bounds = self._bounds_or_none(monitor)
@@ -253,6 +255,7 @@ class RangeTestResult:
         )
         lines.append(
             " | ".join(f"{name}: " + (f"{x.lr:.3g}" if x else "none") for name, x in found.items())
+            + f" ({monitor})"
         )
         return "\n".join(lines)
 
