@@ -620,10 +620,12 @@ def judging_main(args: argparse.Namespace, argv: Sequence[str] | None, out: Path
                 f"received --only={args.only!r}"
             )
     if args.quick:
-        # one optimizer of each task, one seed, three grid pairs, a quarter of the updates
+        # one optimizer of each judging task (the moved ones run the same code), one seed,
+        # three grid pairs, a quarter of the updates
         first = {}
         for job in JUDGING:
-            first.setdefault(job.name, job)
+            if job.role == "judging":
+                first.setdefault(job.name, job)
         jobs, seeds = tuple(j for j in first.values() if j in jobs), range(1)
     table, notes, grids = run_judging(
         jobs, seeds, quick=args.quick, workers=args.workers, threads=args.threads
