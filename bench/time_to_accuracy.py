@@ -89,7 +89,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -586,18 +586,6 @@ class TextComparison:
         return 0 if policy in BASELINES else len(self.range_test.lrs)
 
 
-def text_batches(
-    x: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """``(inputs, targets)`` batches without end, each epoch in an order fixed by ``seed``."""
-    import torch
-
-    generator = torch.Generator().manual_seed(10_000 + seed)
-    while True:
-        for idx in torch.randperm(len(x), generator=generator).split(batch_size):
-            yield x[idx], y[idx]
-
-
 def text_optimizer(job: Judging, model: torch.nn.Module, plan: Plan) -> torch.optim.Optimizer:
     """The task's AdamW (weight decay on the matrices), schedule-free for that policy."""
     if plan.optimizer != "schedulefree":
@@ -626,6 +614,7 @@ def train_text(
     import itertools
 
     import cyclr.torch
+    from bench.suggest_bounds import SeededBatches
 
     model = job.build(seed, data)
     opt = text_optimizer(job, model, plan)
@@ -641,7 +630,7 @@ def train_text(
     model.train()
     if train_mode is not None:
         train_mode()
-    batches = text_batches(data.x, data.y, task.batch_size, seed)
+    batches = SeededBatches(data.x, data.y, task.batch_size, seed).forever()
     for step, (xb, yb) in enumerate(itertools.islice(batches, task.updates), start=1):
         loss = job.criterion(model(xb), yb)
         opt.zero_grad()
@@ -681,6 +670,7 @@ def run_transformer(
     """The transformer task: one range test (seed 0), then every policy for every seed."""
     import cyclr.torch
     from bench.judging import JUDGING
+    from bench.suggest_bounds import SeededBatches
     from cyclr.app.policies import grid_rates, make_plan
     from cyclr.rangetest.settings import DEFAULT_NUM_STEPS
 
@@ -700,7 +690,7 @@ def run_transformer(
         model,
         job.make_optimizer(model, 1e-3),
         job.criterion,
-        text_batches(data.x, data.y, task.batch_size, 100),
+        SeededBatches(data.x, data.y, task.batch_size, 100).forever(),
         val_loader=[(data.x_val, data.y_val)],
         val_every=VAL_EVERY,
         num_steps=DEFAULT_NUM_STEPS if task.rungs is None else task.rungs,

@@ -91,11 +91,11 @@ def set_learning_rate(optimizer: keras.optimizers.Optimizer, value: float) -> No
       value: the new learning rate.
     """
     variable = getattr(optimizer, "_learning_rate", None)
-    raw = getattr(variable, "_value", None)
     own = type(optimizer).learning_rate is keras.optimizers.Optimizer.learning_rate
     if keras.backend.backend() == "tensorflow" and own and isinstance(variable, keras.Variable):
         import tensorflow as tf
 
+        raw = getattr(variable, "_value", None)
         if isinstance(raw, tf.Variable) and variable.trainable is False:
             raw.assign(value, read_value=False)
             return

@@ -106,11 +106,8 @@ class _ScheduledMomentum:
     ) -> None:
         # Keras updates variable by variable: the schedule's math once for all of
         # them (on TensorFlow it cost 3% of a small model's step per variable).
-        if self.momentum_schedule is None:
-            return super()._backend_update_step(  # type: ignore[misc]
-                grads, trainable_variables, learning_rate
-            )
-        self._momentum_now = self.momentum_schedule.momentum(self.iterations)
+        schedule = self.momentum_schedule
+        self._momentum_now = None if schedule is None else schedule.momentum(self.iterations)
         try:
             return super()._backend_update_step(  # type: ignore[misc]
                 grads, trainable_variables, learning_rate

@@ -480,13 +480,7 @@ class CyclicLR(LRScheduler):
                         group["lr"] = lr
                     else:
                         if moms is not None:
-                            for group, m in zip(groups, moms, strict=True):
-                                if "betas" in group:
-                                    group["betas"] = (m, *group["betas"][1:])
-                                elif type(group["momentum"]) is float:
-                                    group["momentum"] = m
-                                else:
-                                    _set_value(group, "momentum", m)
+                            _write_momenta(groups, moms)
                         self._last_lr = lrs  # type: ignore[assignment]  # get_last_lr() copies
                         return
             self._apply()
