@@ -179,7 +179,12 @@ OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
 #: on them, so it became the default (item 4 of issue 12). Those three tasks were then
 #: moved to the fitting set (``role='fitting'``), and two new judging tasks of the same
 #: kinds were added before anything was scored on them: the shapes ResNet (BatchNorm,
-#: residual connections) and the GRU fine-tuning.
+#: residual connections) and the GRU fine-tuning. The shapes ResNet missed by 10-12
+#: points: its validation passes used BatchNorm's lagging running averages, which
+#: ``range_test`` now recalibrates (``bench.bn_validation``); the fix was found on it, so
+#: it moved to the fitting set too, and the gratings ResNet (a third residual block,
+#: dropout, oriented gratings) was added, its grid checked on one seed before any
+#: reading was scored.
 JUDGING = (
     Judging(
         "char transformer",
@@ -196,11 +201,47 @@ JUDGING = (
     Judging("Friedman-1 MLP", "sgd", "loss", "friedman1", "regression_mlp", 32, 126, 4, GRID_SGD),
     Judging("Friedman-1 MLP", "adam", "loss", "friedman1", "regression_mlp", 32, 126, 4, GRID_ADAM),
     Judging(
-        "shapes ResNet", "sgd", "accuracy", "shapes", "shapes_resnet", 32, 94, 2, GRID_SGD, 5e-4
+        "gratings ResNet",
+        "sgd",
+        "accuracy",
+        "gratings",
+        "gratings_resnet",
+        32,
+        94,
+        2,
+        GRID_SGD,
+        5e-4,
     ),
-    Judging("shapes ResNet", "adam", "accuracy", "shapes", "shapes_resnet", 32, 94, 2, GRID_ADAM),
+    Judging(
+        "gratings ResNet", "adam", "accuracy", "gratings", "gratings_resnet", 32, 94, 2, GRID_ADAM
+    ),
     Judging(
         "GRU fine-tuning", "adamw", "loss", "prose", "finetune_gru", 16, 120, 2, GRID_FINE_TUNE, 0.1
+    ),
+    Judging(
+        "shapes ResNet",
+        "sgd",
+        "accuracy",
+        "shapes",
+        "shapes_resnet",
+        32,
+        94,
+        2,
+        GRID_SGD,
+        5e-4,
+        role="fitting",
+    ),
+    Judging(
+        "shapes ResNet",
+        "adam",
+        "accuracy",
+        "shapes",
+        "shapes_resnet",
+        32,
+        94,
+        2,
+        GRID_ADAM,
+        role="fitting",
     ),
     Judging(
         "digits ResNet",
@@ -461,8 +502,58 @@ def shapes_split() -> Split:
     )
 
 
+#: The gratings task's classes: the orientation of the stripes, in degrees.
+ORIENTATIONS = (0, 30, 60, 90, 120, 150)
+
+
+def grating_images(n: int, seed: int, size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` noisy 16x16 gratings; the class is the stripes' orientation (:data:`ORIENTATIONS`).
+
+    Each image: a sinusoidal grating at its class's angle (jittered by up to 10 degrees),
+    a random frequency (0.08 to 0.3 cycles per pixel), phase and contrast (0.3 to 1), a
+    Gaussian envelope of random width around a random centre, a second grating of
+    random angle at half the contrast, and Gaussian noise (sigma 0.6): neighbouring
+    angles are confused by a small network.
+
+    >>> x, y = grating_images(4, seed=0)
+    >>> x.shape, y.shape, x.dtype
+    ((4, 1, 16, 16), (4,), dtype('float32'))
+    """
+    rng = np.random.default_rng(seed)
+    grid_y, grid_x = np.mgrid[0:size, 0:size] + 0.5
+    labels = rng.integers(0, len(ORIENTATIONS), n)
+    images = np.empty((n, 1, size, size), dtype=np.float32)
+    for i, label in enumerate(labels):
+        angle = math.radians(ORIENTATIONS[label] + rng.uniform(-10.0, 10.0))
+        other = rng.uniform(0.0, math.pi)
+        freq, freq2 = rng.uniform(0.08, 0.3, 2)
+        contrast = rng.uniform(0.3, 1.0)
+        cx, cy = rng.uniform(0.3 * size, 0.7 * size, 2)
+        width = rng.uniform(0.25 * size, 0.6 * size)
+        envelope = np.exp(-((grid_x - cx) ** 2 + (grid_y - cy) ** 2) / (2 * width * width))
+
+        def wave(theta: float, f: float) -> np.ndarray:
+            along = grid_x * math.cos(theta) + grid_y * math.sin(theta)
+            return np.sin(2 * math.pi * f * along + rng.uniform(0.0, 2 * math.pi))
+
+        image = contrast * envelope * (wave(angle, freq) + 0.5 * wave(other, freq2))
+        images[i, 0] = image + rng.normal(0.0, 0.6, (size, size))
+    return images, labels.astype(np.int64)
+
+
+@functools.cache
+def gratings_split() -> Split:
+    """4000 gratings: 3000 train, 200 validation, 800 test (made with seed 13)."""
+    x, y = grating_images(4000, seed=13)
+    t = torch.from_numpy
+    return Split(
+        t(x[:3000]), t(y[:3000]), t(x[3000:3200]), t(y[3000:3200]), t(x[3200:]), t(y[3200:])
+    )
+
+
 DATASETS: dict[str, Callable[[], Split]] = {
     "shapes": shapes_split,
+    "gratings": gratings_split,
     "stdlib_text": text_split,
     "digits": digits_split,
     "mnist1d_shifted": mnist1d_shifted,
@@ -553,6 +644,26 @@ def resnet(classes: int = 10) -> nn.Module:
         Residual(16, 32, stride=2),
         nn.AdaptiveAvgPool2d(1),
         nn.Flatten(),
+        nn.Linear(32, classes),
+    )
+
+
+def wide_resnet(classes: int) -> nn.Module:
+    """Stem (16 channels), a residual block at 16x16, two at 8x8 (32), dropout 0.2, linear.
+
+    >>> wide_resnet(6)(torch.zeros(2, 1, 16, 16)).shape
+    torch.Size([2, 6])
+    """
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, 1, 1, bias=False),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        Residual(16, 16),
+        Residual(16, 32, stride=2),
+        Residual(32, 32),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Dropout(0.2),
         nn.Linear(32, classes),
     )
 
@@ -655,6 +766,11 @@ def _shapes_resnet(seed: int, data: Split) -> nn.Module:
     return resnet(classes=len(SHAPES))
 
 
+def _gratings_resnet(seed: int, data: Split) -> nn.Module:
+    torch.manual_seed(seed)
+    return wide_resnet(classes=len(ORIENTATIONS))
+
+
 def _transformer(seed: int, data: Split) -> nn.Module:
     torch.manual_seed(seed)
     return CharTransformer(UNKNOWN + 1, CONTEXT)
@@ -691,5 +807,6 @@ MODELS: dict[str, Callable[[int, Split], nn.Module]] = {
     "finetune_transformer": _fine_tune_transformer,
     "regression_mlp": _regression_mlp,
     "shapes_resnet": _shapes_resnet,
+    "gratings_resnet": _gratings_resnet,
     "finetune_gru": _fine_tune_gru,
 }

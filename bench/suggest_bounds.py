@@ -632,11 +632,13 @@ def judging_main(args: argparse.Namespace, argv: Sequence[str] | None, out: Path
     )
     note = (
         "Set 'judging': tasks the reading was not fitted on (`bench/judging.py`); set "
-        "'fitting': judging tasks whose first, untouched score "
-        "(`bench/results/suggest_bounds_judging_first.md`) missed with the training-curve "
-        "reading and on which the validation curve won, so that it became the default: "
-        "moved to the fitting set, and a new judging task of each kind added (shapes "
-        "ResNet, GRU fine-tuning). The first fitting tasks' table is `suggest_bounds.md`. "
+        "'fitting': judging tasks moved to the fitting set after a change was made on "
+        "them (their first, untouched scores: "
+        "`bench/results/suggest_bounds_judging_first.md`): the validation curve as the "
+        "default (the digits ResNet, both fine-tunings), BatchNorm recalibrated in the "
+        "validation passes (the shapes ResNet); a new judging task of each kind was added "
+        "(shapes ResNet, GRU fine-tuning, gratings ResNet). The first fitting tasks' table "
+        "is `suggest_bounds.md`. "
         "Range test: `cyclr.torch.range_test` at its default ladder "
         f"({DEFAULT_START_LR:g} -> {DEFAULT_END_LR:g}, {DEFAULT_NUM_STEPS} rungs), the task's "
         f"optimizer, validation (one held-out batch) every {JUDGING_VAL_EVERY} rungs; the "

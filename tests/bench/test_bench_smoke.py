@@ -361,7 +361,7 @@ def test_suggest_bounds_judging_quick_scores_every_reading_on_every_judging_task
     assert_header(
         written, f".venv/bin/python -m bench.suggest_bounds --judging --quick --out {out}"
     )
-    tasks = ("char transformer", "Friedman-1 MLP", "shapes ResNet", "GRU fine-tuning")
+    tasks = ("char transformer", "Friedman-1 MLP", "gratings ResNet", "GRU fine-tuning")
     methods, roles = {}, {}
     for line in written.splitlines():
         if line.startswith("| ") and (" | judging | " in line or " | fitting | " in line):
@@ -381,7 +381,7 @@ def test_suggest_bounds_judging_quick_scores_every_reading_on_every_judging_task
     assert methods == {
         "char transformer / AdamW": loss_task,
         "Friedman-1 MLP / SGD": loss_task,
-        "shapes ResNet / SGD": accuracy_task,
+        "gratings ResNet / SGD": accuracy_task,
         "GRU fine-tuning / AdamW": loss_task,
     }
     assert roles == dict.fromkeys(tasks, "judging")
@@ -400,7 +400,10 @@ def test_bn_validation_quick_reads_three_curves(tmp_path, committed_results):
     assert_header(written, f".venv/bin/python -m bench.bn_validation --quick --out {out}")
     rows = [line for line in written.splitlines() if line.startswith("| digits ResNet |")]
     assert [row.split(" | ")[3] for row in rows] == [
-        "val_loss (shipped: running averages)",
-        "val_loss with batch statistics",
+        "val_loss, running averages (before)",
+        "val_loss, recalibrated averages (shipped)",
         "training loss",
     ]
+    # The lagging averages read the validation loss's rise early; recalibrated, it is not.
+    before, shipped = (float(row.split(" | ")[4].split(" .. ")[1]) for row in rows[:2])
+    assert shipped > 3 * before

@@ -318,3 +318,61 @@ def test_validation_errors_name_the_parameter_and_value():
         ck.find_lr(classifier(), *data(), monitor="val_accuracy")
     with pytest.raises(ValueError, match="monitor='accuracy'"):
         ck.LRFinder(validation_data=(xv, yv), monitor="accuracy")
+
+
+def normed(trainable_norm=True):
+    """Dense -> BatchNormalization -> Dropout -> softmax, with SGD; ``trainable_norm=False``
+    freezes the norm (Keras then runs it in inference mode, in training too)."""
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(8),
+            keras.layers.BatchNormalization(momentum=0.9, trainable=trainable_norm),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    model.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+    return model
+
+
+def val_loss_by_hand(weights, xv, yv, trainable_norm, recalibrate, batch=16):
+    """The loss of ``(xv, yv)`` at ``weights``, the norm's averages recalibrated or not."""
+    probe = normed(trainable_norm)
+    probe.set_weights(weights)
+    dense, norm = probe.layers[0], probe.layers[1]
+    if recalibrate:  # the mean over the validation batches of their statistics
+        h = kb.to_numpy(dense(xv)).reshape(-1, batch, 8)
+        norm.moving_mean.assign(h.mean(1).mean(0))
+        norm.moving_variance.assign(h.var(1).mean(0))
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    return kb.to_float(loss_fn(yv, probe(xv, training=False)))
+
+
+@pytest.mark.parametrize("trainable_norm", [True, False])
+def test_batchnorm_is_validated_with_averages_recalibrated_on_validation_data(trainable_norm):
+    x, y = data()
+    xv, yv = data(2)
+    losses = []
+    for validation in (None, (xv, yv)):
+        model = normed(trainable_norm)
+        before = state(model)
+        finder, seen = (
+            ck.LRFinder(1e-3, 1.0, validation_data=validation, validation_batch_size=16),
+            WeightsBefore(),
+        )
+        model.fit(
+            x, y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0, callbacks=[seen, finder]
+        )
+        assert_bit_identical(before, state(model))
+        assert model.layers[1].momentum == 0.9 and model.layers[2].rate == 0.5
+        losses.append(finder.result.losses)
+    # The validation passes leave training as it was: the same losses with and without.
+    np.testing.assert_array_equal(losses[0], losses[1])
+    result = finder.result
+    for i in (0, 5):  # after rung i's update: the weights the next batch starts from
+        by_hand = val_loss_by_hand(seen.seen[i + 1], xv, yv, trainable_norm, trainable_norm)
+        assert result.val_losses[i] == pytest.approx(by_hand, rel=1e-4)
+        lagging = val_loss_by_hand(seen.seen[i + 1], xv, yv, trainable_norm, False)
+        assert (by_hand == pytest.approx(lagging, rel=1e-4)) != trainable_norm

@@ -520,3 +520,109 @@ def test_a_loader_with_its_own_generator_gives_the_same_batches_after_the_test()
             )
         firsts.append((next(iter(loader))[1].tolist(), np.random.randint(1000)))
     assert firsts[0] == firsts[1]
+
+
+# -- BatchNorm in the validation passes ---------------------------------------------------
+
+
+class Normed(torch.nn.Module):
+    """Linear -> BatchNorm -> Linear; ``frozen`` keeps the norm in eval mode in training."""
+
+    def __init__(self, frozen=False):
+        super().__init__()
+        torch.manual_seed(0)
+        self.inner = torch.nn.Linear(4, 6)
+        self.norm = torch.nn.BatchNorm1d(6)
+        self.outer = torch.nn.Linear(6, 3)
+        self.frozen = frozen
+
+    def train(self, mode=True):
+        super().train(mode)
+        if self.frozen:
+            self.norm.eval()
+        return self
+
+    def forward(self, x):
+        return self.outer(torch.relu(self.norm(self.inner(x))))
+
+
+def normed_data(n, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 4, generator=g) * 3 + 1
+    return x, (x[:, 0] > 1).long() + (x[:, 1] > 1).long()
+
+
+def val_loss_after_one_update(model, batch, val, lr, recalibrate):
+    """By hand: one SGD update on ``batch``, then the loss of ``val`` in eval mode."""
+    model.train()
+    torch.optim.SGD(model.parameters(), lr=lr).zero_grad()
+    loss = torch.nn.functional.cross_entropy(model(batch[0]), batch[1])
+    loss.backward()
+    with torch.no_grad():
+        for p in model.parameters():
+            p -= lr * p.grad
+        model.eval()
+        if recalibrate:  # the means over the validation batches of 16 of their statistics
+            h = model.inner(val[0]).reshape(-1, 16, 6)
+            model.norm.running_mean.copy_(h.mean(1).mean(0))
+            model.norm.running_var.copy_(h.var(1, unbiased=True).mean(0))
+        return float(torch.nn.functional.cross_entropy(model(val[0]), val[1]))
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_batchnorm_is_validated_with_averages_recalibrated_on_the_validation_set(frozen):
+    x, y = normed_data(64, seed=1)
+    val = normed_data(48, seed=2)
+    train_loader = DataLoader(TensorDataset(x, y), batch_size=16)
+    val_loader = DataLoader(TensorDataset(*val), batch_size=16)  # three batches, pooled
+    results, states = [], []
+    for loader in (None, val_loader):
+        model = Normed(frozen)
+        model.eval()
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        results.append(
+            range_test(
+                model,
+                opt,
+                torch.nn.functional.cross_entropy,
+                train_loader,
+                start_lr=0.05,
+                end_lr=0.5,
+                num_steps=6,
+                val_loader=loader,
+            )
+        )
+        states.append(model.state_dict())
+        assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+        assert model.norm.momentum == 0.1 and not model.norm.training
+    # The validation passes leave training as it was: the same losses with and without.
+    assert results[0].losses.tolist() == results[1].losses.tolist()
+    by_hand = val_loss_after_one_update(
+        Normed(frozen), next(iter(train_loader)), val, 0.05, recalibrate=not frozen
+    )
+    assert results[1].val_losses[0] == pytest.approx(by_hand, rel=1e-5)
+    # ... and it is not what eval mode with the lagging averages gives.
+    lagging = val_loss_after_one_update(
+        Normed(frozen), next(iter(train_loader)), val, 0.05, recalibrate=False
+    )
+    assert (by_hand == lagging) == frozen
+
+
+def test_validation_batches_of_one_keep_the_running_averages():
+    x, y = normed_data(32, seed=1)
+    val = normed_data(3, seed=2)
+    model = Normed()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    result = range_test(
+        model,
+        opt,
+        torch.nn.functional.cross_entropy,
+        DataLoader(TensorDataset(x, y), batch_size=16),
+        start_lr=0.05,
+        end_lr=0.5,
+        num_steps=2,
+        val_loader=DataLoader(TensorDataset(*val), batch_size=1),  # no variance to measure
+    )
+    by_hand = val_loss_after_one_update(Normed(), (x[:16], y[:16]), val, 0.05, recalibrate=False)
+    assert result.val_losses[0] == pytest.approx(by_hand, rel=1e-5)

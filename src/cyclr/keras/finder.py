@@ -9,9 +9,11 @@ learning rate) are what they were before, bit-for-bit (SPEC.md).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import warnings
+from collections.abc import Iterator
 from typing import Any, Literal, TypeVar
 
 import keras
@@ -66,6 +68,12 @@ class LRFinder(keras.callbacks.Callback):
         ``validation_data``), ``'val_loss'`` (default with it) or ``'val_accuracy'``.
       val_every: evaluate ``validation_data`` every this many rungs (from rung 0).
       validation_batch_size: batch size for the validation pass.
+        Every ``BatchNormalization`` layer that trains (``trainable``) is measured
+        with its moving averages recalibrated on ``validation_data`` first (a
+        forward pass in training mode, dropout and noise layers off; the
+        averages are put back afterwards): a range test's averages lag the
+        weights by about ``1 / (1 - momentum)`` updates, which would make the
+        validation loss rise far too early. A frozen layer keeps its averages.
       restore: put weights and optimizer variables back afterwards (default).
       min_lr: deprecated name of ``start_lr`` (the gist's), accepted for one more
         release with a ``DeprecationWarning``.
@@ -198,9 +206,10 @@ class LRFinder(keras.callbacks.Callback):
         backend.sync(self.model)
         assert self.validation_data is not None  # only called with validation data
         x, y = self.validation_data
-        scores = self.model.evaluate(
-            x, y, batch_size=self.validation_batch_size, verbose=0, return_dict=True
-        )
+        with _torch_rng_kept(), _recalibrated(self.model, x, self.validation_batch_size or 32):
+            scores = self.model.evaluate(
+                x, y, batch_size=self.validation_batch_size, verbose=0, return_dict=True
+            )
         if keras.backend.backend() == "torch":
             self.model.train()  # evaluate leaves torch modules in eval mode
         out = {"val_loss": float(scores["loss"])}
@@ -302,6 +311,92 @@ class LRFinder(keras.callbacks.Callback):
         return self._require_result().plot(path, **kwargs)
 
 
+#: Keras' noise layers and the attribute that switches each off at 0.
+_NOISE_LAYERS = (
+    (keras.layers.Dropout, "rate"),  # SpatialDropout1D/2D/3D too
+    (keras.layers.GaussianDropout, "rate"),
+    (keras.layers.AlphaDropout, "rate"),
+    (keras.layers.GaussianNoise, "stddev"),
+)
+
+
+@contextlib.contextmanager
+def _recalibrated(model: keras.Model, x: Any, batch_size: int) -> Iterator[None]:
+    """Replace the training BatchNorm layers' moving averages by their means over ``x``.
+
+    Forward passes over ``x`` in batches of ``batch_size``, in training mode with
+    every noise layer off and each norm's momentum at ``k / (k + 1)`` for the
+    ``k``-th batch: an equal-weight mean of the batches' statistics. Everything is
+    put back on leaving (the averages, momenta and noise rates).
+    """
+    layers = list(model._flatten_layers(include_self=False, recursive=True))
+    norms = [
+        layer
+        for layer in layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+        and layer.trainable
+        and not layer.renorm
+        and layer.built
+    ]
+    if not norms:
+        yield
+        return
+    noise = [
+        (layer, name, getattr(layer, name))
+        for layer in layers
+        for kind, name in _NOISE_LAYERS
+        if isinstance(layer, kind)
+    ]
+    averages = [v for norm in norms for v in (norm.moving_mean, norm.moving_variance)]
+    saved, momenta = backend.snapshot(averages), [norm.momentum for norm in norms]
+    total = int(keras.tree.flatten(x)[0].shape[0])
+    starts = list(range(0, total, batch_size))
+    if len(starts) > 1 and total - starts[-1] == 1:
+        starts.pop()  # a last batch of one has no variance to measure
+    try:
+        for layer, name, _ in noise:
+            setattr(layer, name, 0.0)
+        with _no_grad():
+            for k, start in enumerate(starts):
+                for norm in norms:
+                    norm.momentum = k / (k + 1)
+                part = slice(start, start + batch_size)
+                model(keras.tree.map_structure(lambda a, part=part: a[part], x), training=True)
+        for norm, momentum in zip(norms, momenta, strict=True):
+            norm.momentum = momentum
+        for layer, name, value in noise:
+            setattr(layer, name, value)
+        yield
+    finally:
+        for norm, momentum in zip(norms, momenta, strict=True):
+            norm.momentum = momentum
+        for layer, name, value in noise:
+            setattr(layer, name, value)
+        backend.restore(averages, saved)
+
+
+def _torch_rng_kept() -> contextlib.AbstractContextManager[Any]:
+    """Keep torch's CPU generator as it was, on the torch backend.
+
+    ``evaluate``'s data loader draws from it, which would change the dropout masks of
+    the training batches after a validation pass.
+    """
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return torch.random.fork_rng(devices=[])
+    return contextlib.nullcontext()
+
+
+def _no_grad() -> contextlib.AbstractContextManager[Any]:
+    """No autograd graph for the recalibration's forward passes (the torch backend)."""
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return torch.no_grad()
+    return contextlib.nullcontext()
+
+
 def _alias(old: str, old_value: float | None, new: str, new_value: float, default: float) -> float:
     """``new_value``, or the deprecated ``old`` keyword's value when only that was given."""
     if old_value is None:
@@ -383,7 +478,8 @@ def find_lr(
       monitor: the curve the suggestions read: ``'loss'`` (default without
         ``validation_data``), ``'val_loss'`` (default with it) or ``'val_accuracy'``.
       val_every: evaluate ``validation_data`` every this many rungs (from rung 0).
-      validation_batch_size: batch size for the validation pass (Keras' default, 32).
+      validation_batch_size: batch size for the validation pass (Keras' default, 32);
+        BatchNorm layers are recalibrated on ``validation_data`` first (see ``LRFinder``).
       beta: the smoothing decay (SPEC.md's stopping rule).
       diverge_factor: stop once the smoothed loss exceeds this multiple of the best.
       min_steps_before_stop: the first rung (1-based) checked for divergence.

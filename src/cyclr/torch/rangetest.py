@@ -236,17 +236,18 @@ class _Trainer:
 
     @torch.no_grad()
     def validate(self, loader: Any) -> tuple[float, float | None]:
-        """Loss (and accuracy) over the whole loader, weighted by batch size, all ranks pooled."""
+        """Loss (and accuracy) over the whole loader, weighted by batch size, all ranks pooled.
+
+        In eval mode, with the running averages of every BatchNorm layer that trains in
+        batch-statistics mode recalibrated on the loader first (see ``range_test``).
+        """
         modes = [m.training for m in self.model.modules()]
+        training_norms = [m for m in self.model.modules() if _recalibrated(m)]
         self.model.eval()
         loss_sum = correct = count = 0.0
         try:
-            for batch in loader:
-                loss, outputs, targets, n = self._loss(batch)
-                loss_sum += float(loss) * n
-                count += n
-                if self.val_accuracy:
-                    correct += float((outputs.argmax(dim=-1) == targets).sum())
+            with _recalibration(training_norms, lambda: self._recalibrate(loader)):
+                loss_sum, correct, count = self._evaluate(loader)
         finally:
             for m, mode in zip(self.model.modules(), modes, strict=False):
                 m.training = mode
@@ -254,6 +255,77 @@ class _Trainer:
         if count == 0:
             raise ValueError("val_loader yielded no batches")
         return loss_sum / count, (correct / count if self.val_accuracy else None)
+
+    def _recalibrate(self, loader: Any) -> int:
+        """Forward passes over ``loader`` (the norms in train mode); the batches used."""
+        used = 0
+        for batch in loader:
+            try:
+                self._loss(batch)
+            except ValueError as error:  # a batch of one: no variance to measure
+                if "more than 1 value per channel" not in str(error):
+                    raise
+            else:
+                used += 1
+        return used
+
+    def _evaluate(self, loader: Any) -> tuple[float, float, float]:
+        loss_sum = correct = count = 0.0
+        for batch in loader:
+            loss, outputs, targets, n = self._loss(batch)
+            loss_sum += float(loss) * n
+            count += n
+            if self.val_accuracy:
+                correct += float((outputs.argmax(dim=-1) == targets).sum())
+        return loss_sum, correct, count
+
+
+def _recalibrated(module: torch.nn.Module) -> bool:
+    """A BatchNorm layer whose running averages move in training: recalibrated to validate."""
+    return (
+        isinstance(module, torch.nn.modules.batchnorm._BatchNorm)
+        and module.training
+        and module.track_running_stats
+        and module.running_mean is not None
+    )
+
+
+@contextlib.contextmanager
+def _recalibration(norms: list[Any], forward: Callable[[], int]) -> Iterator[None]:
+    """Replace ``norms``' running averages by their means over ``forward``'s batches.
+
+    The averages of a range test lag the weights by about ``1 / momentum`` updates, and
+    most where the rate climbs fastest, which is where the bounds are read: the
+    validation loss in eval mode would rise too early. ``forward`` runs the validation
+    batches with the norms in train mode and ``momentum=None`` (an equal-weight mean
+    over the batches, as ``torch.optim.swa_utils.update_bn``); afterwards every buffer
+    and momentum is put back, so training goes on with its own averages.
+    """
+    if not norms:
+        yield
+        return
+    names = ("running_mean", "running_var", "num_batches_tracked")
+    saved = [(m.momentum, [getattr(m, name).clone() for name in names]) for m in norms]
+
+    def put_back() -> None:
+        for m, (momentum, buffers) in zip(norms, saved, strict=True):
+            m.momentum = momentum
+            for name, buffer in zip(names, buffers, strict=True):
+                getattr(m, name).copy_(buffer)
+
+    try:
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None
+            m.train()
+        used = forward()
+        for m in norms:
+            m.eval()
+        if not used:  # every batch held one example: keep the running averages
+            put_back()
+        yield
+    finally:
+        put_back()
 
 
 def _progress_bar(progress: bool | None, total: int) -> Any:
@@ -397,7 +469,12 @@ def range_test(
       val_loader: when given, the whole loader's loss is measured after the update
         of every ``val_every``-th rung (NaN at the others), in eval mode, through
         ``criterion`` or, when it is ``None`` (``step_fn`` too), through the
-        model's own loss (its batches hold the labels).
+        model's own loss (its batches hold the labels). A BatchNorm layer that
+        trains in batch-statistics mode is measured with its running averages
+        recalibrated on the loader (one more forward pass over it, in train mode;
+        the averages are put back afterwards): a range test's averages lag the
+        weights by about ten updates, and would make the validation loss rise
+        ten times too early. A layer frozen in eval mode keeps its averages.
       val_every: measure the validation loss every this many rungs (from rung 0).
       val_accuracy: also measure the validation accuracy (outputs are logits over
         their last axis, targets are class indices); needs a ``criterion``, whose
