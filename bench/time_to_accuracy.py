@@ -179,7 +179,7 @@ TASKS = {
     ),
 }
 QUICK = {
-    "mnist1d": dict(epochs=10, epochs_per_half_cycle=2.5),
+    "mnist1d": dict(epochs=6, epochs_per_half_cycle=1.5),
     "digits": dict(epochs=4, epochs_per_half_cycle=1.0),
     "cifar10": dict(epochs=2, epochs_per_half_cycle=0.5),
 }
