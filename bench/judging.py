@@ -308,6 +308,13 @@ def _three_way(x: np.ndarray, y: np.ndarray, val: int, test: int, seed: int) -> 
     return Split(xs[:a], ys[:a], xs[a:b], ys[a:b], xs[b:], ys[b:])
 
 
+def _cut(x: np.ndarray, y: np.ndarray, train: int, val: int) -> Split:
+    """Data already in random order: the first ``train`` examples train, the next ``val``
+    validate, the rest test."""
+    t, b = torch.from_numpy, train + val
+    return Split(t(x[:train]), t(y[:train]), t(x[train:b]), t(y[train:b]), t(x[b:]), t(y[b:]))
+
+
 def stdlib_text(chars: int = TEXT_CHARS) -> str:
     """The first ``chars`` characters of the standard library's top-level ``.py`` files.
 
@@ -442,11 +449,7 @@ def friedman1_split() -> Split:
     mean_x, std_x = x[:2000].mean(0), x[:2000].std(0)
     mean_y, std_y = y[:2000].mean(), y[:2000].std()
     x, y = (x - mean_x) / std_x, (y - mean_y) / std_y
-    # already random: the first 2000 train, the next 500 validate, the last 500 test
-    t = torch.from_numpy
-    return Split(
-        t(x[:2000]), t(y[:2000]), t(x[2000:2500]), t(y[2000:2500]), t(x[2500:]), t(y[2500:])
-    )
+    return _cut(x, y, 2000, 500)  # already random: 2000 train, 500 validate, 500 test
 
 
 #: The shapes task's classes, drawn on a 16x16 canvas.
@@ -495,11 +498,7 @@ def shape_images(n: int, seed: int, size: int = 16) -> tuple[np.ndarray, np.ndar
 @functools.cache
 def shapes_split() -> Split:
     """4000 shape images: 3000 train, 200 validation, 800 test (made with seed 11)."""
-    x, y = shape_images(4000, seed=11)
-    t = torch.from_numpy
-    return Split(
-        t(x[:3000]), t(y[:3000]), t(x[3000:3200]), t(y[3000:3200]), t(x[3200:]), t(y[3200:])
-    )
+    return _cut(*shape_images(4000, seed=11), 3000, 200)
 
 
 #: The gratings task's classes: the orientation of the stripes, in degrees.
@@ -544,11 +543,7 @@ def grating_images(n: int, seed: int, size: int = 16) -> tuple[np.ndarray, np.nd
 @functools.cache
 def gratings_split() -> Split:
     """4000 gratings: 3000 train, 200 validation, 800 test (made with seed 13)."""
-    x, y = grating_images(4000, seed=13)
-    t = torch.from_numpy
-    return Split(
-        t(x[:3000]), t(y[:3000]), t(x[3000:3200]), t(y[3000:3200]), t(x[3200:]), t(y[3200:])
-    )
+    return _cut(*grating_images(4000, seed=13), 3000, 200)
 
 
 DATASETS: dict[str, Callable[[], Split]] = {

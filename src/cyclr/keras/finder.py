@@ -362,11 +362,7 @@ def _recalibrated(model: keras.Model, x: Any, batch_size: int) -> Iterator[None]
                     norm.momentum = k / (k + 1)
                 part = slice(start, start + batch_size)
                 model(keras.tree.map_structure(lambda a, part=part: a[part], x), training=True)
-        for norm, momentum in zip(norms, momenta, strict=True):
-            norm.momentum = momentum
-        for layer, name, value in noise:
-            setattr(layer, name, value)
-        yield
+        yield  # evaluate: inference mode, where momenta and noise rates play no part
     finally:
         for norm, momentum in zip(norms, momenta, strict=True):
             norm.momentum = momentum
