@@ -24,6 +24,11 @@ SECTIONS = [
     ("time_to_accuracy_transformer.md", "Cost to a good loss: the char transformer"),
     ("suggest_bounds.md", "Do the suggested bounds train well? (the fitting tasks)"),
     ("suggest_bounds_judging.md", "On tasks the reading was not fitted on (the judging tasks)"),
+    (
+        "suggest_bounds_judging_30_seeds.md",
+        "The cheaper judging and fitting tasks over 30 seeds",
+    ),
+    ("curve_landmarks.md", "What the range-test curve shows: its landmarks and the best rate"),
     ("bn_validation.md", "BatchNorm and the validation reading"),
     ("ladders.md", "The bounds on six ladders"),
     ("finder_peers.md", "The range test against other finders"),

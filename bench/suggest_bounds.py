@@ -612,13 +612,14 @@ def judging_main(args: argparse.Namespace, argv: Sequence[str] | None, out: Path
     started, t0 = common.start(), time.time()
     jobs, seeds = JUDGING, range(args.seeds)
     if args.only is not None:
-        jobs = tuple(job for job in JUDGING if args.only in job.label)
-        if not jobs:
-            labels = ", ".join(repr(job.label) for job in JUDGING)
-            raise common.BenchError(
-                f"--only must be part of a judging task's label ({labels}); "
-                f"received --only={args.only!r}"
-            )
+        for text in args.only:
+            if not any(text in job.label for job in JUDGING):
+                labels = ", ".join(repr(job.label) for job in JUDGING)
+                raise common.BenchError(
+                    f"--only must be part of a judging task's label ({labels}); "
+                    f"received --only={text!r}"
+                )
+        jobs = tuple(job for job in JUDGING if any(text in job.label for text in args.only))
     if args.quick:
         # one optimizer of each judging task (the moved ones run the same code), one seed,
         # three grid pairs, a quarter of the updates
@@ -704,8 +705,10 @@ def main(argv=None):
     p.add_argument(
         "--only",
         metavar="TEXT",
-        help="with --judging: only the tasks whose 'task / optimizer' label holds TEXT "
-        "(a partial run: it writes only to --out)",
+        action="append",
+        help="with --judging: only the tasks whose 'task / optimizer' label holds TEXT; "
+        "repeat for more (a partial run: it writes only to --out, never over the study's "
+        "own table)",
     )
     args = p.parse_args(argv)
     if args.seeds is None:
@@ -723,17 +726,23 @@ def main(argv=None):
         )
     if args.only is not None and not args.judging:
         raise common.BenchError(
-            f"--only picks judging tasks: add --judging; received --only={args.only!r}"
+            f"--only picks judging tasks: add --judging; received --only={args.only[0]!r}"
         )
     stem = "suggest_bounds_judging" if args.judging else "suggest_bounds"
     partial = args.quick or args.only is not None
-    inside = args.out is not None and Path(args.out).resolve().is_relative_to(common.RESULTS)
-    if args.only is not None and inside and not args.quick:
+    study = (common.RESULTS / f"{stem}.md").resolve()
+    over_study = args.out is not None and Path(args.out).resolve() == study
+    if args.only is not None and over_study:
         raise common.BenchError(
-            "--out must lie outside bench/results/ for an --only run (a part of the "
-            f"study, not its results); received --out={args.out!r}"
+            f"--out must not be {study.name} for an --only run (a part of the study "
+            f"would overwrite its table); received --out={args.out!r}"
         )
-    out = common.output_path(stem, quick=partial, out=args.out)
+    # a partial run writes only where --out says: an --only run's deeper seeds may be
+    # kept as a table of their own in bench/results/, a --quick run's never
+    if partial and args.out is None:
+        out = None
+    else:
+        out = common.output_path(stem, quick=args.quick, out=args.out)
     torch.set_num_threads(args.threads)
     if args.judging:
         return judging_main(args, argv, out)

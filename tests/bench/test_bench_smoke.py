@@ -407,3 +407,57 @@ def test_bn_validation_quick_reads_three_curves(tmp_path, committed_results):
     # The lagging averages read the validation loss's rise early; recalibrated, it is not.
     before, shipped = (float(row.split(" | ")[4].split(" .. ")[1]) for row in rows[:2])
     assert shipped > 3 * before
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ("--only", "Friedman", "--only", "no such task"),
+            "--only must be part of a judging task's label (",
+        ),
+        (
+            ("--only", "Friedman", "--out", "bench/results/suggest_bounds_judging.md"),
+            "--out must not be suggest_bounds_judging.md for an --only run (a part of the study "
+            "would overwrite its table); received --out='bench/results/suggest_bounds_judging.md'",
+        ),
+    ],
+)
+def test_suggest_bounds_only_names_real_tasks_and_never_overwrites_the_study(
+    args, message, committed_results
+):
+    done = run_bench("suggest_bounds", "--judging", *args, timeout=120)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr
+    if "no such task" in args:
+        assert done.stderr.strip().endswith("received --only='no such task'")
+
+
+@pytest.mark.slow
+def test_curve_landmarks_quick_orders_the_landmarks_and_reads_the_study(
+    tmp_path, committed_results
+):
+    pytest.importorskip("torch")
+    out = tmp_path / "l.md"
+    done = run_bench("curve_landmarks", "--quick", "--out", out)
+    assert done.returncode == 0, done.stderr[-2000:]
+    written = out.read_text()
+    assert_header(written, f".venv/bin/python -m bench.curve_landmarks --quick --out {out}")
+    study = (RESULTS / "suggest_bounds_judging.md").read_text().splitlines()
+    for task, optimizer in (("Friedman-1 MLP", "SGD"), ("digits ResNet", "Adam")):
+        row = next(line for line in written.splitlines() if line.startswith(f"| {task} |"))
+        cells = row.strip("| ").split(" | ")
+        assert cells[2] == optimizer
+        best_pair = next(
+            line
+            for line in study
+            if line.startswith(f"| {task} |") and f"| {optimizer} | best grid pair |" in line
+        )
+        best = float(cells[3])
+        assert best == float(best_pair.split(" | ")[4].split(" .. ")[1])
+        assert best in [float(rate) for rate in cells[4].split(", ")]
+        reading, done_, bottom, floor_end, climb, ratio = (float(c) for c in cells[5:])
+        # the fall ends before its bottom, the floor after it; the reading stays on the floor
+        assert done_ <= bottom <= floor_end <= climb
+        assert reading <= floor_end
+        assert ratio == pytest.approx(reading / best, rel=0.06)

@@ -1,7 +1,8 @@
 """The DDP side of test_lightning_ddp.py: ``python ddp_worker.py OUT`` (Lightning starts rank 1).
 
-Every rank writes what it read (bounds, hparams, the range-test curve) and its trained
-weights to OUT/rank{r}.json.
+Every rank writes what it read (bounds, hparams, the range-test curves: the validation
+loss is read, pooled over the ranks' validation batches) and its trained weights to
+OUT/rank{r}.json.
 """
 
 import json
@@ -11,7 +12,7 @@ import sys
 
 def main(out):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from lightning_setup import LADDER, Classifier, trainer
+    from lightning_setup import LADDER, Validated, trainer
 
     from cyclr.lightning import RangeTestCallback
 
@@ -22,11 +23,13 @@ def main(out):
             bounds=list(bounds),
             hparams=[pl_module.hparams.base_lr, pl_module.hparams.max_lr],
             losses=callback.result.losses.tolist(),
+            val_losses=[v for v in callback.result.val_losses.tolist() if v == v],
+            monitor=callback.result.settings.monitor,
             world_size=trainer.world_size,
         )
 
     callback = RangeTestCallback(**LADDER, on_bounds=on_bounds, verbose=False)
-    module = Classifier(shuffle=True)
+    module = Validated(shuffle=True)
     fit = trainer(strategy="ddp", devices=2, max_steps=3, callbacks=[callback])
     fit.fit(module)
     seen["weights"] = [p.detach().flatten().tolist() for p in module.parameters()]

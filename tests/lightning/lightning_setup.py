@@ -78,6 +78,32 @@ class Classifier(pl.LightningModule):
         return {"optimizer": opt, "lr_scheduler": scheduler_config(self.schedule(), opt)}
 
 
+class Validated(Classifier):
+    """With BatchNorm, a validation loader (three batches of 16) and a validation_step."""
+
+    def __init__(self, logs="val_loss", returns_val=False, **kwargs):
+        super().__init__(**kwargs)
+        torch.manual_seed(0)
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(8, 16),
+            torch.nn.BatchNorm1d(16),
+            torch.nn.Tanh(),
+            torch.nn.Linear(16, 3),
+        )
+        self.logs, self.returns_val = logs, returns_val
+        self.val_modes = []
+
+    def val_dataloader(self):
+        return torch.utils.data.DataLoader(Samples(48, seed=5), batch_size=16)
+
+    def validation_step(self, batch, batch_idx):
+        self.val_modes.append((self.net[1].training, self.net[0].training))
+        loss = torch.nn.functional.cross_entropy(self.net(batch["x"]), batch["y"])
+        if self.logs:
+            self.log(self.logs, loss)
+        return loss if self.returns_val else None
+
+
 def trainer(**kwargs):
     settings = dict(
         accelerator="cpu",

@@ -1,13 +1,24 @@
 """cyclr.lightning.RangeTestCallback with real Lightning on CPU."""
 
 import copy
+import math
 
+import numpy as np
 import pytest
 
 pytest.importorskip("lightning")
 import lightning.pytorch as pl
 import torch
-from lightning_setup import LADDER, Classifier, RateRecorder, same, state_copy, trainer
+from lightning_setup import (
+    LADDER,
+    Classifier,
+    RateRecorder,
+    Samples,
+    Validated,
+    same,
+    state_copy,
+    trainer,
+)
 
 import cyclr
 from cyclr.lightning import RangeTestCallback
@@ -220,3 +231,111 @@ def test_an_error_in_the_middle_of_the_test_restores_the_module_and_optimizer():
     with pytest.raises(RuntimeError, match="boom"):
         trainer(max_steps=1, callbacks=[before, callback, check]).fit(module)
     assert module.calls == 7 and check.same and callback.result is None
+
+
+# -- the validation curve ------------------------------------------------------------------
+
+
+def plain_range_test(module, val_batches):
+    """The same test through cyclr.torch.range_test on the bare network: the reference."""
+    twin = copy.deepcopy(module)
+    optimizer = twin.configure_optimizers()["optimizer"]  # its scheduler sets the momentum
+    return cyclr.torch.range_test(
+        twin.net,
+        optimizer,
+        torch.nn.functional.cross_entropy,
+        module.train_dataloader(),
+        batch_fn=lambda batch: (batch["x"], batch["y"]),
+        val_loader=val_batches,
+        val_every=2,
+        **LADDER,
+    )
+
+
+@pytest.mark.parametrize("val_batches", [1, 2])
+def test_with_a_validation_step_the_bounds_read_the_validation_loss(val_batches):
+    module = Validated()
+    reference = plain_range_test(module, list(module.val_dataloader())[:val_batches])
+    callback = RangeTestCallback(**LADDER, val_batches=val_batches, verbose=False)
+    trainer(max_steps=0, num_sanity_val_steps=0, callbacks=[callback]).fit(module)
+    result = callback.result
+    assert result.settings.monitor == "val_loss"
+    assert result.losses.tolist() == pytest.approx(reference.losses.tolist(), rel=1e-6)
+    np.testing.assert_allclose(result.val_losses, reference.val_losses, rtol=1e-6)
+    assert np.isnan(result.val_losses[1]) and not np.isnan(result.val_losses[2])
+    assert tuple(callback.bounds) == tuple(result.bounds()) == tuple(reference.bounds())
+    # each pass: the BatchNorm recalibrated (train mode) on the batches, then eval mode
+    passes = math.ceil(len(result.lrs) / 2)
+    assert (
+        module.val_modes
+        == ([(True, False)] * val_batches + [(False, False)] * val_batches) * passes
+    )
+
+
+def test_a_validation_step_that_returns_its_loss_needs_no_log():
+    module = Validated(logs=None, returns_val=True)
+    callback = RangeTestCallback(**LADDER, verbose=False)
+    trainer(max_steps=0, num_sanity_val_steps=0, callbacks=[callback]).fit(module)
+    reference = plain_range_test(Validated(), list(module.val_dataloader())[:1])
+    np.testing.assert_allclose(callback.result.val_losses, reference.val_losses, rtol=1e-6)
+
+
+def test_the_logged_name_is_val_metric_and_a_wrong_one_is_named():
+    module = Validated(logs="val/loss")
+    weights = copy.deepcopy(module.state_dict())
+    with pytest.raises(ValueError, match=r"logged 'val_loss' \(it logged \['val/loss'\]\)"):
+        trainer(
+            max_steps=0,
+            num_sanity_val_steps=0,
+            callbacks=[RangeTestCallback(**LADDER, verbose=False)],
+        ).fit(module)
+    assert same(module.state_dict(), weights)
+    callback = RangeTestCallback(**LADDER, val_metric="val/loss", verbose=False)
+    trainer(max_steps=0, num_sanity_val_steps=0, callbacks=[callback]).fit(
+        Validated(logs="val/loss")
+    )
+    assert callback.result.settings.monitor == "val_loss"
+
+
+def test_monitor_loss_skips_validation_and_val_loss_without_a_validation_step_is_refused(capsys):
+    module = Validated()
+    callback = RangeTestCallback(**LADDER, monitor="loss", verbose=False)
+    trainer(max_steps=0, num_sanity_val_steps=0, callbacks=[callback]).fit(module)
+    assert callback.result.val_losses is None and module.val_modes == []
+    with pytest.raises(ValueError, match="monitor='val_loss' needs a validation_step"):
+        trainer(max_steps=0, callbacks=[RangeTestCallback(**LADDER, monitor="val_loss")]).fit(
+            Classifier()
+        )
+    # the default falls back to the training loss and says so
+    callback = RangeTestCallback(**LADDER, verbose=False)
+    trainer(max_steps=0, limit_val_batches=0, callbacks=[callback]).fit(Validated())
+    assert callback.result.settings.monitor == "loss" and callback.result.val_losses is None
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(monitor="val_accuracy"), "monitor='val_accuracy'"),
+        (dict(val_every=0), "val_every=0"),
+        (dict(val_batches=1.5), "val_batches=1.5"),
+        (dict(val_metric=""), "val_metric=''"),
+    ],
+)
+def test_bad_validation_settings_are_refused_when_built(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        RangeTestCallback(**kwargs)
+
+
+def test_with_validation_everything_is_put_back_too():
+    class Shuffled(Validated):
+        def val_dataloader(self):  # draws its order from torch's global generator
+            return torch.utils.data.DataLoader(Samples(48, seed=5), batch_size=16, shuffle=True)
+
+    module = Shuffled(optimizer="adam")
+    before = Before()
+    after = After(before)
+    module.net.eval()
+    callback = RangeTestCallback(**LADDER, verbose=False)
+    trainer(max_steps=1, num_sanity_val_steps=0, callbacks=[before, callback, after]).fit(module)
+    assert callback.result.settings.monitor == "val_loss"
+    assert after.same_state and after.same_grads and after.same_rng and after.same_modes

@@ -28,6 +28,9 @@ def test_two_ddp_ranks_read_the_same_bounds(tmp_path):
     zero, one = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     assert zero["world_size"] == one["world_size"] == 2
     assert zero["losses"] == one["losses"] and len(zero["losses"]) >= 10
+    # the validation loss, pooled over both ranks' batches, read alike on both
+    assert zero["monitor"] == one["monitor"] == "val_loss"
+    assert zero["val_losses"] == one["val_losses"] and len(zero["val_losses"]) >= 5
     assert zero["bounds"] == one["bounds"] == zero["hparams"] == one["hparams"]
     assert 0 < zero["bounds"][0] < zero["bounds"][1]
     # DDP trained both replicas alike after the test

@@ -482,6 +482,12 @@ def test_a_progress_bar_only_when_asked_or_on_a_terminal(capsys):
         (dict(train_loader=[]), "no batches"),
         (dict(train_loader=[{"x": torch.ones(2)}]), r"keys \['x'\]"),
         (dict(criterion=lambda out, t: out), r"scalar loss tensor; received \(4,\)"),
+        (dict(val_step_fn="loss"), "val_step_fn='loss'"),
+        (dict(val_step_fn=lambda b: 1.0), "val_loader=None with .* val_step_fn=<function"),
+        (
+            dict(val_step_fn=lambda b: 1.0, val_loader=const_batches(1), val_accuracy=True),
+            "val_step_fn returns a loss only; received val_step_fn with val_accuracy=True",
+        ),
     ],
 )
 def test_errors_name_the_parameter_and_the_value(kwargs, message):
@@ -626,3 +632,65 @@ def test_validation_batches_of_one_keep_the_running_averages():
     )
     by_hand = val_loss_after_one_update(Normed(), (x[:16], y[:16]), val, 0.05, recalibrate=False)
     assert result.val_losses[0] == pytest.approx(by_hand, rel=1e-5)
+
+
+def test_val_step_fn_measures_the_validation_batches_as_the_criterion_would():
+    """An engine's validation step: the same pooled losses, BatchNorm recalibrated through it."""
+    x, y = normed_data(64, seed=1)
+    val = normed_data(40, seed=2)
+    train_loader = DataLoader(TensorDataset(x, y), batch_size=16)
+    val_loader = DataLoader(TensorDataset(*val), batch_size=16)  # 16, 16 and 8: weighted
+    results, seen = [], []
+    for engine in (False, True):
+        model = Normed()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+        def val_step(batch, model=model):
+            seen.append((model.norm.training, torch.is_grad_enabled()))
+            return torch.nn.functional.cross_entropy(model(batch[0]), batch[1])
+
+        results.append(
+            range_test(
+                model,
+                opt,
+                torch.nn.functional.cross_entropy,
+                train_loader,
+                start_lr=0.05,
+                end_lr=0.5,
+                num_steps=6,
+                val_loader=val_loader,
+                val_every=2,
+                val_step_fn=val_step if engine else None,
+            )
+        )
+    plain, engine = results
+    assert engine.losses.tolist() == plain.losses.tolist()
+    np.testing.assert_allclose(engine.val_losses, plain.val_losses, rtol=1e-6)
+    assert np.isnan(engine.val_losses[1]) and not np.isnan(engine.val_losses[2])
+    # three passes (rungs 0, 2, 4), each three recalibration batches then three in eval mode
+    assert seen == ([(True, False)] * 3 + [(False, False)] * 3) * 3
+
+
+@pytest.mark.parametrize(
+    "returned, error, message",
+    [
+        (torch.ones(2), ValueError, r"val_step_fn must return the batch's loss: .* shape \(2,\)"),
+        ("0.5", TypeError, "val_step_fn must return the batch's loss: .* received a str"),
+    ],
+)
+def test_val_step_fn_that_returns_no_loss_is_named_and_the_model_restored(returned, error, message):
+    model = Scale()
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    with pytest.raises(error, match=message):
+        range_test(
+            model,
+            opt,
+            mean_loss,
+            const_batches(1),
+            start_lr=1.0,
+            end_lr=16.0,
+            num_steps=5,
+            val_loader=const_batches(10),
+            val_step_fn=lambda batch: returned,
+        )
+    assert model.w.item() == 100.0

@@ -11,13 +11,17 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.utilities import GradClipAlgorithmType, rank_zero_info
 from lightning.pytorch.utilities.combined_loader import CombinedLoader
+from lightning.pytorch.utilities.model_helpers import is_overridden
 from lightning.pytorch.utilities.signature_utils import is_param_in_hook_signature
 
 import cyclr.torch
+from cyclr._base import check_choice, check_count
 from cyclr.rangetest import BoundsSuggestion, RangeTest, RangeTestResult
 from cyclr.rangetest.settings import DEFAULT_END_LR, DEFAULT_NUM_STEPS, DEFAULT_START_LR
 from cyclr.torch._engines import MicroBatches, loss_of, scaler_restored
 
+#: The curves the callback can read (its validation passes measure no accuracy).
+_MONITORS = ("loss", "val_loss")
 #: ``on_bounds(trainer, pl_module, bounds)``
 BoundsHook = Callable[["pl.Trainer", "pl.LightningModule", BoundsSuggestion], None]
 
@@ -36,6 +40,16 @@ class RangeTestCallback(pl.Callback):
     called. Afterwards the module's weights and buffers, the optimizer's state
     and learning rates, the scaler, train/eval modes and the random generators
     are exactly what they were (also when the test raised).
+
+    When the module has a ``validation_step`` and the Trainer validation batches,
+    the bounds are read off the validation loss, as everywhere in cyclr (on the
+    fine-tunings of ``python -m bench.suggest_bounds --judging`` the training
+    loss reads the pre-training rate): the first ``val_batches`` batches of the
+    validation loader are kept and measured after every ``val_every``-th rung
+    through ``validation_step``, in eval mode without gradients, with BatchNorm's
+    running averages recalibrated on them (see :func:`cyclr.torch.range_test`).
+    The loss is what ``validation_step`` logs as ``val_metric``
+    (``self.log('val_loss', loss)``), or else what it returns.
 
     Then it writes the suggested bounds into ``pl_module.hparams['base_lr']``
     and ``['max_lr']``, calls ``on_bounds(trainer, pl_module, bounds)`` if
@@ -82,6 +96,13 @@ class RangeTestCallback(pl.Callback):
       progress: a tqdm progress bar on rank 0; ``None`` shows one in a terminal.
       json_path: write the result here as JSON (rank 0).
       verbose: print ``result.summary()`` on rank 0.
+      monitor: the curve read, ``'val_loss'`` or ``'loss'`` (the training loss);
+        ``None``: ``'val_loss'`` when there are validation batches (see above),
+        else ``'loss'``, with a line saying so.
+      val_every: measure the validation loss every this many rungs (the judging
+        study measured one batch every 2 rungs).
+      val_batches: the validation batches measured each time (the loader's first).
+      val_metric: the name ``validation_step`` logs its loss under.
 
     Raises:
       ValueError: naming the parameter and the value received; at fit start, a
@@ -109,6 +130,10 @@ class RangeTestCallback(pl.Callback):
         progress: bool | None = None,
         json_path: str | os.PathLike[str] | None = None,
         verbose: bool = True,
+        monitor: str | None = None,
+        val_every: int = 2,
+        val_batches: int = 1,
+        val_metric: str = "val_loss",
     ) -> None:
         super().__init__()
         # Validated now, not when fit starts.
@@ -136,6 +161,15 @@ class RangeTestCallback(pl.Callback):
         self.reconfigure = bool(reconfigure)
         self.checkpoint_dir, self.progress, self.json_path = checkpoint_dir, progress, json_path
         self.verbose = bool(verbose)
+        self.monitor = None if monitor is None else check_choice("monitor", monitor, _MONITORS)
+        self.val_every = check_count("val_every", val_every)
+        self.val_batches = check_count("val_batches", val_batches)
+        if not isinstance(val_metric, str) or not val_metric:
+            raise ValueError(
+                "val_metric must be the name validation_step logs its loss under; "
+                f"received val_metric={val_metric!r}"
+            )
+        self.val_metric = val_metric
         self.result: RangeTestResult | None = None
         self.bounds: BoundsSuggestion | None = None
 
@@ -196,7 +230,21 @@ class RangeTestCallback(pl.Callback):
         if isinstance(loader, (Mapping, list, tuple)):
             loader = _FirstOfCombined(CombinedLoader(loader, "max_size_cycle"))
         step = _LightningStep(trainer, pl_module, optimizer)
-        with _logging_dropped(pl_module), scaler_restored(step.scaler, optimizer):
+        val_batches = [] if self.monitor == "loss" else self._val_batches(trainer, pl_module)
+        if not val_batches:
+            if self.monitor == "val_loss":
+                raise ValueError(
+                    "monitor='val_loss' needs a validation_step and validation batches; "
+                    f"received a {type(pl_module).__name__} and a Trainer with none"
+                )
+            if self.monitor is None and self.verbose:
+                rank_zero_info(
+                    "RangeTestCallback: no validation_step or validation batches; the bounds "
+                    "read the training loss"
+                )
+        logged: dict[str, Any] = {}
+        validate = _LightningValidation(trainer, pl_module, logged, self.val_metric)
+        with _logging_to(pl_module, logged), scaler_restored(step.scaler, optimizer):
             return cyclr.torch.range_test(
                 pl_module,
                 optimizer,
@@ -206,8 +254,33 @@ class RangeTestCallback(pl.Callback):
                 checkpoint_dir=self.checkpoint_dir,
                 progress=self.progress,
                 json_path=self.json_path,
+                val_loader=val_batches or None,
+                val_every=self.val_every,
+                val_step_fn=validate if val_batches else None,
                 **self.ladder,
             )
+
+    def _val_batches(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> list[Any]:
+        """The first ``val_batches`` batches of the (first) validation loader, kept."""
+        if not is_overridden("validation_step", pl_module):
+            return []
+        trainer.fit_loop.epoch_loop.val_loop.setup_data()  # what fit does before validating
+        loaders = trainer.val_dataloaders
+        if loaders is None:
+            return []
+        if isinstance(loaders, Mapping):
+            loaders = list(loaders.values())
+        if isinstance(loaders, (list, tuple)):
+            if not loaders:
+                return []
+            loaders = loaders[0]
+        batches = []
+        with torch.random.fork_rng(devices=[]):  # a shuffling loader draws from torch's CPU rng
+            for batch in loaders:
+                batches.append(batch)
+                if len(batches) == self.val_batches:
+                    break
+        return batches
 
 
 class _FirstOfCombined:
@@ -264,15 +337,66 @@ class _LightningStep:
         return total / len(micro_batches)
 
 
-@contextlib.contextmanager
-def _logging_dropped(pl_module: pl.LightningModule) -> Iterator[None]:
-    """``self.log`` and ``self.log_dict`` do nothing inside (no loop collects them yet)."""
+class _LightningValidation:
+    """A validation batch's loss by ``validation_step``: logged as ``metric``, or returned."""
 
-    def drop(*args: Any, **kwargs: Any) -> None:
-        return None
+    def __init__(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        logged: dict[str, Any],
+        metric: str,
+    ) -> None:
+        self.trainer, self.pl_module, self.logged, self.metric = trainer, pl_module, logged, metric
+        step = pl_module.validation_step
+        self.takes_batch_idx = is_param_in_hook_signature(step, "batch_idx", min_args=2)
+
+    def __call__(self, batch: Any) -> Any:
+        trainer, strategy = self.trainer, self.trainer.strategy
+        batch = trainer.precision_plugin.convert_input(batch)
+        batch = self.pl_module._on_before_batch_transfer(batch, dataloader_idx=0)
+        batch = strategy.batch_to_device(batch, dataloader_idx=0)
+        self.logged.clear()
+        args = (batch, 0) if self.takes_batch_idx else (batch,)
+        returned = strategy.validation_step(*args)
+        value = self.logged.get(self.metric)
+        if value is None and isinstance(returned, Mapping):
+            value = returned.get("loss", returned.get(self.metric))
+        elif value is None:
+            value = returned
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if value is not None:
+            raise ValueError(
+                f"validation_step's loss {self.metric!r} must be a one-element tensor or a "
+                f"number; received {type(value).__name__}"
+                + (f" of shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else "")
+            )
+        raise ValueError(
+            f"validation_step neither logged {self.metric!r} (it logged "
+            f"{sorted(self.logged) or 'nothing'}) nor returned a loss: pass "
+            "RangeTestCallback(val_metric=...) the name it logs its loss under, or "
+            "monitor='loss' to read the training loss"
+        )
+
+
+@contextlib.contextmanager
+def _logging_to(pl_module: pl.LightningModule, logged: dict[str, Any]) -> Iterator[None]:
+    """``self.log`` and ``self.log_dict`` write into ``logged`` inside, and nowhere else.
+
+    No loop collects them during the test; the validation passes read the loss there.
+    """
+
+    def log(name: str, value: Any, *args: Any, **kwargs: Any) -> None:
+        logged[name] = value
+
+    def log_dict(values: Mapping[str, Any], *args: Any, **kwargs: Any) -> None:
+        logged.update(values)
 
     saved = {name: pl_module.__dict__.get(name) for name in ("log", "log_dict")}
-    pl_module.__dict__["log"] = pl_module.__dict__["log_dict"] = drop
+    pl_module.__dict__["log"], pl_module.__dict__["log_dict"] = log, log_dict
     try:
         yield
     finally:

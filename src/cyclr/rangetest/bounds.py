@@ -232,6 +232,37 @@ def _nearest(x: npt.NDArray[np.float64], point: float) -> int:
     return i if x[i] - point < point - x[i - 1] else i - 1
 
 
+@dataclass(frozen=True)
+class _Landmarks:
+    """Points of the log-lr axis that the ``max_lr`` reading is made of (decades)."""
+
+    middle: float  # the middle of the fall: no reading lies before it
+    done: float  # the first point within ``base_fraction`` of the fall of the bottom
+    bottom: float
+    floor_end: float  # the last point of the floor (within that share) after the bottom
+    climb: float | None  # the first point past ``rise`` of the fall back up; None: no blow-up
+
+
+def _landmarks(
+    x: npt.NDArray[np.float64],
+    s: npt.NDArray[np.float64],
+    top: int,
+    bottom: int,
+    k: BoundsSettings,
+) -> _Landmarks:
+    drop = s[top] - s[bottom]
+    near = k.base_fraction * drop  # "on the floor": within this of the bottom
+    left = np.flatnonzero(s[bottom:] > s[bottom] + near)
+    climbed = np.flatnonzero(s[bottom:] > s[bottom] + k.rise * drop)
+    return _Landmarks(
+        middle=float(x[top] + x[bottom]) / 2.0,
+        done=float(x[int(np.flatnonzero(s[: bottom + 1] <= s[bottom] + near)[0])]),
+        bottom=float(x[bottom]),
+        floor_end=float(x[bottom + int(left[0]) - 1] if left.size else x[-1]),
+        climb=float(x[bottom + int(climbed[0])]) if climbed.size else None,
+    )
+
+
 def _read_max(
     x: npt.NDArray[np.float64],
     s: npt.NDArray[np.float64],
@@ -244,23 +275,17 @@ def _read_max(
     Both readings are points of the log-lr axis ``x``, and so is their mean: nothing
     is rounded to a rung, so a sparse ladder gives the same point as a dense one.
     """
-    drop = s[top] - s[bottom]
-    near = k.base_fraction * drop  # "on the floor": within this of the bottom
-    left = np.flatnonzero(s[bottom:] > s[bottom] + near)
-    floor_end = float(x[bottom + int(left[0]) - 1] if left.size else x[-1])
-    middle = float(x[top] + x[bottom]) / 2.0  # never before the middle of the fall
+    at = _landmarks(x, s, top, bottom, k)
 
     def kept(point: float) -> float:
-        return min(max(point, middle), floor_end)
+        return min(max(point, at.middle), at.floor_end)
 
-    climbed = np.flatnonzero(s[bottom:] > s[bottom] + k.rise * drop)
-    if not climbed.size:
+    if at.climb is None:
         # No blow-up on this ladder: the bottom is wherever the noise puts it on the
         # floor, so read where the fall is all but done instead.
-        done = int(np.flatnonzero(s[: bottom + 1] <= s[bottom] + near)[0])
-        return kept(float(x[done]))
-    before_bottom = max(float(x[bottom]) - k.lag, middle)
-    from_climb = kept(float(x[bottom + climbed[0]]) - math.log10(k.backoff))
+        return kept(at.done)
+    before_bottom = max(at.bottom - k.lag, at.middle)
+    from_climb = kept(at.climb - math.log10(k.backoff))
     return kept((before_bottom + from_climb) / 2.0)
 
 

@@ -107,12 +107,12 @@ def _scalar(loss: Any, source: str) -> torch.Tensor:
     return loss.reshape(())
 
 
-def _step_fn_loss(value: Any) -> float:
-    """The loss ``step_fn`` returned, as a float: a one-element tensor or a Python number."""
+def _step_fn_loss(value: Any, name: str = "step_fn") -> float:
+    """The loss ``name`` returned, as a float: a one-element tensor or a Python number."""
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
             raise ValueError(
-                "step_fn must return the batch's loss: a tensor with one element or a "
+                f"{name} must return the batch's loss: a tensor with one element or a "
                 f"Python float; received a tensor of shape {tuple(value.shape)}"
             )
         return float(value.detach().reshape(()))
@@ -120,7 +120,7 @@ def _step_fn_loss(value: Any) -> float:
         return float(value)
     hint = "; return outputs.loss" if getattr(value, "loss", None) is not None else ""
     raise TypeError(
-        "step_fn must return the batch's loss: a tensor with one element or a Python "
+        f"{name} must return the batch's loss: a tensor with one element or a Python "
         f"float; received a {type(value).__name__}{hint}"
     )
 
@@ -157,6 +157,7 @@ class _Trainer:
         criterion: Callable[..., Any] | None,
         batch_fn: Callable[[Any], tuple[Any, Any]],
         step_fn: Callable[[Any], Any] | None,
+        val_step_fn: Callable[[Any], Any] | None,
         device: torch.device,
         accumulation_steps: int,
         amp_dtype: torch.dtype | None,
@@ -166,6 +167,7 @@ class _Trainer:
     ) -> None:
         self.model, self.optimizer, self.criterion = model, optimizer, criterion
         self.batch_fn, self.step_fn, self.device = batch_fn, step_fn, device
+        self.val_step_fn = val_step_fn
         self.accumulation_steps, self.amp_dtype = accumulation_steps, amp_dtype
         self.grad_scaler, self.max_grad_norm = grad_scaler, max_grad_norm
         self.val_accuracy = val_accuracy
@@ -193,6 +195,13 @@ class _Trainer:
             outputs = _forward(self.model, inputs)
             loss = self.criterion(outputs, targets)
         return _scalar(loss, "criterion"), outputs, targets, _batch_size(targets)
+
+    def _val_loss(self, batch: Any) -> tuple[torch.Tensor | float, Any, Any, int]:
+        """A validation batch's loss (``val_step_fn``'s when given), outputs, targets, size."""
+        if self.val_step_fn is None:
+            return self._loss(batch)
+        loss = _step_fn_loss(self.val_step_fn(batch), "val_step_fn")
+        return loss, None, None, _batch_size(batch)
 
     def set_lr(self, lr: float) -> None:
         """Every group's lr: the rung's ``lr`` times the group's ratio."""
@@ -261,7 +270,7 @@ class _Trainer:
         used = 0
         for batch in loader:
             try:
-                self._loss(batch)
+                self._val_loss(batch)
             except ValueError as error:  # a batch of one: no variance to measure
                 if "more than 1 value per channel" not in str(error):
                     raise
@@ -272,7 +281,7 @@ class _Trainer:
     def _evaluate(self, loader: Any) -> tuple[float, float, float]:
         loss_sum = correct = count = 0.0
         for batch in loader:
-            loss, outputs, targets, n = self._loss(batch)
+            loss, outputs, targets, n = self._val_loss(batch)
             loss_sum += float(loss) * n
             count += n
             if self.val_accuracy:
@@ -383,6 +392,7 @@ def range_test(
     max_grad_norm: float | None = None,
     batch_fn: Callable[[Any], tuple[Any, Any]] | None = None,
     step_fn: Callable[[Any], Any] | None = None,
+    val_step_fn: Callable[[Any], Any] | None = None,
     device: torch.device | str | None = None,
     beta: float = 0.98,
     diverge_factor: float = 4.0,
@@ -468,8 +478,8 @@ def range_test(
       step_mode: ``'exp'`` (geometric ladder) or ``'linear'``.
       val_loader: when given, the whole loader's loss is measured after the update
         of every ``val_every``-th rung (NaN at the others), in eval mode, through
-        ``criterion`` or, when it is ``None`` (``step_fn`` too), through the
-        model's own loss (its batches hold the labels). A BatchNorm layer that
+        ``val_step_fn``, else ``criterion`` or, when it is ``None`` (``step_fn``
+        too), the model's own loss (its batches hold the labels). A BatchNorm layer that
         trains in batch-statistics mode is measured with its running averages
         recalibrated on the loader (one more forward pass over it, in train mode;
         the averages are put back afterwards): a range test's averages lag the
@@ -502,6 +512,11 @@ def range_test(
       step_fn: ``step_fn(batch) -> loss``, one training step by an engine (see
         above): the loss is a one-element tensor or a Python float. Batches
         reach it as the loader yields them (the engine places them).
+      val_step_fn: ``val_step_fn(batch) -> loss``, one validation batch's mean loss
+        as the engine computes it (a Lightning module's ``validation_step``),
+        called in eval mode under ``torch.no_grad()`` with the batch as
+        ``val_loader`` yields it; the passes weight batches by their size. Default:
+        ``criterion``, or the model's own loss. Not with ``val_accuracy``.
       device: where batches go (with ``step_fn``: validation batches only);
         default, the device of the model's first parameter.
       beta: the smoothing decay (see ``cyclr.rangetest.RangeTest``).
@@ -541,6 +556,7 @@ def range_test(
         criterion,
         batch_fn,
         step_fn,
+        val_step_fn,
         accumulation_steps,
         val_every,
         val_loader,
@@ -570,6 +586,7 @@ def range_test(
         criterion=criterion,
         batch_fn=batch_fn or default_batch,
         step_fn=step_fn,
+        val_step_fn=val_step_fn,
         device=device,
         accumulation_steps=accumulation_steps,
         amp_dtype=amp_dtype,
@@ -666,6 +683,7 @@ def _check_arguments(
     criterion: Any,
     batch_fn: Any,
     step_fn: Any,
+    val_step_fn: Any,
     accumulation_steps: Any,
     val_every: Any,
     val_loader: Any,
@@ -726,10 +744,22 @@ def _check_arguments(
             "batch_fn makes the (inputs, targets) a criterion reads; with criterion=None the "
             f"batch goes to the model as it is; received batch_fn={batch_fn!r}"
         )
-    if val_loader is None and (val_accuracy or monitor in ("val_loss", "val_accuracy")):
+    if val_step_fn is not None and not callable(val_step_fn):
+        raise ValueError(
+            f"val_step_fn must be callable or None; received val_step_fn={val_step_fn!r}"
+        )
+    if val_loader is None and (
+        val_accuracy or monitor in ("val_loss", "val_accuracy") or val_step_fn is not None
+    ):
         raise ValueError(
             "validation needs a val_loader; received val_loader=None with "
-            f"val_accuracy={val_accuracy!r}, monitor={monitor!r}"
+            f"val_accuracy={val_accuracy!r}, monitor={monitor!r}, val_step_fn={val_step_fn!r}"
+        )
+    if val_step_fn is not None and (val_accuracy or monitor == "val_accuracy"):
+        raise ValueError(
+            "val_accuracy reads the criterion's (outputs, targets); val_step_fn returns a "
+            f"loss only; received val_step_fn with val_accuracy={val_accuracy!r}, "
+            f"monitor={monitor!r}"
         )
     if criterion is None and (val_accuracy or monitor == "val_accuracy"):
         raise ValueError(
