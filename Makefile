@@ -51,7 +51,7 @@ test-oldest:
 # The bench extra holds the peers they run live (torch-lr-finder).
 # JUDGING=1 adds the bounds reading's judging study (bench.suggest_bounds --judging: its
 # judging and moved tasks, 10 seeds, about 55 minutes on 2 workers, then bench.curve_landmarks
-# on its tasks, about 25 minutes more); TRANSFORMER=1 adds the
+# and bench.bounds_check on its tasks, about 25 and 15 minutes more); TRANSFORMER=1 adds the
 # char transformer's cost to a good loss (bench.time_to_accuracy --dataset transformer,
 # about 12 minutes).
 BENCHES ?= schedule_speed overhead suggest_bounds ladders bn_validation finder_peers time_to_accuracy
@@ -59,6 +59,7 @@ bench: install
 	@for name in $(BENCHES); do echo "== python -m bench.$$name"; $(PY) -m bench.$$name || exit 1; done
 	@if [ -n "$(JUDGING)" ]; then $(PY) -m bench.suggest_bounds --judging --seeds 10 --workers 2 || exit 1; fi
 	@if [ -n "$(JUDGING)" ]; then $(PY) -m bench.curve_landmarks || exit 1; fi
+	@if [ -n "$(JUDGING)" ]; then $(PY) -m bench.bounds_check || exit 1; fi
 	@if [ -n "$(TRANSFORMER)" ]; then $(PY) -m bench.time_to_accuracy --dataset transformer || exit 1; fi
 	$(PY) -m bench.readme_results
 

@@ -29,6 +29,7 @@ SECTIONS = [
         "The cheaper judging and fitting tasks over 30 seeds",
     ),
     ("curve_landmarks.md", "What the range-test curve shows: its landmarks and the best rate"),
+    ("bounds_check.md", "A candidate beyond the curve: the reading checked by a short run"),
     ("bn_validation.md", "BatchNorm and the validation reading"),
     ("ladders.md", "The bounds on six ladders"),
     ("finder_peers.md", "The range test against other finders"),

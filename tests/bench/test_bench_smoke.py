@@ -461,3 +461,29 @@ def test_curve_landmarks_quick_orders_the_landmarks_and_reads_the_study(
         assert done_ <= bottom <= floor_end <= climb
         assert reading <= floor_end
         assert ratio == pytest.approx(reading / best, rel=0.06)
+
+
+@pytest.mark.slow
+def test_bounds_check_quick_keeps_one_of_its_two_candidates(tmp_path, committed_results):
+    pytest.importorskip("torch")
+    out = tmp_path / "c.md"
+    done = run_bench("bounds_check", "--quick", "--workers", "1", "--out", out)
+    assert done.returncode == 0, done.stderr[-2000:]
+    written = out.read_text()
+    assert_header(
+        written, f".venv/bin/python -m bench.bounds_check --quick --workers 1 --out {out}"
+    )
+    for task in ("| Friedman-1 MLP | judging | SGD |", "| digits ResNet | fitting | Adam |"):
+        rows = [line.split(" | ") for line in written.splitlines() if line.startswith(task)]
+        assert [row[3] for row in rows] == [
+            "the reading",
+            "the reading / 3",
+            "the better by a short run",
+        ]
+        reading, lower, kept = (row[4] for row in rows)
+        high, low = (float(pair.split(" .. ")[1]) for pair in (reading, lower))
+        assert low == pytest.approx(high / 3, rel=0.05)
+        # the run kept is one of the two candidates, and says which
+        assert kept in (reading, lower)
+        assert rows[2][7].strip(" |") == ("1/1" if kept == lower else "0/1")
+        assert rows[2][5] in (rows[0][5], rows[1][5])  # its regret is that candidate's

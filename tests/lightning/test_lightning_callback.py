@@ -339,3 +339,18 @@ def test_with_validation_everything_is_put_back_too():
     trainer(max_steps=1, num_sanity_val_steps=0, callbacks=[before, callback, after]).fit(module)
     assert callback.result.settings.monitor == "val_loss"
     assert after.same_state and after.same_grads and after.same_rng and after.same_modes
+
+
+def test_with_several_validation_loaders_the_first_is_read_as_lightning_calls_the_step():
+    class Two(Validated):
+        def val_dataloader(self):
+            return [super().val_dataloader(), []]
+
+        def validation_step(self, batch, batch_idx, dataloader_idx=None):
+            assert dataloader_idx == 0  # Lightning passes it with several loaders
+            return super().validation_step(batch, batch_idx)
+
+    one, two = (RangeTestCallback(**LADDER, verbose=False) for _ in range(2))
+    trainer(max_steps=0, num_sanity_val_steps=0, callbacks=[one]).fit(Validated())
+    trainer(max_steps=0, num_sanity_val_steps=0, callbacks=[two]).fit(Two())
+    np.testing.assert_array_equal(two.result.val_losses, one.result.val_losses)

@@ -3,6 +3,7 @@
 import pathlib
 import re
 
+import numpy as np
 import pytest
 
 pytest.importorskip("lightning")
@@ -13,7 +14,7 @@ PAGE = pathlib.Path(__file__).parents[2] / "docs" / "getting-started" / "lightni
 def test_the_guides_examples_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     blocks = re.findall(r"```python\n(.*?)```", PAGE.read_text(), flags=re.S)
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     scope = {}
     exec(compile(blocks[0], str(PAGE), "exec"), scope)
     model, finder = scope["model"], scope["finder"]
@@ -21,4 +22,9 @@ def test_the_guides_examples_run(tmp_path, monkeypatch):
     assert (model.hparams.base_lr, model.hparams.max_lr) == tuple(finder.bounds)
     assert scope["trainer"].lr_scheduler_configs[0].scheduler.step_count == 4 * 16
     exec(compile(blocks[1], str(PAGE), "exec"), scope)
+    result = scope["finder"].result
+    assert result.settings.monitor == "val_loss"
+    assert (result.val_losses[::2] > 0).all() and np.isnan(result.val_losses[1::2]).all()
+    assert (scope["model"].hparams.base_lr, scope["model"].hparams.max_lr) == tuple(result.bounds())
+    exec(compile(blocks[2], str(PAGE), "exec"), scope)
     assert scope["monitor"] in scope["trainer"].callbacks

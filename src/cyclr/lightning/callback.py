@@ -350,6 +350,8 @@ class _LightningValidation:
         self.trainer, self.pl_module, self.logged, self.metric = trainer, pl_module, logged, metric
         step = pl_module.validation_step
         self.takes_batch_idx = is_param_in_hook_signature(step, "batch_idx", min_args=2)
+        # several validation loaders: Lightning passes the loader's index; the test's is 0
+        self.takes_loader_idx = is_param_in_hook_signature(step, "dataloader_idx", min_args=3)
 
     def __call__(self, batch: Any) -> Any:
         trainer, strategy = self.trainer, self.trainer.strategy
@@ -357,8 +359,8 @@ class _LightningValidation:
         batch = self.pl_module._on_before_batch_transfer(batch, dataloader_idx=0)
         batch = strategy.batch_to_device(batch, dataloader_idx=0)
         self.logged.clear()
-        args = (batch, 0) if self.takes_batch_idx else (batch,)
-        returned = strategy.validation_step(*args)
+        args = (batch, 0, 0) if self.takes_loader_idx else (batch, 0)
+        returned = strategy.validation_step(*(args if self.takes_batch_idx else (batch,)))
         value = self.logged.get(self.metric)
         if value is None and isinstance(returned, Mapping):
             value = returned.get("loss", returned.get(self.metric))
@@ -390,10 +392,12 @@ def _logging_to(pl_module: pl.LightningModule, logged: dict[str, Any]) -> Iterat
     """
 
     def log(name: str, value: Any, *args: Any, **kwargs: Any) -> None:
-        logged[name] = value
+        # detached: a training loss kept here must not keep its graph alive
+        logged[name] = value.detach() if isinstance(value, torch.Tensor) else value
 
     def log_dict(values: Mapping[str, Any], *args: Any, **kwargs: Any) -> None:
-        logged.update(values)
+        for name, value in values.items():
+            log(name, value)
 
     saved = {name: pl_module.__dict__.get(name) for name in ("log", "log_dict")}
     pl_module.__dict__["log"], pl_module.__dict__["log_dict"] = log, log_dict
