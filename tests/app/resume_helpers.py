@@ -9,6 +9,16 @@ import time
 from pathlib import Path
 
 
+def ctrl_c_reaches_python() -> None:
+    """``preexec_fn`` of a child to be sent Ctrl-C: SIGINT at its default action.
+
+    A shell starts background jobs with SIGINT ignored (``make test &``, ``nohup ... &``),
+    children inherit that, and Python then never raises ``KeyboardInterrupt``: the run
+    would not notice the Ctrl-C these tests send. A terminal user's Ctrl-C is not ignored.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def checkpoint_epoch(run: Path) -> int:
     try:
         return int(json.loads((run / "checkpoint.json").read_text())["epoch"])
@@ -30,6 +40,7 @@ def interrupt_after(args, cwd: Path, run: Path, epoch: int, how: int, env=None) 
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ctrl_c_reaches_python,
     )
     deadline = time.time() + 120
     while checkpoint_epoch(run) < epoch and proc.poll() is None and time.time() < deadline:

@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("torch")
 
 from cli_helpers import read_csv
+from resume_helpers import ctrl_c_reaches_python
 
 
 def test_ctrl_c_leaves_a_readable_partial_run(tmp_path):
@@ -38,6 +39,7 @@ def test_ctrl_c_leaves_a_readable_partial_run(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ctrl_c_reaches_python,
     )
     deadline = time.time() + 120
     while not (out / "metrics.csv").exists() and time.time() < deadline:
