@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import dataclasses
+import math
 import multiprocessing
 import statistics
 import sys
@@ -34,6 +35,7 @@ from bench.judging import JUDGING, Judging
 from bench.suggest_bounds import (
     GOAL_PERCENT,
     GOAL_POINTS,
+    JUDGING_RESULTS,
     QUICK_BUDGET,
     fmt_pair,
     judging_range_test,
@@ -42,7 +44,6 @@ from bench.suggest_bounds import (
     verdict,
 )
 
-STUDY = common.RESULTS / "suggest_bounds_judging.md"
 QUICK = ("Friedman-1 MLP / SGD", "digits ResNet / Adam")
 LOWER = 3.0  # the second candidate: both bounds divided by this
 METHODS = ("the reading", f"the reading / {LOWER:g}", "the better by a short run")
@@ -97,7 +98,7 @@ def rows_of(job: Judging, found: dict[str, list]) -> list[tuple[str, ...]]:
         median = (statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs))
         lowered = sum(p[1] < r[1] for p, (_, r) in zip(pairs, found[METHODS[0]], strict=True))
         kept = f"{lowered}/{len(pairs)}" if name == METHODS[2] else "—"
-        error = "—" if se != se else f"{se:.2f}"
+        error = "—" if math.isnan(se) else f"{se:.2f}"  # one seed: no error to give
         rows.append(
             (
                 job.name,
@@ -126,7 +127,7 @@ def main(argv=None) -> int:
         raise common.BenchError(f"--workers must be at least 1; received --workers={args.workers}")
     out = common.output_path("bounds_check", quick=args.quick, out=args.out)
     started, t0 = common.start(), time.time()
-    best = best_pairs(STUDY.read_text())
+    best = best_pairs(JUDGING_RESULTS.read_text())
     jobs = [job for job in JUDGING if not args.quick or job.label in QUICK]
     seeds = range(1 if args.quick else args.seeds)
     n = len(jobs)
@@ -150,12 +151,13 @@ def main(argv=None) -> int:
         ),
         rows,
     )
+    study = JUDGING_RESULTS.relative_to(common.ROOT)
     note = (
         "The reading: `result.bounds()` of the study's range test (`cyclr.torch.range_test` "
         "at its defaults, the validation loss read). The short runs: a quarter of the "
         "task's updates, the same number of cycles, scored on the validation split; the "
         "better one is trained in full and scored on the test split like the others. "
-        f"Regret against the study's best grid pair (`{STUDY.relative_to(common.ROOT)}`), "
+        f"Regret against the study's best grid pair (`{study}`), "
         "trained here on the same seeds, in accuracy points or % of its loss, ± its "
         f"standard error seed by seed; goal: {GOAL_POINTS} points or {GOAL_PERCENT:g}% "
         "('met' when regret + 2 s.e. is within it, 'missed' when regret - 2 s.e. is past "

@@ -25,16 +25,13 @@ import statistics
 import sys
 import time
 
-import numpy as np
 import torch
 
 from bench import common
 from bench.judging import JUDGING, Judging
-from bench.suggest_bounds import GOAL_PERCENT, GOAL_POINTS, judging_range_test
-from cyclr.rangetest import BoundsSettings, bounds_curve
-from cyclr.rangetest.bounds import _landmarks
+from bench.suggest_bounds import GOAL_PERCENT, GOAL_POINTS, JUDGING_RESULTS, judging_range_test
+from cyclr.rangetest.bounds import _reading_landmarks
 
-STUDY = common.RESULTS / "suggest_bounds_judging.md"
 QUICK = ("Friedman-1 MLP / SGD", "digits ResNet / Adam")
 POINTS = ("done", "bottom", "floor_end", "climb")
 
@@ -74,12 +71,8 @@ def landmarks(job: Judging, seed: int) -> dict[str, float | None]:
     data = job.data()
     result = judging_range_test(job, job.build(seed, data), data, seed)
     lrs, values, mode = result.curve()
-    every = (result.lrs.size - 1) / max(lrs.size - 1, 1)
-    k = BoundsSettings(delay=round(BoundsSettings().delay / every))  # as result.bounds() reads
-    rates, s = bounds_curve(lrs, values, mode=mode, settings=k)
-    x = np.log10(rates)
-    bottom = int(np.argmin(s))
-    at = _landmarks(x, s, int(np.argmax(s[: bottom + 1])), bottom, k)
+    # read as result.bounds() reads it: the same settings, the same code
+    at = _reading_landmarks(lrs, values, mode, result._reading_settings(lrs, None))
     found: dict[str, float | None] = {"reading": result.bounds().max_lr}
     for name in POINTS:
         point = getattr(at, name)
@@ -98,7 +91,7 @@ def main(argv=None) -> int:
     out = common.output_path("curve_landmarks", quick=args.quick, out=args.out)
     torch.set_num_threads(1)
     started, t0 = common.start(), time.time()
-    grid = grid_max_lrs(STUDY.read_text())
+    grid = grid_max_lrs(JUDGING_RESULTS.read_text())
     jobs = [job for job in JUDGING if not args.quick or job.label in QUICK]
     seeds = range(1 if args.quick else args.seeds)
     rows = []
@@ -141,9 +134,10 @@ def main(argv=None) -> int:
         ),
         rows,
     )
+    study = JUDGING_RESULTS.relative_to(common.ROOT)
     note = (
         "Rates are medians over seeds; the best grid max_lr is the study's "
-        f"(`{STUDY.relative_to(common.ROOT)}`, 10 seeds; its grid steps half a decade, base_lr "
+        f"(`{study}`, 10 seeds; its grid steps half a decade, base_lr "
         f"= max_lr / 3 or / 10); 'within the goal': the grid's max_lr whose better base_lr "
         f"scores within {GOAL_POINTS} points or {GOAL_PERCENT:g}% of the loss of the best "
         "(means over seeds). 'fall done': the first rate within base_fraction of the "

@@ -295,6 +295,8 @@ def record_fixtures(folder):
 #: Validation passes of the judging range tests: every other rung (the validation
 #: curve has 225 points on the default ladder; the reading of it is ``result.bounds``'s).
 JUDGING_VAL_EVERY = 2
+#: The judging study's table (bench.curve_landmarks and bench.bounds_check read its grids).
+JUDGING_RESULTS = common.RESULTS / "suggest_bounds_judging.md"
 #: The issue's goals: regret at most 0.5 accuracy points, or 1% of the test loss.
 GOAL_POINTS, GOAL_PERCENT = 0.5, 1.0
 QUICK_JUDGING_GRID = (1, 3, 5)  # indexes into a task's grid_max, base_lr = max_lr / 3
@@ -730,7 +732,7 @@ def main(argv=None):
         )
     stem = "suggest_bounds_judging" if args.judging else "suggest_bounds"
     partial = args.quick or args.only is not None
-    study = (common.RESULTS / f"{stem}.md").resolve()
+    study = JUDGING_RESULTS.resolve()
     over_study = args.out is not None and Path(args.out).resolve() == study
     if args.only is not None and over_study:
         raise common.BenchError(

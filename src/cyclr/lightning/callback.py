@@ -243,7 +243,11 @@ class RangeTestCallback(pl.Callback):
                     "read the training loss"
                 )
         logged: dict[str, Any] = {}
-        validate = _LightningValidation(trainer, pl_module, logged, self.val_metric)
+        validate = (
+            _LightningValidation(trainer, pl_module, logged, self.val_metric)
+            if val_batches
+            else None
+        )
         with _logging_to(pl_module, logged), scaler_restored(step.scaler, optimizer):
             return cyclr.torch.range_test(
                 pl_module,
@@ -256,7 +260,7 @@ class RangeTestCallback(pl.Callback):
                 json_path=self.json_path,
                 val_loader=val_batches or None,
                 val_every=self.val_every,
-                val_step_fn=validate if val_batches else None,
+                val_step_fn=validate,
                 **self.ladder,
             )
 
@@ -348,10 +352,14 @@ class _LightningValidation:
         metric: str,
     ) -> None:
         self.trainer, self.pl_module, self.logged, self.metric = trainer, pl_module, logged, metric
+        # As Lightning's loop calls it: batch_idx when the step takes it, and with several
+        # validation loaders dataloader_idx too (the test reads the first: 0).
         step = pl_module.validation_step
-        self.takes_batch_idx = is_param_in_hook_signature(step, "batch_idx", min_args=2)
-        # several validation loaders: Lightning passes the loader's index; the test's is 0
-        self.takes_loader_idx = is_param_in_hook_signature(step, "dataloader_idx", min_args=3)
+        self.indexes: tuple[int, ...] = ()
+        if is_param_in_hook_signature(step, "dataloader_idx", min_args=3):
+            self.indexes = (0, 0)
+        elif is_param_in_hook_signature(step, "batch_idx", min_args=2):
+            self.indexes = (0,)
 
     def __call__(self, batch: Any) -> Any:
         trainer, strategy = self.trainer, self.trainer.strategy
@@ -359,8 +367,7 @@ class _LightningValidation:
         batch = self.pl_module._on_before_batch_transfer(batch, dataloader_idx=0)
         batch = strategy.batch_to_device(batch, dataloader_idx=0)
         self.logged.clear()
-        args = (batch, 0, 0) if self.takes_loader_idx else (batch, 0)
-        returned = strategy.validation_step(*(args if self.takes_batch_idx else (batch,)))
+        returned = strategy.validation_step(batch, *self.indexes)
         value = self.logged.get(self.metric)
         if value is None and isinstance(returned, Mapping):
             value = returned.get("loss", returned.get(self.metric))

@@ -10,7 +10,7 @@ import math
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -305,6 +305,47 @@ def _read_base(
     return max(min(point, high - math.log10(k.min_ratio)), float(x[0]))
 
 
+class _Fall(NamedTuple):
+    """The curve the reading reads, from its first positive rate on."""
+
+    rates: npt.NDArray[np.float64]
+    x: npt.NDArray[np.float64]  # log10 of the rates
+    s: npt.NDArray[np.float64]  # the smoothed values (bounds_curve)
+    top: int  # the highest point before the bottom
+    bottom: int  # the lowest point
+    first: int  # the index of the first positive rate in bounds_curve's rates
+
+
+def _fall(lrs: npt.ArrayLike, losses: npt.ArrayLike, mode: str, k: BoundsSettings) -> _Fall:
+    """The curve :func:`suggest_bounds` reads, its top and bottom.
+
+    Raises:
+      ValueError: as :func:`bounds_curve`, or a curve that never falls.
+    """
+    rates, s = bounds_curve(lrs, losses, mode=mode, settings=k)
+    # a linear ladder may start at 0, which has no place on the log axis the reading uses
+    first = int(np.searchsorted(rates, 0.0, side="right"))
+    rates, s = rates[first:], s[first:]
+    bottom = int(np.argmin(s))
+    top = int(np.argmax(s[: bottom + 1]))
+    if bottom == 0 or s[top] - s[bottom] <= 0.0:
+        what = "accuracy never rises" if mode == "accuracy" else "loss never falls"
+        raise ValueError(
+            f"the {what} on this ladder (its best smoothed value is at the first "
+            f"rung, lr={rates[0]!r}); rerun the range test with a lower start_lr"
+        )
+    return _Fall(rates, np.log10(rates), s, top, bottom, first)
+
+
+def _reading_landmarks(
+    lrs: npt.ArrayLike, losses: npt.ArrayLike, mode: str, settings: BoundsSettings | None
+) -> _Landmarks:
+    """The landmarks :func:`suggest_bounds` reads ``max_lr`` from, on this curve."""
+    k = _settings(settings)
+    f = _fall(lrs, losses, mode, k)
+    return _landmarks(f.x, f.s, f.top, f.bottom, k)
+
+
 def suggest_bounds(
     lrs: npt.ArrayLike,
     losses: npt.ArrayLike,
@@ -370,19 +411,7 @@ def suggest_bounds(
     (0.0098, 0.098)
     """
     k = _settings(settings)
-    rates, s = bounds_curve(lrs, losses, mode=mode, settings=k)
-    # a linear ladder may start at 0, which has no place on the log axis the reading uses
-    first = int(np.searchsorted(rates, 0.0, side="right"))
-    rates, s = rates[first:], s[first:]
-    bottom = int(np.argmin(s))
-    top = int(np.argmax(s[: bottom + 1]))
-    if bottom == 0 or s[top] - s[bottom] <= 0.0:
-        what = "accuracy never rises" if mode == "accuracy" else "loss never falls"
-        raise ValueError(
-            f"the {what} on this ladder (its best smoothed value is at the first "
-            f"rung, lr={rates[0]!r}); rerun the range test with a lower start_lr"
-        )
-    x = np.log10(rates)
+    rates, x, s, top, bottom, first = _fall(lrs, losses, mode, k)
     high = _read_max(x, s, top, bottom, k)
     base = _read_base(x, s, top, high, k)
     if high - base < math.log10(k.min_ratio) - 1e-9:

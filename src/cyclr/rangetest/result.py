@@ -177,11 +177,7 @@ class RangeTestResult:
         key = ("bounds", monitor or self.settings.monitor, settings)
         if key not in self._cache:
             lrs, values, mode = self.curve(monitor)
-            k = BoundsSettings() if settings is None else settings
-            if isinstance(k, BoundsSettings) and 1 < lrs.size < self.lrs.size:
-                # a validation curve measured every few rungs: the delay counts updates
-                every = (self.lrs.size - 1) / (lrs.size - 1)
-                k = replace(k, delay=round(k.delay / every))
+            k = self._reading_settings(lrs, settings)
             try:
                 self._cache[key] = suggest_bounds(lrs, values, mode=mode, settings=k)
             except ValueError as error:
@@ -190,6 +186,20 @@ class RangeTestResult:
         if isinstance(found, ValueError):
             raise ValueError(str(found))
         return found
+
+    def _reading_settings(
+        self, lrs: npt.NDArray[np.float64], settings: BoundsSettings | None
+    ) -> BoundsSettings:
+        """``settings`` for reading a curve measured at ``lrs`` (a rung subset).
+
+        A validation curve measured every few rungs is read with the delay in its own
+        points: the delay counts updates.
+        """
+        k = BoundsSettings() if settings is None else settings
+        if isinstance(k, BoundsSettings) and 1 < lrs.size < self.lrs.size:
+            every = (self.lrs.size - 1) / (lrs.size - 1)
+            k = replace(k, delay=round(k.delay / every))
+        return k
 
     def suggestions(self, monitor: str | None = None) -> dict[str, Suggestion | None]:
         """The single-rate readings by name: ``'steepest'``, ``'valley'``, ``'minimum'``.
