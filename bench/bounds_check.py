@@ -31,7 +31,7 @@ import time
 import torch
 
 from bench import common
-from bench.judging import JUDGING, Judging
+from bench.judging import Judging
 from bench.suggest_bounds import (
     GOAL_PERCENT,
     GOAL_POINTS,
@@ -39,6 +39,7 @@ from bench.suggest_bounds import (
     QUICK_BUDGET,
     fmt_pair,
     judging_range_test,
+    judging_scored,
     judging_train,
     regret,
     verdict,
@@ -128,7 +129,7 @@ def main(argv=None) -> int:
     out = common.output_path("bounds_check", quick=args.quick, out=args.out)
     started, t0 = common.start(), time.time()
     best = best_pairs(JUDGING_RESULTS.read_text())
-    jobs = [job for job in JUDGING if not args.quick or job.label in QUICK]
+    jobs = [job for job in judging_scored(best) if not args.quick or job.label in QUICK]
     seeds = range(1 if args.quick else args.seeds)
     n = len(jobs)
     if args.workers > 1:

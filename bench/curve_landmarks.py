@@ -28,8 +28,14 @@ import time
 import torch
 
 from bench import common
-from bench.judging import JUDGING, Judging
-from bench.suggest_bounds import GOAL_PERCENT, GOAL_POINTS, JUDGING_RESULTS, judging_range_test
+from bench.judging import Judging
+from bench.suggest_bounds import (
+    GOAL_PERCENT,
+    GOAL_POINTS,
+    JUDGING_RESULTS,
+    judging_range_test,
+    judging_scored,
+)
 from cyclr.rangetest.bounds import _reading_landmarks
 
 QUICK = ("Friedman-1 MLP / SGD", "digits ResNet / Adam")
@@ -92,7 +98,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     started, t0 = common.start(), time.time()
     grid = grid_max_lrs(JUDGING_RESULTS.read_text())
-    jobs = [job for job in JUDGING if not args.quick or job.label in QUICK]
+    jobs = [job for job in judging_scored(grid) if not args.quick or job.label in QUICK]
     seeds = range(1 if args.quick else args.seeds)
     rows = []
     for job in jobs:

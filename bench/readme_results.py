@@ -28,6 +28,7 @@ SECTIONS = [
         "suggest_bounds_judging_30_seeds.md",
         "The cheaper judging and fitting tasks over 30 seeds",
     ),
+    ("suggest_bounds_fine_tuning.md", "Fine-tuning: the reading a factor 2 lower"),
     ("curve_landmarks.md", "What the range-test curve shows: its landmarks and the best rate"),
     ("bounds_check.md", "A candidate beyond the curve: the reading checked by a short run"),
     ("bn_validation.md", "BatchNorm and the validation reading"),

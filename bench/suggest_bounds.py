@@ -73,7 +73,7 @@ import cyclr
 import cyclr.torch
 from bench import common
 from cyclr.app import datasets, torch_models
-from cyclr.rangetest import minimum, steepest, valley
+from cyclr.rangetest import BoundsSettings, minimum, steepest, valley
 from cyclr.rangetest.settings import DEFAULT_END_LR, DEFAULT_NUM_STEPS, DEFAULT_START_LR
 
 if TYPE_CHECKING:
@@ -306,6 +306,8 @@ QUICK_BUDGET = 4  # a quick run trains a quarter of the updates
 DEFAULT_READING = "suggest_bounds on val_loss (the default)"
 TRAINING_READING = "suggest_bounds on the training loss"
 VAL_ACCURACY_READING = "suggest_bounds on val_accuracy"
+#: The fine-tuning tasks' reading: the default curve, ``BoundsSettings(fine_tuning=True)``.
+FINE_TUNING_READING = "suggest_bounds, fine_tuning=True (for fine-tuning)"
 #: By method, one entry per seed: a score (``None`` where the reading raised), bounds.
 Scores = dict[str, list[float | None]]
 Bounds = dict[str, list[tuple[float, float] | None]]
@@ -377,6 +379,8 @@ def judging_methods(
 
     add(DEFAULT_READING, lambda: result.bounds())  # with a val_loader: the val_loss curve
     add(TRAINING_READING, lambda: result.bounds(monitor="loss"))
+    if job.fine_tuning:
+        add(FINE_TUNING_READING, lambda: result.bounds(settings=BoundsSettings(fine_tuning=True)))
 
     def single(reading: Callable[..., tuple[float, float]]) -> tuple[float, float]:
         lr = float(reading(result.lrs, result.losses)[0])
@@ -607,6 +611,18 @@ def run_judging(
     return table, "\n".join(notes), "\n\n".join(grids)
 
 
+def judging_scored(labels: Iterable[str]) -> list[Judging]:
+    """The judging tasks among ``labels`` (those the study's table has scored), in order;
+    the tasks it has not scored yet are named in the log."""
+    from bench.judging import JUDGING
+
+    scored = set(labels)
+    left = [job.label for job in JUDGING if job.label not in scored]
+    if left:
+        common.log(f"not in {JUDGING_RESULTS.name} yet, left out: {', '.join(left)}")
+    return [job for job in JUDGING if job.label in scored]
+
+
 def judging_main(args: argparse.Namespace, argv: Sequence[str] | None, out: Path | None) -> int:
     """``--judging``: the judging study, its table to stdout and to ``out``."""
     from bench.judging import JUDGING
@@ -640,7 +656,10 @@ def judging_main(args: argparse.Namespace, argv: Sequence[str] | None, out: Path
         "`bench/results/suggest_bounds_judging_first.md`): the validation curve as the "
         "default (the digits ResNet, both fine-tunings), BatchNorm recalibrated in the "
         "validation passes (the shapes ResNet); a new judging task of each kind was added "
-        "(shapes ResNet, GRU fine-tuning, gratings ResNet). The first fitting tasks' table "
+        "(shapes ResNet, GRU fine-tuning, gratings ResNet). A fine-tuning is read with "
+        "`fine_tuning=True` too (`BoundsSettings`: both bounds a factor 2 lower), fitted on "
+        "the two fitting fine-tunings; the gratings fine-tuning was added as a judging task "
+        "before anything was scored on it. The first fitting tasks' table "
         "is `suggest_bounds.md`. "
         "Range test: `cyclr.torch.range_test` at its default ladder "
         f"({DEFAULT_START_LR:g} -> {DEFAULT_END_LR:g}, {DEFAULT_NUM_STEPS} rungs), the task's "

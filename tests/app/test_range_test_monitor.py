@@ -22,6 +22,7 @@ from cyclr.app.workflow import (
     range_test_record,
     range_test_validation,
 )
+from cyclr.rangetest.bounds import FINE_TUNING_DECADES
 
 FIND = ("find", "--framework", "torch", "--num-steps", "100", "--batch-size", "16", "--quiet")
 
@@ -49,6 +50,27 @@ def test_find_reads_the_validation_loss_by_default(cyclr_cli, tmp_path):
     )
     assert "suggested bounds (val_loss)" in proc.stdout
     assert "note:" not in proc.stdout
+
+
+def test_find_fine_tuning_reads_the_same_curve_a_factor_two_lower(cyclr_cli, tmp_path):
+    runs = {}
+    for name, extra in (("plain", ()), ("tuned", ("--fine-tuning",))):
+        proc = cyclr_cli(*FIND, *extra, "--out", tmp_path / name)
+        assert proc.returncode == 0, proc.stderr
+        runs[name] = (
+            cyclr.RangeTestResult.from_json(tmp_path / name / "range_test.json"),
+            json.loads((tmp_path / name / "summary.json").read_text()),
+            proc.stdout,
+        )
+    (plain, plain_summary, _), (tuned, summary, stdout) = runs["plain"], runs["tuned"]
+    assert np.array_equal(plain.val_losses, tuned.val_losses, equal_nan=True)
+    assert not plain.settings.fine_tuning and tuned.settings.fine_tuning
+    assert summary["fine_tuning"] is True and plain_summary["fine_tuning"] is False
+    factor = 10.0**FINE_TUNING_DECADES
+    assert summary["max_lr"] == pytest.approx(plain_summary["max_lr"] / factor, rel=1e-9)
+    assert summary["base_lr"] == pytest.approx(plain_summary["base_lr"] / factor, rel=1e-9)
+    assert (summary["base_lr"], summary["max_lr"]) == tuple(tuned.bounds())
+    assert "suggested bounds (val_loss, fine-tuning)" in stdout
 
 
 def test_find_with_monitor_loss_reads_the_training_loss(cyclr_cli, tmp_path):
@@ -180,6 +202,12 @@ def test_the_fallback_rule_and_the_validation_batch():
     assert monitor == "loss" and note is not None and f"only {len(few.x_val)} validation" in note
     with pytest.raises(ValueError, match="needs at least 32 validation examples; received 14"):
         range_test_validation(few)
-    assert range_test_record("loss", few) == {"monitor": "loss"}
+    assert range_test_record("loss", few) == {"monitor": "loss", "fine_tuning": False}
+    assert range_test_record("val_loss", data, True) == {
+        "monitor": "val_loss",
+        "fine_tuning": True,
+        "val_examples": 256,
+        "val_every": 2,
+    }
     with pytest.raises(ValueError, match="--monitor='val_accuracy'"):
         range_test_monitor("val_accuracy", data)

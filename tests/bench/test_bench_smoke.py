@@ -361,7 +361,13 @@ def test_suggest_bounds_judging_quick_scores_every_reading_on_every_judging_task
     assert_header(
         written, f".venv/bin/python -m bench.suggest_bounds --judging --quick --out {out}"
     )
-    tasks = ("char transformer", "Friedman-1 MLP", "gratings ResNet", "GRU fine-tuning")
+    tasks = (
+        "char transformer",
+        "Friedman-1 MLP",
+        "gratings ResNet",
+        "GRU fine-tuning",
+        "gratings fine-tuning",
+    )
     methods, roles = {}, {}
     for line in written.splitlines():
         if line.startswith("| ") and (" | judging | " in line or " | fitting | " in line):
@@ -375,6 +381,7 @@ def test_suggest_bounds_judging_quick_scores_every_reading_on_every_judging_task
     singles = ["steepest / 4", "valley / 4", "minimum / 4"]
     last = ["best grid pair", "best grid pair x 0.99 (noise)"]
     val_acc = "suggest_bounds on val_accuracy"
+    tuned = "suggest_bounds, fine_tuning=True (for fine-tuning)"
     loss_task = [default, training, *singles, *last]
     accuracy_task = [default, training, *singles, val_acc, *last]
     # the quick run: one optimizer of each judging task; the moved tasks run the same code
@@ -382,7 +389,8 @@ def test_suggest_bounds_judging_quick_scores_every_reading_on_every_judging_task
         "char transformer / AdamW": loss_task,
         "Friedman-1 MLP / SGD": loss_task,
         "gratings ResNet / SGD": accuracy_task,
-        "GRU fine-tuning / AdamW": loss_task,
+        "GRU fine-tuning / AdamW": [default, training, tuned, *singles, *last],
+        "gratings fine-tuning / AdamW": [default, training, tuned, *singles, val_acc, *last],
     }
     assert roles == dict.fromkeys(tasks, "judging")
     assert "## The grids" in written and "**char transformer / AdamW** (mean test loss)" in written

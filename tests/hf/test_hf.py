@@ -249,3 +249,19 @@ def test_an_eval_dataset_is_measured_and_read_for_the_bounds(tmp_path):
     assert plain.val_losses is None and plain.settings.monitor == "loss"
     with pytest.raises(ValueError, match="val_every=-1"):
         cyclr.hf.range_test(t, **LADDER, val_every=-1)
+
+
+def test_fine_tuning_reads_the_same_curve_a_factor_two_lower(tmp_path):
+    from cyclr.rangetest.bounds import FINE_TUNING_DECADES
+
+    t = trainer(tmp_path)
+    t.eval_dataset = Tokens(n=32, seed=1)
+    plain = cyclr.hf.range_test(t, **LADDER, val_every=2)
+    tuned = cyclr.hf.range_test(t, **LADDER, val_every=2, fine_tuning=True)  # t as it was
+    assert tuned.settings.fine_tuning and not plain.settings.fine_tuning
+    np.testing.assert_array_equal(tuned.val_losses, plain.val_losses)
+    lowered = 10.0**FINE_TUNING_DECADES
+    assert tuned.bounds().max_lr == pytest.approx(plain.bounds().max_lr / lowered, rel=1e-12)
+    assert tuned.bounds().base_lr == pytest.approx(plain.bounds().base_lr / lowered, rel=1e-12)
+    with pytest.raises(ValueError, match="fine_tuning=None"):
+        cyclr.hf.range_test(t, **LADDER, fine_tuning=None)

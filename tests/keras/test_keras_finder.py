@@ -170,6 +170,17 @@ def test_find_lr_on_arrays_returns_a_result_with_bounds(tmp_path, png_header):
     path = tmp_path / "rt.png"
     result.plot(str(path))
     assert path.read_bytes()[:8] == png_header
+    # the same test of a model that starts from trained weights: read a factor 2 lower
+    from cyclr.rangetest.bounds import FINE_TUNING_DECADES
+
+    ladder = dict(batch_size=BATCH, start_lr=1e-4, end_lr=10.0, num_steps=60, shuffle=False)
+    keras.utils.set_random_seed(0)
+    plain = ck.find_lr(model, *data(), **ladder)
+    keras.utils.set_random_seed(0)
+    tuned = ck.find_lr(model, *data(), **ladder, fine_tuning=True)
+    assert tuned.settings.fine_tuning and tuned.losses.tolist() == plain.losses.tolist()
+    lowered = 10.0**FINE_TUNING_DECADES
+    assert tuned.bounds().max_lr == pytest.approx(plain.bounds().max_lr / lowered, rel=1e-12)
 
 
 def test_find_lr_reads_a_validation_metric():
@@ -222,6 +233,8 @@ def test_errors_name_the_parameter_and_value():
         ck.LRFinder(1.0, 0.1)
     with pytest.raises(ValueError, match="monitor='val_loss'"):
         ck.LRFinder(monitor="val_loss")
+    with pytest.raises(ValueError, match="fine_tuning='yes'"):
+        ck.LRFinder(fine_tuning="yes")
     model = classifier()
     model.compile(
         keras.optimizers.SGD(ck.CyclicalLearningRate(0.1, 1.0, 2)),

@@ -272,6 +272,22 @@ def test_with_a_validation_step_the_bounds_read_the_validation_loss(val_batches)
     )
 
 
+def test_fine_tuning_reads_the_same_curve_for_fine_tuning():
+    from cyclr.rangetest import BoundsSettings
+
+    module = Validated()
+    reference = plain_range_test(module, list(module.val_dataloader())[:1])
+    callback = RangeTestCallback(**LADDER, fine_tuning=True, verbose=False)
+    trainer(max_steps=0, num_sanity_val_steps=0, callbacks=[callback]).fit(module)
+    result = callback.result
+    assert result.settings.fine_tuning and result.settings.monitor == "val_loss"
+    np.testing.assert_allclose(result.val_losses, reference.val_losses, rtol=1e-6)
+    expected = reference.bounds(settings=BoundsSettings(fine_tuning=True))
+    assert tuple(callback.bounds) == pytest.approx(tuple(expected), rel=1e-9)
+    assert callback.bounds.max_lr < reference.bounds().max_lr
+    assert (module.hparams.base_lr, module.hparams.max_lr) == tuple(callback.bounds)
+
+
 def test_a_validation_step_that_returns_its_loss_needs_no_log():
     module = Validated(logs=None, returns_val=True)
     callback = RangeTestCallback(**LADDER, verbose=False)

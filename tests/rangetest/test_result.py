@@ -72,6 +72,7 @@ def test_json_carries_settings_and_the_suggestions_for_readers():
         "diverge_factor": 4.0,
         "min_steps_before_stop": 5,
         "monitor": "loss",
+        "fine_tuning": False,
     }
     assert set(data["suggestions"]) == {"bounds", "steepest", "valley", "minimum"}
 
@@ -117,6 +118,41 @@ def test_suggestions_of_a_result_are_those_of_its_curve():
     assert found["steepest"] == steepest(result.lrs, result.losses)
     assert found["valley"] == valley(result.lrs, result.losses)
     assert found["minimum"] == minimum(result.lrs, result.losses)
+
+
+def recorded_fine_tuning(n=120):
+    _lrs, losses = sigmoid_curve(n)
+    test = RangeTest(1e-5, 10.0, n, fine_tuning=True)
+    for loss in losses:
+        if not test.record(loss):
+            break
+    return test.result()
+
+
+def test_a_fine_tuning_test_reads_its_bounds_for_fine_tuning_and_keeps_it_in_json():
+    from cyclr.rangetest import BoundsSettings, suggest_bounds
+    from cyclr.rangetest.bounds import FINE_TUNING_DECADES
+
+    plain, tuned = recorded(), recorded_fine_tuning()
+    assert tuned.settings.fine_tuning and not plain.settings.fine_tuning
+    assert tuned.losses.tolist() == plain.losses.tolist()
+    lowered = 10.0**FINE_TUNING_DECADES
+    assert tuned.bounds().max_lr == pytest.approx(plain.bounds().max_lr / lowered, rel=1e-12)
+    assert tuned.bounds() == suggest_bounds(
+        tuned.lrs, tuned.losses, settings=BoundsSettings(fine_tuning=True)
+    )
+    # settings given are read as given; the plain test read for fine-tuning agrees
+    assert tuned.bounds(settings=BoundsSettings()) == plain.bounds()
+    assert plain.bounds(settings=BoundsSettings(fine_tuning=True)) == tuned.bounds()
+    assert "suggested bounds (loss, fine-tuning)" in tuned.summary()
+    again = RangeTestResult.from_json(tuned.to_json())
+    assert again.settings.fine_tuning and again.bounds() == tuned.bounds()
+    # a result written before fine_tuning existed reads as trained from scratch
+    old = json.loads(plain.to_json())
+    del old["settings"]["fine_tuning"]
+    assert RangeTestResult.from_dict(old).settings.fine_tuning is False
+    with pytest.raises(ValueError, match=r"fine_tuning must be True or False.*fine_tuning=1"):
+        RangeTestSettings(fine_tuning=1)
 
 
 def test_suggestions_that_cannot_be_read_are_none():

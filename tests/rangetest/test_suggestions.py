@@ -19,7 +19,7 @@ from cyclr.rangetest import (
     suggest_bounds,
     valley,
 )
-from cyclr.rangetest.bounds import window_rungs
+from cyclr.rangetest.bounds import FINE_TUNING_DECADES, window_rungs
 
 
 def read(lrs, losses, mode="loss", **knobs):
@@ -262,6 +262,26 @@ def test_bad_rise_or_backoff_raises_naming_it(name, value, message):
     lrs, noisy, _ = sigmoid_curve()
     with pytest.raises(ValueError, match=f"{message}.*{name}={value!r}"):
         read(lrs, noisy, **{name: value})
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fine_tuning_reads_both_bounds_a_factor_two_lower(seed):
+    lrs, noisy, _ = sigmoid_curve(seed=seed)
+    plain = read(lrs, noisy)
+    tuned = read(lrs, noisy, fine_tuning=True)
+    factor = 10.0**FINE_TUNING_DECADES
+    assert FINE_TUNING_DECADES == 0.3 and round(factor, 2) == 2.0
+    assert tuned.base_lr == pytest.approx(plain.base_lr / factor, rel=1e-12)
+    assert tuned.max_lr == pytest.approx(plain.max_lr / factor, rel=1e-12)
+    assert tuned.max_index < plain.max_index and tuned.base_index < plain.base_index
+    assert_nearest(lrs, tuned)
+
+
+def test_fine_tuning_must_be_a_bool():
+    lrs, noisy, _ = sigmoid_curve()
+    with pytest.raises(ValueError, match=r"fine_tuning must be True or False.*fine_tuning='yes'"):
+        read(lrs, noisy, fine_tuning="yes")
+    assert BoundsSettings(fine_tuning=np.bool_(True)).fine_tuning is True
 
 
 @pytest.mark.parametrize("n", [0, 1, MIN_POINTS - 1])

@@ -90,6 +90,8 @@ class CompareSettings:
         training loss) or ``'val_loss'`` (the command line's default: a batch of the
         validation split, see :func:`cyclr.app.workflow.range_test_monitor`, which
         falls back to ``'loss'`` without one).
+      fine_tuning: the model starts from trained weights: the range tests' bounds are
+        read for fine-tuning (``BoundsSettings(fine_tuning=True)``).
 
     Raises:
       ValueError: naming the setting and the value received.
@@ -110,6 +112,7 @@ class CompareSettings:
     grid: Mapping[str, Sequence[float]] | tuple[tuple[str, tuple[float, ...]], ...] = ()
     amp: str | None = None
     monitor: str = "loss"
+    fine_tuning: bool = False
 
     def __post_init__(self):
         # Accept any mapping or pairs; keep a sorted tuple, so the settings stay hashable.
@@ -347,6 +350,7 @@ def compare(
             stem=f"range_test_{optimizer}",
             progress=progress,
             monitor=monitor,
+            fine_tuning=settings.fine_tuning,
         )
         log(
             f"range test ({optimizer}): base_lr={r.base_lr:.3g} max_lr={r.max_lr:.3g} "

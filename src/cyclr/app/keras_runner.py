@@ -198,12 +198,15 @@ class KerasRunner:
         num_steps: int,
         progress: bool | None = None,
         monitor: str = "loss",
+        fine_tuning: bool = False,
     ):
         """A range test on the current model; it leaves weights and optimizer as they were.
 
         ``monitor='val_loss'``: the validation batch of
         :func:`cyclr.app.workflow.range_test_validation` is evaluated every
         :data:`~cyclr.app.workflow.RANGE_TEST_VAL_EVERY` rungs, and the result reads it.
+        ``fine_tuning``: the model starts from trained weights (the result's bounds are
+        read for fine-tuning).
         """
         self.model.compile(
             optimizer=self.optimizer(optimizer, start_lr, 0.9 if optimizer == "sgd" else None),
@@ -226,6 +229,7 @@ class KerasRunner:
             validation_batch_size=None if validation is None else len(validation[0]),  # 1 batch
             val_every=RANGE_TEST_VAL_EVERY,
             monitor=monitor,
+            fine_tuning=fine_tuning,
             verbose=1 if progress else 0,
         )
 

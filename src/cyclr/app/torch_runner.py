@@ -200,12 +200,15 @@ class TorchRunner:
         num_steps: int,
         progress: bool | None = None,
         monitor: str = "loss",
+        fine_tuning: bool = False,
     ):
         """A range test on the current model; it leaves the model as it found it.
 
         ``monitor='val_loss'``: the validation batch of
         :func:`cyclr.app.workflow.range_test_validation` is measured every
         :data:`~cyclr.app.workflow.RANGE_TEST_VAL_EVERY` rungs, and the result reads it.
+        ``fine_tuning``: the model starts from trained weights (the result's bounds are
+        read for fine-tuning).
         """
         opt = self.optimizer(optimizer, start_lr, 0.9 if optimizer == "sgd" else None)
         # one batch, on the device already: a list of one (inputs, targets) pair
@@ -223,6 +226,7 @@ class TorchRunner:
             val_loader=val_loader,
             val_every=RANGE_TEST_VAL_EVERY,
             monitor=monitor,
+            fine_tuning=fine_tuning,
             progress=progress,
         )
 

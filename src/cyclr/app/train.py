@@ -52,6 +52,8 @@ class TrainSpec:
       progress: progress bars (None: on a terminal; False: ``--quiet``).
       monitor: the curve the range test's rates are read from: ``'loss'`` or
         ``'val_loss'`` (resolved by :func:`cyclr.app.workflow.range_test_monitor`).
+      fine_tuning: the model starts from trained weights: the range test's bounds are
+        read for fine-tuning (``BoundsSettings(fine_tuning=True)``).
     """
 
     policy: str
@@ -73,6 +75,7 @@ class TrainSpec:
     loss: str | None = None
     progress: bool | None = None
     monitor: str = "loss"
+    fine_tuning: bool = False
 
 
 def run_length(spec: TrainSpec, data: Any) -> tuple[int, int]:
@@ -141,7 +144,14 @@ def _rates(spec: TrainSpec, runner: Any, out: Path, say: Callable[[str], None]) 
         return Rates(spec.base_lr, spec.max_lr, fixed_lr=spec.max_lr, source="--base-lr/--max-lr")
     if needs_range_test(spec.policy) is None:
         return Rates(math.nan, math.nan, source="none (policy needs no range test)")
-    rates = find_bounds(runner, spec.optimizer, *spec.range_test, out, monitor=spec.monitor)
+    rates = find_bounds(
+        runner,
+        spec.optimizer,
+        *spec.range_test,
+        out,
+        monitor=spec.monitor,
+        fine_tuning=spec.fine_tuning,
+    )
     assert rates.range_test is not None
     say(rates.range_test.summary())
     return rates

@@ -73,15 +73,13 @@ def range_test_validation(data):
     return data.x_val[:n], data.y_val[:n]
 
 
-def range_test_record(monitor: str, data) -> dict[str, object]:
-    """What a run records of its range test's curve: the monitor, and its validation set."""
-    if monitor != "val_loss":
-        return {"monitor": monitor}
-    return {
-        "monitor": monitor,
-        "val_examples": min(RANGE_TEST_VAL_EXAMPLES, len(data.x_val)),
-        "val_every": RANGE_TEST_VAL_EVERY,
-    }
+def range_test_record(monitor: str, data, fine_tuning: bool = False) -> dict[str, object]:
+    """What a run records of its range test's reading: monitor, validation set, fine-tuning."""
+    found: dict[str, object] = {"monitor": monitor, "fine_tuning": fine_tuning}
+    if monitor == "val_loss":
+        found["val_examples"] = min(RANGE_TEST_VAL_EXAMPLES, len(data.x_val))
+        found["val_every"] = RANGE_TEST_VAL_EVERY
+    return found
 
 
 @dataclass(frozen=True)
@@ -135,20 +133,28 @@ def find_bounds(
     stem: str = "range_test",
     progress: bool | None = None,
     monitor: str = "loss",
+    fine_tuning: bool = False,
 ) -> Rates:
     """Run the range test; save its JSON and plot into ``out``; read the rates off it.
 
     ``progress``: draw a progress bar (None: on a terminal). ``monitor``: the curve the
     rates are read from, ``'loss'`` or ``'val_loss'`` (:func:`range_test_validation`
     measured every :data:`RANGE_TEST_VAL_EVERY` rungs; resolve it with
-    :func:`range_test_monitor` first).
+    :func:`range_test_monitor` first). ``fine_tuning``: the model starts from trained
+    weights; the bounds are read for it (``BoundsSettings(fine_tuning=True)``).
 
     Raises:
       ValueError: the curve gives no bounds (e.g. it diverged at once).
     """
     started = time.perf_counter()
     result = runner.range_test(
-        optimizer, start_lr, end_lr, num_steps, progress=show_progress(progress), monitor=monitor
+        optimizer,
+        start_lr,
+        end_lr,
+        num_steps,
+        progress=show_progress(progress),
+        monitor=monitor,
+        fine_tuning=fine_tuning,
     )
     seconds = time.perf_counter() - started
     if out is not None:

@@ -162,6 +162,13 @@ def add_common(p: argparse.ArgumentParser, *, default_out: str, epochs: int | No
         "bounds on every task tried (bench/suggest_bounds.py --judging); without a "
         "validation split (or with fewer than 32 examples) it falls back to loss and says so",
     )
+    rt.add_argument(
+        "--fine-tuning",
+        action="store_true",
+        help="the model starts from trained weights (a saved model, or a factory that loads "
+        "them) and all of it trains: read the bounds a factor 2 lower, as the fine-tunings "
+        "of bench/suggest_bounds.py --judging want",
+    )
 
 
 def range_test_settings(args, optimizer: str) -> tuple[float, float, int]:

@@ -104,6 +104,7 @@ def run(args) -> int:
         loss=args.loss,
         grid=grid,
         monitor=monitor,
+        fine_tuning=args.fine_tuning,
     )
     try:
         comparison = compare(
@@ -119,7 +120,7 @@ def run(args) -> int:
         model=model,
         policies=list(settings.policies),
         range_tests={opt: list(settings.range_test(opt)) for opt in settings.range_tested},
-        **(range_test_record(monitor, data) if range_tests else {}),
+        **(range_test_record(monitor, data, args.fine_tuning) if range_tests else {}),
     )
     write_outputs(comparison, out, config)
     print(comparison.markdown())

@@ -30,7 +30,13 @@ def run(args) -> int:
     monitor = _common.range_test_monitor(args, data)
     try:
         bounds = find_bounds(
-            runner, optimizer, *settings, out, progress=_common.progress(args), monitor=monitor
+            runner,
+            optimizer,
+            *settings,
+            out,
+            progress=_common.progress(args),
+            monitor=monitor,
+            fine_tuning=args.fine_tuning,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -59,7 +65,7 @@ def run(args) -> int:
             "start_lr": settings[0],
             "end_lr": settings[1],
             "num_steps": settings[2],
-            **range_test_record(monitor, data),
+            **range_test_record(monitor, data, args.fine_tuning),
         },
     )
     code = snippet(args.framework, optimizer, bounds.base_lr, bounds.max_lr, step_size)

@@ -150,6 +150,7 @@ def _spec(args):
         epochs_per_half_cycle=args.epochs_per_half_cycle,
         range_test=_common.range_test_settings(args, optimizer),
         monitor=args.monitor,
+        fine_tuning=args.fine_tuning,
         base_lr=args.base_lr,
         max_lr=args.max_lr,
         cycle_momentum=args.cycle_momentum,
@@ -268,7 +269,7 @@ def _run(args) -> int:
         start_lr=start_lr,
         end_lr=end_lr,
         num_steps=num_steps,
-        **(range_test_record(spec.monitor, data) if ranged else {}),
+        **(range_test_record(spec.monitor, data, spec.fine_tuning) if ranged else {}),
         argv=getattr(args, "argv", sys.argv[1:]),
         cwd=str(Path.cwd()),
     )

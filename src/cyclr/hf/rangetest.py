@@ -29,6 +29,7 @@ def range_test(
     progress: bool | None = None,
     json_path: str | os.PathLike[str] | None = None,
     val_every: int | None = None,
+    fine_tuning: bool = False,
 ) -> RangeTestResult:
     """Run cyclr's range test on a ``Trainer`` before ``trainer.train()``; leave it as found.
 
@@ -58,7 +59,7 @@ def range_test(
 
     Then give the bounds to a :class:`cyclr.torch.CyclicLR` before training::
 
-        result = cyclr.hf.range_test(trainer, start_lr=1e-6, end_lr=1.0)
+        result = cyclr.hf.range_test(trainer, fine_tuning=True)  # from_pretrained
         base_lr, max_lr = result.bounds()
         trainer.lr_scheduler = cyclr.torch.CyclicLR(
             trainer.optimizer, cyclr.CyclicSchedule(base_lr, max_lr, step_size=200))
@@ -83,6 +84,11 @@ def range_test(
       val_every: with an ``eval_dataset``, measure its loss every this many rungs
         (default: ``num_steps // 50``, at least 1: about 50 passes over it); ``0``
         reads the training loss only.
+      fine_tuning: the model starts from trained weights (``from_pretrained``) and
+        all of it trains: ``result.bounds()`` reads a factor 2 lower
+        (``BoundsSettings(fine_tuning=True)``, measured on four fine-tunings by
+        ``python -m bench.suggest_bounds --judging``). A model built from a config
+        trains from scratch: leave it ``False``.
 
     Returns:
       The :class:`~cyclr.RangeTestResult`; ``result.bounds()`` suggests
@@ -131,6 +137,7 @@ def range_test(
             checkpoint_dir=checkpoint_dir,
             progress=progress,
             json_path=json_path,
+            fine_tuning=fine_tuning,
             **validation,
         )
 

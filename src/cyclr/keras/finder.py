@@ -66,6 +66,9 @@ class LRFinder(keras.callbacks.Callback):
         small (one batch of a few hundred examples reads well).
       monitor: the curve the suggestions read: ``'loss'`` (default without
         ``validation_data``), ``'val_loss'`` (default with it) or ``'val_accuracy'``.
+      fine_tuning: the model starts from trained weights and all of it trains:
+        ``result.bounds()`` reads a factor 2 lower (``BoundsSettings(fine_tuning=True)``,
+        measured on four fine-tunings by ``python -m bench.suggest_bounds --judging``).
       val_every: evaluate ``validation_data`` every this many rungs (from rung 0).
       validation_batch_size: batch size for the validation pass.
         Every ``BatchNormalization`` layer that trains (``trainable``) is measured
@@ -99,6 +102,7 @@ class LRFinder(keras.callbacks.Callback):
         min_steps_before_stop: int = 5,
         validation_data: tuple[Any, Any] | list[Any] | None = None,
         monitor: str | None = None,
+        fine_tuning: bool = False,
         val_every: int = 1,
         validation_batch_size: int | None = None,
         restore: bool = True,
@@ -119,6 +123,7 @@ class LRFinder(keras.callbacks.Callback):
             diverge_factor=diverge_factor,
             min_steps_before_stop=min_steps_before_stop,
             monitor=monitor,
+            fine_tuning=fine_tuning,
         )
         RangeTest(num_steps=2 if num_steps is None else num_steps, **self._settings)
         if monitor != "loss" and validation_data is None:
@@ -437,6 +442,7 @@ def find_lr(
     step_mode: str = "exp",
     validation_data: tuple[Any, Any] | list[Any] | None = None,
     monitor: str | None = None,
+    fine_tuning: bool = False,
     val_every: int = 1,
     validation_batch_size: int | None = None,
     beta: float = 0.98,
@@ -473,6 +479,9 @@ def find_lr(
         few hundred held-out examples every 2 rungs costs little.
       monitor: the curve the suggestions read: ``'loss'`` (default without
         ``validation_data``), ``'val_loss'`` (default with it) or ``'val_accuracy'``.
+      fine_tuning: the model starts from trained weights and all of it trains:
+        ``result.bounds()`` reads a factor 2 lower (``BoundsSettings(fine_tuning=True)``,
+        measured on four fine-tunings by ``python -m bench.suggest_bounds --judging``).
       val_every: evaluate ``validation_data`` every this many rungs (from rung 0).
       validation_batch_size: batch size for the validation pass (Keras' default, 32);
         BatchNorm layers are recalibrated on ``validation_data`` first (see ``LRFinder``).
@@ -498,6 +507,7 @@ def find_lr(
         min_steps_before_stop=min_steps_before_stop,
         validation_data=validation_data,
         monitor=monitor,
+        fine_tuning=fine_tuning,
         val_every=val_every,
         validation_batch_size=validation_batch_size,
     )

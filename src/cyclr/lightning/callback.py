@@ -103,6 +103,9 @@ class RangeTestCallback(pl.Callback):
         study measured one batch every 2 rungs).
       val_batches: the validation batches measured each time (the loader's first).
       val_metric: the name ``validation_step`` logs its loss under.
+      fine_tuning: the module starts from trained weights and all of it trains:
+        the bounds are read a factor 2 lower (``BoundsSettings(fine_tuning=True)``,
+        measured on four fine-tunings by ``python -m bench.suggest_bounds --judging``).
 
     Raises:
       ValueError: naming the parameter and the value received; at fit start, a
@@ -134,6 +137,7 @@ class RangeTestCallback(pl.Callback):
         val_every: int = 2,
         val_batches: int = 1,
         val_metric: str = "val_loss",
+        fine_tuning: bool = False,
     ) -> None:
         super().__init__()
         # Validated now, not when fit starts.
@@ -144,6 +148,7 @@ class RangeTestCallback(pl.Callback):
             step_mode=step_mode,
             beta=beta,
             diverge_factor=diverge_factor,
+            fine_tuning=fine_tuning,
         )
         if on_bounds is not None and not callable(on_bounds):
             raise ValueError(
@@ -156,6 +161,7 @@ class RangeTestCallback(pl.Callback):
             step_mode=step_mode,
             beta=beta,
             diverge_factor=diverge_factor,
+            fine_tuning=fine_tuning,
         )
         self.on_bounds = on_bounds
         self.reconfigure = bool(reconfigure)

@@ -23,6 +23,13 @@ def real(name: str, value: Any) -> float:
     return number
 
 
+def flag(name: str, value: Any) -> bool:
+    """``value`` as a bool: ``True`` or ``False`` (NumPy's included), nothing else."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False; received {name}={value!r}")
+    return bool(value)
+
+
 def count(name: str, value: Any, minimum: int) -> int:
     """Return ``value`` as an int ``>= minimum`` (the schedules' rule: integral floats pass)."""
     return check_count(name, value, minimum=minimum)

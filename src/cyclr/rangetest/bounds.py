@@ -18,6 +18,12 @@ import numpy.typing as npt
 from cyclr.rangetest import _checks
 from cyclr.rangetest.suggestions import MIN_POINTS, read_curve
 
+#: How far below the curve's reading a fine-tuning's bounds lie, in decades (a factor 2):
+#: ``BoundsSettings(fine_tuning=True)``. Fitted on the fitting set's two fine-tunings
+#: (MNIST-1D's CNN, the char transformer on prose), where the reading of the validation
+#: curve sat 2-4x above the best grid pair; ``python -m bench.suggest_bounds --judging``.
+FINE_TUNING_DECADES = 0.3
+
 
 @dataclass(frozen=True)
 class BoundsSettings:
@@ -45,6 +51,11 @@ class BoundsSettings:
       min_ratio: the least ``max_lr / base_lr``, ``>= 1``.
       max_ratio: the most ``max_lr / base_lr``, ``>= min_ratio``; ``math.inf``
         leaves ``base_lr`` at the start of the fall however far below it lies.
+      fine_tuning: the network starts from trained weights and all of it trains on
+        the new data: both bounds are read :data:`FINE_TUNING_DECADES` (0.3, a factor
+        2) lower. A trained network's validation loss falls little over the ladder and
+        stops falling where the pre-trained features start to go; held for a whole
+        budget, a rate that high loses some of them.
 
     Raises:
       ValueError: naming the field and the value received.
@@ -61,6 +72,7 @@ class BoundsSettings:
     base_fraction: float = 0.1
     min_ratio: float = 4.0
     max_ratio: float = 10.0
+    fine_tuning: bool = False
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
@@ -94,6 +106,7 @@ class BoundsSettings:
                 f"max_ratio must be >= min_ratio={self.min_ratio!r}; received "
                 f"max_ratio={self.max_ratio!r}"
             )
+        put("fine_tuning", _checks.flag("fine_tuning", self.fine_tuning))
 
 
 @dataclass(frozen=True)
@@ -376,6 +389,7 @@ def suggest_bounds(
         base  = x[fall] - k.lag, kept within
                 max - log10(k.max_ratio) <= base <= max - log10(k.min_ratio), >= x[0]
         (base_lr, max_lr) = (10**base, 10**max)
+        fine_tuning: both divided by 10**FINE_TUNING_DECADES (a factor 2)
 
     Nothing is rounded to a rung, so a sparse ladder gives the same bounds as a
     dense one; the indexes returned are the rungs nearest them.
@@ -425,6 +439,8 @@ def suggest_bounds(
             f"the fall of this curve spans too few rungs ({bottom - top}) to place "
             f"two bounds {k.min_ratio:g}x apart on it; rerun the range test with more num_steps"
         )
+    if k.fine_tuning:
+        base, high = base - FINE_TUNING_DECADES, high - FINE_TUNING_DECADES
     return BoundsSuggestion(
         float(10.0**base), float(10.0**high), first + _nearest(x, base), first + _nearest(x, high)
     )

@@ -37,6 +37,7 @@ class RangeTest:
       diverge_factor: the divergence threshold above, ``> 1``.
       min_steps_before_stop: the rung (1-based) from which divergence is checked.
       monitor: the curve the suggestions read: ``'loss'``, ``'val_loss'``, ``'val_accuracy'``.
+      fine_tuning: the network starts from trained weights (see ``RangeTestSettings``).
 
     Raises:
       ValueError: naming the parameter and the value received.
@@ -59,6 +60,7 @@ class RangeTest:
         diverge_factor: float = 4.0,
         min_steps_before_stop: int = 5,
         monitor: str = "loss",
+        fine_tuning: bool = False,
     ) -> None:
         self.settings = RangeTestSettings(
             start_lr,
@@ -69,6 +71,7 @@ class RangeTest:
             diverge_factor,
             min_steps_before_stop,
             monitor,
+            fine_tuning,
         )
         self._ema = EMA(self.settings.beta)
         self._lrs: list[float] = []

@@ -166,7 +166,9 @@ class RangeTestResult:
 
         Args:
           monitor: the curve to read (default: ``settings.monitor`` of the test).
-          settings: the reading's knobs (default: the validated ones).
+          settings: the reading's knobs (default: the validated ones, with
+            ``fine_tuning`` as the test recorded it in ``self.settings``); given,
+            they are read as given.
 
         Returns:
           A :class:`~cyclr.rangetest.BoundsSuggestion`.
@@ -192,10 +194,12 @@ class RangeTestResult:
     ) -> BoundsSettings:
         """``settings`` for reading a curve measured at ``lrs`` (a rung subset).
 
-        A validation curve measured every few rungs is read with the delay in its own
+        No ``settings``: the validated ones, ``fine_tuning`` as the test recorded it. A
+        validation curve measured every few rungs is read with the delay in its own
         points: the delay counts updates.
         """
-        k = BoundsSettings() if settings is None else settings
+        fine_tuning = self.settings.fine_tuning
+        k = BoundsSettings(fine_tuning=fine_tuning) if settings is None else settings
         if isinstance(k, BoundsSettings) and 1 < lrs.size < self.lrs.size:
             every = (self.lrs.size - 1) / (lrs.size - 1)
             k = replace(k, delay=round(k.delay / every))
@@ -255,8 +259,9 @@ class RangeTestResult:
         monitor = monitor or s.monitor
         found = self.suggestions(monitor)
         bounds = self._bounds_or_none(monitor)
+        read = f"{monitor}, fine-tuning" if s.fine_tuning else monitor
         lines.append(
-            f"suggested bounds ({monitor}): "
+            f"suggested bounds ({read}): "
             + (
                 f"base_lr={bounds.base_lr:.3g}, max_lr={bounds.max_lr:.3g}"
                 if bounds

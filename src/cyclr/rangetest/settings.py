@@ -36,6 +36,8 @@ class RangeTestSettings:
       diverge_factor: stop once ``smooth > best + (diverge_factor - 1) * |best|``; ``> 1``.
       min_steps_before_stop: the rung (1-based) from which divergence is checked; ``>= 1``.
       monitor: the curve the suggestions read: ``'loss'``, ``'val_loss'``, ``'val_accuracy'``.
+      fine_tuning: the network under test starts from trained weights: its bounds are
+        read with ``BoundsSettings(fine_tuning=True)`` (a factor 2 lower).
 
     Raises:
       ValueError: naming the parameter and the value received.
@@ -52,6 +54,7 @@ class RangeTestSettings:
     diverge_factor: float = 4.0
     min_steps_before_stop: int = 5
     monitor: str = "loss"
+    fine_tuning: bool = False
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
@@ -74,3 +77,4 @@ class RangeTestSettings:
             _checks.count("min_steps_before_stop", self.min_steps_before_stop, 1),
         )
         _checks.choice("monitor", self.monitor, MONITORS)
+        put("fine_tuning", _checks.flag("fine_tuning", self.fine_tuning))

@@ -386,6 +386,7 @@ def range_test(
     val_every: int = 1,
     val_accuracy: bool = False,
     monitor: str | None = None,
+    fine_tuning: bool = False,
     accumulation_steps: int = 1,
     amp: bool | str = False,
     grad_scaler: torch.amp.GradScaler | None = None,
@@ -492,6 +493,9 @@ def range_test(
         cyclr could score (a language model's labels are shifted and masked).
       monitor: the curve the suggestions read: ``'loss'`` (default without a
         ``val_loader``), ``'val_loss'`` (default with one) or ``'val_accuracy'``.
+      fine_tuning: the model starts from trained weights and all of it trains:
+        ``result.bounds()`` reads a factor 2 lower (``BoundsSettings(fine_tuning=True)``,
+        measured on four fine-tunings by ``python -m bench.suggest_bounds --judging``).
       accumulation_steps: batches per rung (their gradients summed, loss divided
         by this count); one optimizer update per rung.
       amp: forward passes under ``torch.autocast`` (on CPU too): ``True`` or
@@ -604,6 +608,7 @@ def range_test(
         beta=beta,
         diverge_factor=diverge_factor,
         monitor=monitor,
+        fine_tuning=fine_tuning,
     )
     loaders = [train_loader] + ([] if val_loader is None else [val_loader])
     bar = _progress_bar(progress, recorder.settings.num_steps)
