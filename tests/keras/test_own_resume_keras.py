@@ -49,19 +49,11 @@ def _args(out, epochs=EPOCHS):
     ]  # fmt: skip
 
 
-# A known bug, not yet understood: on Keras's JAX backend a Ctrl-C sometimes ends the run
-# without cyclr's clean interruption (no "cyclr: interrupted", exit status not 130; once it
-# did not exit within 120 s). It failed in 2 of 4 CI runs and about 1 in 20 runs alone.
-JAX_CTRL_C = pytest.mark.xfail(
-    BACKEND == "jax", reason="Ctrl-C under Keras's JAX backend: see the note", strict=False
-)
-
-
-@pytest.mark.parametrize(
-    "how",
-    [pytest.param(signal.SIGINT, marks=JAX_CTRL_C), signal.SIGKILL],
-    ids=["ctrl-c", "kill-9"],
-)
+# Ctrl-C once failed here on Keras's JAX backend about one run in six: the interrupt landed
+# in NumPy's array coercion of a batch's logs, which clears the error (numpy#20596), and the
+# run trained on to the end. Training now defers Ctrl-C to the next step boundary
+# (cyclr.app.workflow.DeferredInterrupt; 0 of 25 runs failed after, 6 of 32 before).
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
 def test_a_resumed_run_equals_an_uninterrupted_one(own, capsys, how):
     assert main(_args("whole")) == 0
     env = {"KERAS_BACKEND": BACKEND, "TF_CPP_MIN_LOG_LEVEL": "3"}

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType, TracebackType
 
 from cyclr import check, step_size_for
 from cyclr.app.files import write_json
@@ -202,6 +205,53 @@ def schedule_checks(plan: Plan, total_steps: int, steps_per_epoch: int) -> list[
     return [f.message for f in check(plan.schedule, total_steps, steps_per_epoch)]
 
 
+class DeferredInterrupt:
+    """Ctrl-C during training, raised between two steps, where the run stops cleanly.
+
+    A ``KeyboardInterrupt`` raised wherever the signal lands can be lost: some library
+    code clears any error of a protocol lookup (NumPy's array coercion does, numpy#20596,
+    which Keras' JAX backend calls on every batch's logs), and the run then trains on.
+    Inside ``with DeferredInterrupt() as interrupt:`` the first Ctrl-C is only recorded;
+    :meth:`check` (called after every step) raises it. A second Ctrl-C raises at once, and
+    one still pending when the block ends raises there. Only Python's own Ctrl-C handler
+    in the main thread is replaced (and put back): an ignored SIGINT (``nohup ... &``) or
+    a handler of the caller's is left alone.
+    """
+
+    def __init__(self) -> None:
+        self.pending = False
+        self._previous: object = None
+
+    def __enter__(self) -> DeferredInterrupt:
+        main = threading.current_thread() is threading.main_thread()
+        if main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._record)
+        return self
+
+    def _record(self, signum: int, frame: FrameType | None) -> None:
+        if self.pending:
+            raise KeyboardInterrupt  # asked twice: stop now
+        self.pending = True
+
+    def check(self) -> None:
+        """Raise the pending Ctrl-C, if any."""
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)  # type: ignore[arg-type]
+            self._previous = None
+        if kind is None:
+            self.check()
+
+
 def train_plan(
     runner,
     plan: Plan,
@@ -254,17 +304,22 @@ def train_plan(
             bars.next_epoch()
         epoch_started[0] = time.perf_counter()
 
+    def on_step(*values):
+        log.on_step(*values)
+        interrupt.check()
+
     try:
-        runner.train(
-            plan,
-            epochs,
-            log.on_step,
-            on_epoch,
-            progress=bars,
-            **({} if total == epochs * spe else {"max_steps": total}),
-            **({} if resume is None else {"resume": resume}),
-            **({} if checkpoint is None else {"checkpoint": checkpoint}),
-        )
+        with DeferredInterrupt() as interrupt:
+            runner.train(
+                plan,
+                epochs,
+                on_step,
+                on_epoch,
+                progress=bars,
+                **({} if total == epochs * spe else {"max_steps": total}),
+                **({} if resume is None else {"resume": resume}),
+                **({} if checkpoint is None else {"checkpoint": checkpoint}),
+            )
     finally:
         if bars is not None:
             bars.close()
