@@ -740,13 +740,31 @@ def pretrained(seed: int) -> dict[str, torch.Tensor]:
     torch.manual_seed(seed)
     model = fine_tune_cnn()
     opt = torch.optim.AdamW(model.parameters(), lr=PRETRAIN_LR, weight_decay=0.01)
+    return _pretrain(model, opt, x, y, 64, PRETRAIN_EPOCHS, seed)
+
+
+def _pretrain(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    epochs: int,
+    seed: int,
+) -> dict[str, torch.Tensor]:
+    """Train ``model`` on ``(x, y)`` at the optimizer's constant rate; its weights, detached.
+
+    Cross-entropy over the outputs' last axis (a sequence model's every position), for
+    ``epochs`` epochs of ``batch_size``, each epoch's order drawn from ``seed``.
+    """
     model.train()
-    for epoch in range(PRETRAIN_EPOCHS):
-        for xb, yb in _batches(x, y, 64, 1000 * seed + epoch):
-            loss = F.cross_entropy(model(xb), yb)
-            opt.zero_grad()
+    for epoch in range(epochs):
+        for xb, yb in _batches(x, y, batch_size, 1000 * seed + epoch):
+            outputs = model(xb)
+            loss = F.cross_entropy(outputs.reshape(-1, outputs.shape[-1]), yb.reshape(-1))
+            optimizer.zero_grad()
             loss.backward()
-            opt.step()
+            optimizer.step()
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
@@ -764,14 +782,7 @@ def _pretrain_on_text(model: nn.Module, seed: int) -> dict[str, torch.Tensor]:
         [{"params": matrices, "weight_decay": 0.1}, {"params": others, "weight_decay": 0.0}],
         lr=PRETRAIN_TEXT_LR,
     )
-    model.train()
-    for epoch in range(PRETRAIN_TEXT_EPOCHS):
-        for xb, yb in _batches(data.x, data.y, 32, 1000 * seed + epoch):
-            loss = F.cross_entropy(model(xb).reshape(-1, UNKNOWN + 1), yb.reshape(-1))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return _pretrain(model, opt, data.x, data.y, 32, PRETRAIN_TEXT_EPOCHS, seed)
 
 
 @functools.cache
@@ -796,14 +807,7 @@ def pretrained_gratings(seed: int) -> dict[str, torch.Tensor]:
     data = gratings_split()
     model = _gratings_resnet(seed, data)
     opt = torch.optim.AdamW(model.parameters(), lr=PRETRAIN_LR, weight_decay=0.01)
-    model.train()
-    for epoch in range(PRETRAIN_GRATINGS_EPOCHS):
-        for xb, yb in _batches(data.x, data.y, 32, 1000 * seed + epoch):
-            loss = F.cross_entropy(model(xb), yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return _pretrain(model, opt, data.x, data.y, 32, PRETRAIN_GRATINGS_EPOCHS, seed)
 
 
 def _fine_tune_gratings(seed: int, data: Split) -> nn.Module:
