@@ -164,8 +164,9 @@ def test_a_curve_that_diverges_almost_at_once_asks_for_a_lower_start_lr():
 
 def test_a_curve_that_never_falls_raises():
     lrs = lr_ladder(1e-3, 1.0, 50)
-    with pytest.raises(ValueError, match=r"loss never falls.*lower start_lr"):
+    with pytest.raises(ValueError, match=r"loss never falls.*lower start_lr") as raised:
         read(lrs, np.linspace(1.0, 5.0, 50))
+    assert "first rung, lr=0.001)" in str(raised.value)  # the value, not np.float64(...)
 
 
 def test_the_curve_is_read_up_to_its_first_non_finite_value():

@@ -345,7 +345,7 @@ def _fall(lrs: npt.ArrayLike, losses: npt.ArrayLike, mode: str, k: BoundsSetting
         what = "accuracy never rises" if mode == "accuracy" else "loss never falls"
         raise ValueError(
             f"the {what} on this ladder (its best smoothed value is at the first "
-            f"rung, lr={rates[0]!r}); rerun the range test with a lower start_lr"
+            f"rung, lr={float(rates[0])!r}); rerun the range test with a lower start_lr"
         )
     return _Fall(rates, np.log10(rates), s, top, bottom, first)
 
