@@ -208,17 +208,13 @@ def load_task_data(task: Task):
 
 
 def check_device(device: str) -> str:
-    import torch
+    """``device``, or a BenchError naming it when this machine has no such device."""
+    from cyclr.app.torch_runner import resolve_device
 
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise common.BenchError(
-            f"--device {device}: this PyTorch ({torch.__version__}) sees no "
-            "CUDA device; run on a GPU machine or use --device cpu"
-        )
     try:
-        torch.device(device)
-    except RuntimeError as error:
-        raise common.BenchError(f"--device {device!r}: {error}") from None
+        resolve_device(device)
+    except ValueError as error:
+        raise common.BenchError(str(error).replace("device=", "--device=")) from None
     return device
 
 

@@ -1,5 +1,7 @@
 """Bad input to the training commands: exit 2, one line on stderr, nothing overwritten."""
 
+import sys
+
 import numpy as np
 import pytest
 from cli_helpers import one_line_error
@@ -31,6 +33,10 @@ from cli_helpers import one_line_error
             "--base-momentum=0.99",
         ),
         (["compare", "--optimizer", "adam"], "--optimizer=adam"),
+        (["train", "--device", "gpu"], "--device='gpu'"),
+        (["find", "--device", "cuda:99"], "--device='cuda:99'"),
+        (["train", "--device", "cpu", "--amp", "fp16"], "--amp='fp16' needs a CUDA device"),
+        (["compare", "--amp", "fp16", "--device", "cpu"], "--amp='fp16' needs a CUDA device"),
     ],
 )
 def test_bad_options(cyclr_cli, args, needle, tmp_path):
@@ -156,3 +162,32 @@ def test_not_a_zip(cyclr_cli, tmp_path):
         cyclr_cli("find", "--framework", "torch", "--data", path, "--out", tmp_path / "o"),
         "junk.npz",
     )
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["train", "--device", "cpu"], "--device does not apply to --framework keras"),
+        (["compare", "--amp", "bf16"], "--amp does not apply to --framework keras"),
+        (["find", "--device", "cpu"], "--device does not apply to --framework keras"),
+    ],
+)
+def test_pytorch_options_with_keras_are_refused(cyclr_cli, args, needle, tmp_path):
+    one_line_error(cyclr_cli(*args, "--framework", "keras", "--out", tmp_path / "o"), needle)
+    assert not (tmp_path / "o").exists()
+
+
+def test_find_trains_nothing_so_it_takes_no_amp(cyclr_cli, tmp_path):
+    proc = cyclr_cli("find", "--framework", "torch", "--amp", "bf16", "--out", tmp_path / "o")
+    assert proc.returncode == 2 and "unrecognized arguments: --amp bf16" in proc.stderr
+
+
+def test_a_downloaded_dataset_without_keras_names_what_to_install(monkeypatch):
+    """A PyTorch user's machine may lack Keras, through which mnist and cifar10 download."""
+    from cyclr._extras import MissingExtra
+    from cyclr.app.downloads import load_download
+
+    monkeypatch.setitem(sys.modules, "keras", None)  # import keras fails, as if absent
+    monkeypatch.setattr("cyclr._extras._absent", lambda name: name == "keras")
+    with pytest.raises(MissingExtra, match=r"--dataset mnist .*pip install \"cyclr\[keras\]\""):
+        load_download("mnist")

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
 
 from cli_helpers import assert_lr_column_is_the_schedule, assert_png, assert_run_folder, read_csv
 
@@ -29,6 +29,8 @@ def test_find_writes_result_plot_and_summary(cyclr_cli, tmp_path):
     )
     assert_png(out / "range_test.png")
     assert f"step_size={summary['step_size']}" in proc.stdout
+    # no --device: the GPU when PyTorch sees one, else the CPU
+    assert summary["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def test_train_with_range_test_and_cyclical_momentum(cyclr_cli, tmp_path):
@@ -144,3 +146,23 @@ def test_compare_writes_the_table_csv_and_plot(cyclr_cli, tmp_path):
     table = (out / "compare.md").read_text()
     assert "| policy |" in table and "| fixed |" in table and "| adam | adam | 0.001 |" in table
     assert_png(out / "compare.png")
+
+
+def test_train_with_bf16_on_the_cpu_records_the_device_and_precision(cyclr_cli, tmp_path):
+    out = tmp_path / "bf16"
+    args = ["train", "--framework", "torch", "--model", "mlp", "--base-lr", "0.01",
+            "--max-lr", "0.1", "--epochs", "2", "--epochs-per-half-cycle", "1",
+            "--quiet"]  # fmt: skip
+    proc = cyclr_cli(*args, "--device", "cpu", "--amp", "bf16", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert config["device"] == "cpu" and config["amp"] == "bf16"
+    rows = read_csv(out / "metrics.csv")
+    # bfloat16 forward passes: the same schedule, other losses than float32's
+    full = tmp_path / "fp32"
+    assert cyclr_cli(*args, "--device", "cpu", "--out", full).returncode == 0
+    assert "amp" not in json.loads((full / "config.json").read_text())
+    rows32 = read_csv(full / "metrics.csv")
+    assert [r["lr"] for r in rows] == [r["lr"] for r in rows32]
+    assert [r["loss"] for r in rows] != [r["loss"] for r in rows32]
+    assert abs(float(rows[-1]["test_accuracy"]) - float(rows32[-1]["test_accuracy"])) < 0.1

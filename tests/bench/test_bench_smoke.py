@@ -112,7 +112,8 @@ def test_time_to_accuracy_refuses_cuda_without_a_gpu(tmp_path):
         timeout=120,
     )
     assert done.returncode == 2
-    assert "--device cuda" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "--device='cuda'" in done.stderr and "sees no CUDA device" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
 
 
 def test_time_to_accuracy_needs_the_fixed_policy_for_its_target(tmp_path):

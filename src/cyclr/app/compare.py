@@ -77,7 +77,8 @@ class CompareSettings:
       target: the test accuracy to time; None: the fixed policy's mean final accuracy.
       range_tests: ``(start_lr, end_lr, num_steps)`` by optimizer (``'sgd'``,
         ``'adam'``); an optimizer left out gets :data:`RANGE_TEST_DEFAULTS`.
-      device: PyTorch's device (``'cuda'``); None: the runner's default (CPU).
+      device: PyTorch's device (``'cuda'``); None: CUDA when PyTorch sees a GPU, else
+        the CPU (:func:`cyclr.app.torch_runner.resolve_device`).
       loss: ``'crossentropy'`` or None (a saved Keras model's own loss, else
         cross-entropy); compare measures accuracy, so a regression loss is refused.
       grid: rates to try by policy (of :data:`cyclr.app.policies.TUNABLE`, e.g. from
@@ -415,19 +416,14 @@ def _rates(readings: Mapping[str, Rates], policy: str) -> dict[str, Any]:
 
 
 def _runner(settings: CompareSettings, data, seed: int):
-    if settings.device is None and settings.amp is None:
-        return make_runner(
-            settings.framework, data, settings.model, settings.batch_size, seed, settings.loss
-        )
-    from cyclr.app.torch_runner import TorchRunner
-
-    return TorchRunner(
+    return make_runner(
+        settings.framework,
         data,
         settings.model,
         settings.batch_size,
         seed,
+        settings.loss,
         device=settings.device,
-        loss=settings.loss,
         amp=settings.amp,
     )
 

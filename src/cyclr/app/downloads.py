@@ -23,10 +23,14 @@ def load_download(name: str):
 
     Raises:
       ValueError: an unknown name.
+      MissingExtra: Keras is not installed (a PyTorch user's machine may lack it).
       DownloadError: the download failed; the message says what to do instead.
     """
     if name not in DOWNLOADS:
         raise ValueError(f"dataset must be one of {DOWNLOADS}; received dataset={name!r}")
+    from cyclr._extras import require
+
+    require(f"--dataset {name} (downloaded through keras.datasets)", "keras")
     import keras
 
     loader = getattr(keras.datasets, name)

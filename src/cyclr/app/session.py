@@ -16,17 +16,33 @@ COLUMNS = STEP_COLUMNS + EPOCH_COLUMNS
 
 
 def make_runner(
-    framework: str, data, model: str, batch_size: int, seed: int, loss: str | None = None
+    framework: str,
+    data,
+    model: str,
+    batch_size: int,
+    seed: int,
+    loss: str | None = None,
+    device: str | None = None,
+    amp: str | None = None,
 ):
     """The framework's runner (imported only now: a framework import takes seconds).
 
+    ``device`` and ``amp`` are PyTorch's (:class:`cyclr.app.torch_runner.TorchRunner`);
+    Keras places its work itself.
+
     Raises:
-      ValueError: the model cannot be built or does not fit the data (see the runners).
+      ValueError: the model cannot be built or does not fit the data (see the runners);
+        a device or amp with ``framework='keras'``, or one PyTorch cannot run here.
     """
     if framework == "torch":
         from cyclr.app.torch_runner import TorchRunner
 
-        return TorchRunner(data, model, batch_size, seed, loss=loss)
+        return TorchRunner(data, model, batch_size, seed, device=device, loss=loss, amp=amp)
+    if device is not None or amp is not None:
+        raise ValueError(
+            f"device and amp apply to framework='torch' only; received device={device!r}, "
+            f"amp={amp!r} with framework={framework!r}"
+        )
     from cyclr.app.keras_runner import KerasRunner
 
     return KerasRunner(data, model, batch_size, seed, loss=loss)

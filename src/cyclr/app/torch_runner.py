@@ -18,6 +18,42 @@ from cyclr.app.workflow import RANGE_TEST_VAL_EVERY, range_test_validation
 from cyclr.torch import CyclicLR, range_test
 
 
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """The PyTorch device of ``device``.
+
+    None: CUDA when PyTorch sees a GPU, else the CPU (as Lightning's and the Hugging Face
+    Trainer's defaults pick).
+
+    Raises:
+      ValueError: ``device`` names no device type PyTorch knows, or one this PyTorch
+        cannot reach (no CUDA device, a CUDA index past the last, no MPS), naming it.
+    """
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device must be a PyTorch device such as 'cpu', 'cuda' or 'cuda:1' "
+            f"({first_line(exc)}); received device={device!r}"
+        ) from None
+    if resolved.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(
+                f"device={str(device)!r}: this PyTorch ({torch.__version__}) sees no CUDA "
+                "device; use device='cpu' or run on a machine with a GPU"
+            )
+        if resolved.index is not None and resolved.index >= count:
+            raise ValueError(
+                f"device={str(device)!r}: this machine has {count} CUDA device(s), "
+                f"cuda:0 to cuda:{count - 1}"
+            )
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device={str(device)!r}: this PyTorch sees no MPS device")
+    return resolved
+
+
 class TorchRunner:
     """Builds the model, runs range tests and trains for the ``cyclr`` commands.
 
@@ -27,7 +63,8 @@ class TorchRunner:
         ``FILE.py:NAME`` / ``module:NAME`` returning a ``torch.nn.Module`` of logits
         (see :mod:`cyclr.app.usermodel`).
       batch_size, seed: the batch size; the seed of the weights and the batch order.
-      device: where the model and the data live (``'cpu'``, ``'cuda'``; default CPU).
+      device: where the model and the data live (``'cpu'``, ``'cuda'``, ``'cuda:1'``,
+        ...); None: CUDA when PyTorch sees a GPU, else the CPU (:func:`resolve_device`).
       loss: ``'crossentropy'`` (default), ``'mse'`` or ``'mae'`` (regression).
       amp: mixed precision for training: ``'bf16'`` (autocast to bfloat16, CPU or
         CUDA), ``'fp16'`` (autocast to float16 with a gradient scaler, CUDA only) or
@@ -36,7 +73,8 @@ class TorchRunner:
 
     Raises:
       ValueError: a model that is not a ``torch.nn.Module`` or does not fit the data
-        (input shape, output size), naming both; an ``amp`` this device cannot run.
+        (input shape, output size), naming both; a device this machine does not have; an
+        ``amp`` this device cannot run.
     """
 
     framework = "torch"
@@ -55,7 +93,7 @@ class TorchRunner:
     ):
         self.data, self.model_name = data, model_name
         self.batch_size, self.seed = batch_size, seed
-        self.device = torch.device("cpu" if device is None else device)
+        self.device = resolve_device(device)
         if amp is not None and amp not in self.AMP_DTYPES:
             raise ValueError(f"amp must be one of bf16, fp16 or None; received amp={amp!r}")
         if amp == "fp16" and self.device.type != "cuda":
@@ -251,12 +289,13 @@ class TorchRunner:
     state_suffix = ".pt"
 
     def save_state(self, path) -> Path:
-        """What a resumed run needs, written atomically: model, optimizer, scheduler, RNGs.
+        """What a resumed run needs, written atomically.
 
-        Plain tensors and numbers only, so that :meth:`load_state` reads it with
-        ``torch.load(..., weights_only=True)``.
+        The model, optimizer, scheduler, random generators (the CUDA device's too) and,
+        under ``amp='fp16'``, the gradient scaler. Plain tensors and numbers only, so
+        that :meth:`load_state` reads it with ``torch.load(..., weights_only=True)``.
         """
-        opt, scheduler, generator = self._training
+        opt, scheduler, generator, scaler = self._training
         state = {
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             "optimizer": opt.state_dict(),
@@ -264,6 +303,10 @@ class TorchRunner:
             "loader_generator": generator.get_state(),
             "torch_rng": torch.get_rng_state(),
         }
+        if self.device.type == "cuda":  # dropout on the GPU draws from the device's generator
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        if scaler is not None:  # fp16: the loss scale it has found, not its initial one
+            state["grad_scaler"] = scaler.state_dict()
         return replace_atomically(path, lambda tmp: torch.save(state, tmp))
 
     def load_state(self, path) -> None:
@@ -272,7 +315,7 @@ class TorchRunner:
         Raises:
           ValueError: the file does not hold such a state (naming the file).
         """
-        opt, scheduler, generator = self._training
+        opt, scheduler, generator, scaler = self._training
         try:
             state = torch.load(path, weights_only=True, map_location=self.device)
             self.model.load_state_dict(state["model"])
@@ -280,6 +323,11 @@ class TorchRunner:
             scheduler.load_state_dict(state["scheduler"])
             generator.set_state(state["loader_generator"].cpu())
             torch.set_rng_state(state["torch_rng"].cpu())
+            # A run resumed on another device or precision goes on without these.
+            if self.device.type == "cuda" and "cuda_rng" in state:
+                torch.cuda.set_rng_state(state["cuda_rng"].cpu(), self.device)
+            if scaler is not None and "grad_scaler" in state:
+                scaler.load_state_dict(state["grad_scaler"])
         except Exception as exc:
             raise ValueError(
                 f"{path}: not a checkpoint of this run's model and optimizer ({first_line(exc)})"
@@ -319,7 +367,7 @@ class TorchRunner:
         dtype = None if self.amp is None else self.AMP_DTYPES[self.amp]
         scaler = torch.amp.GradScaler("cuda") if self.amp == "fp16" else None
         loader = self.train_loader()
-        self._training = (opt, scheduler, loader.generator)
+        self._training = (opt, scheduler, loader.generator, scaler)
         self.model.train()
         step, first = 0, 0
         if resume is not None:

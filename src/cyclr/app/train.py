@@ -54,6 +54,9 @@ class TrainSpec:
         ``'val_loss'`` (resolved by :func:`cyclr.app.workflow.range_test_monitor`).
       fine_tuning: the model starts from trained weights: the range test's bounds are
         read for fine-tuning (``BoundsSettings(fine_tuning=True)``).
+      device, amp: PyTorch's device (None: CUDA when PyTorch sees a GPU, else the CPU)
+        and the training's mixed precision, ``'bf16'`` or ``'fp16'`` (see
+        :class:`cyclr.app.torch_runner.TorchRunner`); None with Keras.
     """
 
     policy: str
@@ -76,6 +79,8 @@ class TrainSpec:
     progress: bool | None = None
     monitor: str = "loss"
     fine_tuning: bool = False
+    device: str | None = None
+    amp: str | None = None
 
 
 def run_length(spec: TrainSpec, data: Any) -> tuple[int, int]:
@@ -238,7 +243,16 @@ def train_run(
     """
     started = time.perf_counter()
     if runner is None:
-        runner = make_runner(spec.framework, data, model, spec.batch_size, spec.seed, spec.loss)
+        runner = make_runner(
+            spec.framework,
+            data,
+            model,
+            spec.batch_size,
+            spec.seed,
+            spec.loss,
+            device=spec.device,
+            amp=spec.amp,
+        )
     rates = _rates(spec, runner, out, say) if resume is None else _resumed_rates(resume, out)
     plan = plan_for(spec, data, rates)
     epochs, total = run_length(spec, data)

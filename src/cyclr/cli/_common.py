@@ -11,6 +11,8 @@ FRAMEWORKS = ("keras", "torch")
 OPTIMIZERS = ("sgd", "adam")
 #: ``--loss`` choices (see :mod:`cyclr.app.usermodel`).
 LOSSES = ("crossentropy", "mse", "mae")
+#: ``--amp`` choices (:class:`cyclr.app.torch_runner.TorchRunner`'s ``amp``).
+AMP = ("bf16", "fp16")
 
 
 #: Core parameter names as the commands spell them; step_size_up before step_size.
@@ -71,8 +73,14 @@ def positive_float(text: str) -> float:
     return value
 
 
-def add_common(p: argparse.ArgumentParser, *, default_out: str, epochs: int | None = None) -> None:
-    """``--dataset/--data --framework --model --optimizer --epochs --batch-size --seed --out``."""
+def add_common(
+    p: argparse.ArgumentParser, *, default_out: str, epochs: int | None = None, trains: bool = True
+) -> None:
+    """The options of ``find``, ``train`` and ``compare``.
+
+    ``--dataset/--data --framework --model --optimizer --epochs --batch-size --seed --out
+    --device``, and ``--amp`` for a command that ``trains`` (not ``find``).
+    """
     from cyclr.app.data import DATASET_NAMES
 
     data = p.add_argument_group("data and model")
@@ -135,6 +143,20 @@ def add_common(p: argparse.ArgumentParser, *, default_out: str, epochs: int | No
     )
     train.add_argument("--batch-size", type=positive_int, default=32)
     train.add_argument("--seed", type=int, default=0, help="makes runs reproducible")
+    train.add_argument(
+        "--device",
+        metavar="DEVICE",
+        help="PyTorch's device with --framework torch: cpu, cuda, cuda:N, mps (default: "
+        "cuda when PyTorch sees a GPU, else cpu); Keras places its work itself",
+    )
+    if trains:
+        train.add_argument(
+            "--amp",
+            choices=AMP,
+            help="mixed precision for --framework torch's training: bf16 (CPU or GPU) or "
+            "fp16 (GPU, with a gradient scaler); the weights, range tests and evaluation "
+            "stay float32 (default: float32 throughout)",
+        )
     train.add_argument("--out", default=default_out, help=f"run folder (default {default_out})")
     train.add_argument(
         "--overwrite", action="store_true", help="write into an existing, non-empty --out"
@@ -211,6 +233,38 @@ def resolve_model(args, data) -> str:
     return "cnn1d" if data.is_sequence else "seed_cnn"
 
 
+def option_names(message: str) -> str:
+    """The runner's ``device=``/``amp=`` in ``message`` spelled as options (``--device=``)."""
+    return message.replace("device=", "--device=").replace("amp=", "--amp=")
+
+
+def check_torch_options(args) -> None:
+    """``--device`` and ``--amp`` are PyTorch's: a UsageError with ``--framework keras``."""
+    extra = given(args, [n for n in ("device", "amp") if hasattr(args, n)])
+    if extra and args.framework != "torch":
+        raise UsageError(
+            f"{do_not_apply(extra)} to --framework {args.framework} (PyTorch's options; "
+            "Keras places its work itself)"
+        )
+
+
+def check_device(args) -> None:
+    """A ``--device`` this machine does not have, as a UsageError before the data loads."""
+    if args.framework == "torch" and args.device is not None:
+        from cyclr.app.torch_runner import resolve_device
+
+        try:
+            resolve_device(args.device)
+        except ValueError as exc:
+            raise UsageError(option_names(str(exc))) from None
+
+
+def device_record(runner) -> dict:
+    """``{"device": "cuda:0"}`` for a PyTorch runner (where it ran), ``{}`` for Keras."""
+    device = getattr(runner, "device", None)
+    return {} if device is None else {"device": str(device)}
+
+
 def load_data_or_fail(args):
     """The run's data, or a one-line UsageError naming what was wrong."""
     from cyclr.app.data import load_data
@@ -258,10 +312,17 @@ def build_runner(args, data, model: str, say=print):
 
     try:
         runner = make_runner(
-            args.framework, data, model, args.batch_size, args.seed, getattr(args, "loss", None)
+            args.framework,
+            data,
+            model,
+            args.batch_size,
+            args.seed,
+            getattr(args, "loss", None),
+            device=args.device,
+            amp=getattr(args, "amp", None),
         )
     except ValueError as exc:
-        raise UsageError(str(exc).splitlines()[0]) from None
+        raise UsageError(option_names(str(exc).splitlines()[0])) from None
     for note in runner.notes:
         say(f"note: {note}")
     return runner
@@ -290,7 +351,9 @@ def open_run(args, check=None, runner: bool = True):
     """
     from cyclr._extras import require
 
+    check_torch_options(args)
     require(f"cyclr {args.command} --framework {args.framework}", "app", args.framework)
+    check_device(args)
     from cyclr.app.files import prepare_out
 
     data = load_data_or_fail(args)

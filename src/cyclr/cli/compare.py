@@ -88,7 +88,8 @@ def run(args) -> int:
             f"compare times test accuracy, so it needs a classification loss; received "
             f"--loss={args.loss}"
         )
-    data, out, model, _ = _common.open_run(args)  # the runner: the model checked, built once
+    # the runner: the model checked, built once
+    data, out, model, runner = _common.open_run(args)
     monitor = _common.range_test_monitor(args, data) if range_tests else args.monitor
     settings = CompareSettings(
         framework=args.framework,
@@ -105,6 +106,8 @@ def run(args) -> int:
         grid=grid,
         monitor=monitor,
         fine_tuning=args.fine_tuning,
+        device=args.device,
+        amp=args.amp,
     )
     try:
         comparison = compare(
@@ -121,6 +124,7 @@ def run(args) -> int:
         policies=list(settings.policies),
         range_tests={opt: list(settings.range_test(opt)) for opt in settings.range_tested},
         **(range_test_record(monitor, data, args.fine_tuning) if range_tests else {}),
+        **_common.device_record(runner),
     )
     write_outputs(comparison, out, config)
     print(comparison.markdown())

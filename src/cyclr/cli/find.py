@@ -10,7 +10,7 @@ HELP = "run a learning-rate range test on a dataset and model"
 
 
 def add_arguments(p) -> None:
-    _common.add_common(p, default_out="runs/find")
+    _common.add_common(p, default_out="runs/find", trains=False)
     p.add_argument(
         "--epochs-per-half-cycle",
         type=_common.positive_float,
@@ -59,6 +59,7 @@ def run(args) -> int:
             **{f"{k}_lr": v for k, v in bounds.single_rates.items()},
             "stop_reason": result.stop_reason,
             "framework": args.framework,
+            **_common.device_record(runner),
             "model": model,
             "dataset": data.name,
             "optimizer": optimizer,

@@ -151,6 +151,8 @@ def _spec(args):
         range_test=_common.range_test_settings(args, optimizer),
         monitor=args.monitor,
         fine_tuning=args.fine_tuning,
+        device=args.device,
+        amp=args.amp,
         base_lr=args.base_lr,
         max_lr=args.max_lr,
         cycle_momentum=args.cycle_momentum,
@@ -270,6 +272,7 @@ def _run(args) -> int:
         end_lr=end_lr,
         num_steps=num_steps,
         **(range_test_record(spec.monitor, data, spec.fine_tuning) if ranged else {}),
+        **_common.device_record(runner),
         argv=getattr(args, "argv", sys.argv[1:]),
         cwd=str(Path.cwd()),
     )
