@@ -191,3 +191,16 @@ def test_a_downloaded_dataset_without_keras_names_what_to_install(monkeypatch):
     monkeypatch.setattr("cyclr._extras._absent", lambda name: name == "keras")
     with pytest.raises(MissingExtra, match=r"--dataset mnist .*pip install \"cyclr\[keras\]\""):
         load_download("mnist")
+
+
+def test_only_the_runners_own_names_are_spelled_as_options():
+    from cyclr.cli._common import option_names
+
+    message = "amp='fp16' needs a CUDA device; received amp='fp16' with device='cpu'"
+    assert option_names(message) == (
+        "--amp='fp16' needs a CUDA device; received --amp='fp16' with --device='cpu'"
+    )
+    # a user's own message passed through (a factory's error) keeps its words
+    assert option_names("timestamp=3, subdevice=2, --device=x") == (
+        "timestamp=3, subdevice=2, --device=x"
+    )

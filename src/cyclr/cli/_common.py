@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 
 from cyclr.cli.errors import UsageError
 
@@ -235,7 +236,7 @@ def resolve_model(args, data) -> str:
 
 def option_names(message: str) -> str:
     """The runner's ``device=``/``amp=`` in ``message`` spelled as options (``--device=``)."""
-    return message.replace("device=", "--device=").replace("amp=", "--amp=")
+    return re.sub(r"(?<![\w-])(device|amp)=", r"--\1=", message)
 
 
 def check_torch_options(args) -> None:
@@ -260,7 +261,7 @@ def check_device(args) -> None:
 
 
 def device_record(runner) -> dict:
-    """``{"device": "cuda:0"}`` for a PyTorch runner (where it ran), ``{}`` for Keras."""
+    """``{"device": "cuda"}`` for a PyTorch runner (where it ran), ``{}`` for Keras."""
     device = getattr(runner, "device", None)
     return {} if device is None else {"device": str(device)}
 
