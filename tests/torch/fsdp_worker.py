@@ -31,8 +31,8 @@ def main(kind, out):
         sampler = DistributedSampler(dataset, shuffle=False)
         return DataLoader(dataset, batch_size=common.GLOBAL_BATCH // world, sampler=sampler)
 
-    def sharded(use_orig_params=False):
-        net = common.model()
+    def sharded(use_orig_params=False, dtype=torch.float64):
+        net = common.model().to(dtype)
         if kind == "fsdp2":
             from torch.distributed.fsdp import fully_shard
 
@@ -99,6 +99,18 @@ def main(kind, out):
         **common.RANGE_TEST,
     )
     mine["result"] = result.to_dict()
+    # ... and clipped: by the norm of the whole gradient, not of this rank's shard (float32:
+    # FSDP1's own clip_grad_norm_ refuses float64 gradients).
+    net = sharded(dtype=torch.float32)
+    clipped = range_test(
+        net,
+        common.optimizer(net),
+        torch.nn.functional.cross_entropy,
+        loader(train_set),
+        batch_fn=common.as_float32,
+        **common.CLIPPED_RANGE_TEST,
+    )
+    mine["clipped"] = clipped.losses.tolist()
 
     # 3. Each storage, from a model that has trained (momentum buffers, gradients): restored
     # bit for bit on every shard, the same curve in each, the file is this rank's own.

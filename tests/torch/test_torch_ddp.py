@@ -21,6 +21,15 @@ GLOBAL_BATCH = 32
 SCHEDULE = CyclicSchedule(0.01, 0.1, step_size=4, base_momentum=0.8, max_momentum=0.95)
 SCHEDULE_STEPS = 24
 RANGE_TEST = dict(start_lr=1e-3, end_lr=1e3, num_steps=40, val_every=5)
+# Gradients clipped to a norm below theirs from the first rung on (fsdp_worker.py, float32).
+CLIPPED_RANGE_TEST = dict(start_lr=1e-3, end_lr=10.0, num_steps=25, max_grad_norm=0.05)
+
+
+def as_float32(batch):
+    """``batch_fn`` for float32 runs of the float64 data."""
+    x, y = batch
+    return x.float(), y
+
 
 # The only difference between the runs is the order of float64 additions: a mean over 32
 # samples against the mean of two means over 16 (the loss), and one gradient against the

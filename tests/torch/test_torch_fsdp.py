@@ -92,6 +92,30 @@ def test_sharded_ranks_agree_restore_every_shard_and_match_one_process(tmp_path,
     np.testing.assert_allclose(result.losses, single.losses, rtol=RTOL)
     np.testing.assert_allclose(result.val_losses, single.val_losses, rtol=RTOL)
     np.testing.assert_array_equal(result.val_accuracies, single.val_accuracies)
+    # Clipping: every shard scaled by the whole gradient's norm, as one process clips it
+    # (float32: sums in another order differ by ~1e-7; a shard's own norm, by 7%).
+    assert zero["clipped"] == one["clipped"]
+    np.testing.assert_allclose(zero["clipped"], clipped_single_process(), rtol=1e-5)
+
+
+def clipped_single_process():
+    from test_torch_ddp import CLIPPED_RANGE_TEST, GLOBAL_BATCH, as_float32, datasets, model
+    from test_torch_ddp import optimizer as make_optimizer
+    from torch.utils.data import DataLoader
+
+    from cyclr.torch import range_test
+
+    train_set, _ = datasets()
+    net = model().float()
+    result = range_test(
+        net,
+        make_optimizer(net),
+        torch.nn.functional.cross_entropy,
+        DataLoader(train_set, batch_size=GLOBAL_BATCH),
+        batch_fn=as_float32,
+        **CLIPPED_RANGE_TEST,
+    )
+    return result.losses.tolist()
 
 
 def test_cpu_offload_and_checkpoint_dir_together_are_refused(tmp_path):

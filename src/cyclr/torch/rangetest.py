@@ -232,8 +232,7 @@ class _Trainer:
         if self.max_grad_norm is not None:
             if scaler is not None:
                 scaler.unscale_(self.optimizer)  # clip the true gradients
-            params = [p for group in self.optimizer.param_groups for p in group["params"]]
-            torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+            clip_gradients(self.model, self.optimizer, self.max_grad_norm)
         mean = total / self.accumulation_steps
         if scaler is None:
             self.optimizer.step()
@@ -287,6 +286,23 @@ class _Trainer:
             if self.val_accuracy:
                 correct += float((outputs.argmax(dim=-1) == targets).sum())
         return loss_sum, correct, count
+
+
+def clip_gradients(model: torch.nn.Module, optimizer: Any, max_norm: float) -> None:
+    """Scale the gradients of ``optimizer``'s parameters to a global norm of ``max_norm``.
+
+    Under ``FullyShardedDataParallel`` (FSDP1) each rank's parameters are flat shards,
+    whose own norm is not the gradient's: the root module's ``clip_grad_norm_`` reduces the
+    norm across ranks. ``fully_shard`` (FSDP2) gradients are DTensors, whose norm
+    ``clip_grad_norm_`` already computes over the whole gradient.
+    """
+    from torch.distributed.fsdp import FullyShardedDataParallel
+
+    if isinstance(model, FullyShardedDataParallel):
+        model.clip_grad_norm_(max_norm)
+        return
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    torch.nn.utils.clip_grad_norm_(params, max_norm)
 
 
 def _recalibrated(module: torch.nn.Module) -> bool:
@@ -508,7 +524,8 @@ def range_test(
         updates whose gradients overflowed (see above). Its state is put back
         afterwards.
       max_grad_norm: clip the gradients' global norm to this before each update
-        (after unscaling them, with a ``grad_scaler``).
+        (after unscaling them, with a ``grad_scaler``); under FSDP the norm of the
+        whole gradient, all ranks' shards together.
       batch_fn: ``batch -> (inputs, targets)`` for batches that are not pairs;
         ``inputs`` that are a tuple are passed as ``model(*inputs)``, a mapping
         as ``model(**inputs)``. Batches are moved to ``device`` (tensors nested in
