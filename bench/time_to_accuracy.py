@@ -210,11 +210,12 @@ def load_task_data(task: Task):
 def check_device(device: str) -> str:
     """``device``, or a BenchError naming it when this machine has no such device."""
     from cyclr.app.torch_runner import resolve_device
+    from cyclr.cli._common import option_names
 
     try:
         resolve_device(device)
     except ValueError as error:
-        raise common.BenchError(str(error).replace("device=", "--device=")) from None
+        raise common.BenchError(option_names(str(error))) from None
     return device
 
 

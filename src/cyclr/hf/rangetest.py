@@ -13,6 +13,7 @@ import cyclr.torch
 from cyclr.rangetest import RangeTestResult
 from cyclr.rangetest.settings import DEFAULT_END_LR, DEFAULT_NUM_STEPS, DEFAULT_START_LR
 from cyclr.torch._engines import MicroBatches, loss_of, scaler_restored
+from cyclr.torch.rangetest import clip_gradients
 
 
 def range_test(
@@ -190,8 +191,7 @@ class _TrainerStep:
             self.scaler.unscale_(self.optimizer)
         max_norm = self.trainer.args.max_grad_norm
         if max_norm is not None and max_norm > 0:
-            params = [p for group in self.optimizer.param_groups for p in group["params"]]
-            torch.nn.utils.clip_grad_norm_(params, max_norm)
+            clip_gradients(self.model, self.optimizer, max_norm)
         if self.scaler is None:
             self.optimizer.step()
         else:

@@ -296,11 +296,12 @@ def clip_gradients(model: torch.nn.Module, optimizer: Any, max_norm: float) -> N
     norm across ranks. ``fully_shard`` (FSDP2) gradients are DTensors, whose norm
     ``clip_grad_norm_`` already computes over the whole gradient.
     """
-    from torch.distributed.fsdp import FullyShardedDataParallel
+    if torch.distributed.is_available():  # a build without it has no FSDP either
+        from torch.distributed.fsdp import FullyShardedDataParallel
 
-    if isinstance(model, FullyShardedDataParallel):
-        model.clip_grad_norm_(max_norm)
-        return
+        if isinstance(model, FullyShardedDataParallel):
+            model.clip_grad_norm_(max_norm)
+            return
     params = [p for group in optimizer.param_groups for p in group["params"]]
     torch.nn.utils.clip_grad_norm_(params, max_norm)
 
