@@ -77,7 +77,8 @@ def test_the_bounds_drive_cyclic_lr_and_training_is_as_without_the_test(tmp_path
     rates = Rates()
     tested = trainer(tmp_path / "a", gradient_accumulation_steps=2, callbacks=[rates])
     result = cyclr.hf.range_test(tested, **LADDER)
-    optimizer = tested.optimizer  # built by the test, from the TrainingArguments
+    assert tested.optimizer is None  # left as found
+    optimizer = tested.create_optimizer()  # the Trainer's own, from the TrainingArguments
     assert isinstance(optimizer, torch.optim.AdamW)
     schedule = cyclr.CyclicSchedule(*result.bounds(), step_size=2)
     tested.lr_scheduler = CyclicLR(optimizer, schedule)
@@ -94,6 +95,29 @@ def test_the_bounds_drive_cyclic_lr_and_training_is_as_without_the_test(tmp_path
     plain.train()
     assert same(tested.model.state_dict(), plain.model.state_dict())
     assert not same(tested.model.state_dict(), trainer(tmp_path / "c").model.state_dict())
+
+
+def test_a_learning_rate_set_after_the_test_is_the_one_train_uses(tmp_path):
+    """The test leaves a Trainer without an optimizer as it found it: train() then builds
+    one from the arguments as they are (before, it trained at the old rate, silently)."""
+    rates = Rates()
+    t = trainer(tmp_path, callbacks=[rates])
+    result = cyclr.hf.range_test(t, **LADDER)
+    assert t.optimizer is None and t.lr_scheduler is None
+    _, max_lr = result.bounds()
+    assert max_lr != t.args.learning_rate
+    t.args.learning_rate = max_lr
+    t.train()
+    steps = N_SAMPLES // BATCH
+    # the Trainer's own default schedule (linear decay to 0, no warm-up) from the new rate
+    assert rates.lrs == pytest.approx([max_lr * (1 - k / steps) for k in range(steps)], rel=1e-12)
+
+
+def test_an_optimizer_the_trainer_already_had_is_kept(tmp_path):
+    t = trainer(tmp_path)
+    optimizer = t.create_optimizer()
+    cyclr.hf.range_test(t, **LADDER)
+    assert t.optimizer is optimizer
 
 
 def test_cyclic_lr_in_optimizers_counts_updates_not_micro_batches(tmp_path):

@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 from test_torch_range_test import Scale, assert_same, digits, everything, mean_loss, mlp, train
 
 from cyclr.torch import range_test
-from cyclr.torch.rangetest import MAX_SKIPPED_UPDATES
+from cyclr.torch.rangetest import MIN_LOSS_SCALE
 
 
 def const_batches(*values):
@@ -103,12 +103,17 @@ def test_the_users_scaler_works_after_the_test_even_one_interrupted_mid_step():
     assert model.w.item() == 99.5
 
 
-def test_a_scaler_that_skips_every_update_stops_the_test_with_a_warning():
+def test_a_scaler_that_skips_every_update_stops_once_its_scale_is_down_to_one():
     model = Scale()
     opt = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
     scaler = torch.amp.GradScaler("cpu", init_scale=16.0)
     passes = poisoned(model, set(range(2, 100)))
-    with pytest.warns(RuntimeWarning, match=r"skipped 10 updates in a row at lr=2 \(rung 1\)"):
+    # lr 2 is skipped at scales 16, 8, 4, 2 and then 1 (MIN_LOSS_SCALE): the gradients
+    # overflow unscaled, so the test stops there
+    with pytest.warns(
+        RuntimeWarning, match=r"skipped 5 updates in a row at lr=2 \(rung 1\), the last at loss "
+        r"scale 1: the float16 gradients overflow unscaled"
+    ):
         result = range_test(
             model,
             opt,
@@ -119,12 +124,40 @@ def test_a_scaler_that_skips_every_update_stops_the_test_with_a_warning():
             num_steps=3,
             grad_scaler=scaler,
         )
-    assert MAX_SKIPPED_UPDATES == 10 and len(passes) == 1 + MAX_SKIPPED_UPDATES
+    assert MIN_LOSS_SCALE == 1.0 and len(passes) == 1 + 5
     assert result.stop_reason == "non_finite_loss"
     assert result.losses.tolist() == [100, math.inf] and result.lrs.tolist() == [1, 2]
     assert (
         model.w.item() == 100.0 and scaler.get_scale() == 16.0 and opt.state_dict()["state"] == {}
     )
+
+
+def test_a_huge_initial_loss_scale_backs_off_as_long_as_it_takes(recwarn):
+    """init_scale=2**127: about a hundred halvings before float16 gradients fit. The test
+    goes on while the scaler backs off (before, it stopped at rung 0 after 10 skips)."""
+    train_loader, _ = digits()
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**127)
+    before, scaler_before = everything(model, opt), scaler.state_dict()
+    seen = stepped_lrs(opt)
+    result = range_test(
+        model,
+        opt,
+        torch.nn.functional.cross_entropy,
+        train_loader,
+        start_lr=1e-3,
+        end_lr=1.0,
+        num_steps=20,
+        amp="float16",
+        grad_scaler=scaler,
+    )
+    assert not [w for w in recwarn if "grad_scaler skipped" in str(w.message)]
+    assert result.stop_reason == "end_of_ladder" and len(result.lrs) == 20
+    assert np.isfinite(result.losses).all()
+    assert seen == result.lrs.tolist()  # every rung trained once, after the skips
+    assert_same(before, everything(model, opt))
+    assert scaler.state_dict() == scaler_before
 
 
 def test_a_non_finite_loss_with_a_scaler_stops_at_once_not_retried():

@@ -545,13 +545,13 @@ def test_rates_computed_ahead_equal_the_cores_scalar_values_across_refills(optim
 
 def test_optimizer_step_is_left_unwrapped_and_the_order_warning_still_fires(recwarn):
     """PyTorch wraps optimizer.step to check the order once; cyclr undoes that per-update
-    cost and checks with a hook that removes itself."""
+    cost and checks with a post hook that the scheduler's first step removes."""
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
     sched = CyclicLR(opt, CyclicSchedule(0.1, 1.0, step_size=4))
     assert "step" not in vars(opt)  # the class's own step, no wrapper
     opt.step()
-    assert not opt._optimizer_step_post_hooks  # the hook removed itself
     sched.step()
+    assert not opt._optimizer_step_post_hooks  # off the update path from then on
     assert not [w for w in recwarn if "optimizer.step()" in str(w.message)]
 
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
@@ -573,3 +573,49 @@ def test_optimizer_step_is_left_unwrapped_and_the_order_warning_still_fires(recw
     opt.step()
     sched.step()
     assert calls == [1] and opt.param_groups[0]["lr"] == pytest.approx(0.325)
+
+
+def test_a_users_post_hook_after_the_scheduler_runs_and_optimizer_step_does_not_crash():
+    """PyTorch loops over the post hooks' dict: one removed inside that loop broke it
+    ("OrderedDict mutated during iteration") for every hook registered after it."""
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=0.1)
+    sched = CyclicLR(opt, OneCycle(0.1, total_steps=10))
+    calls = []
+    opt.register_step_post_hook(lambda *_: calls.append(opt.param_groups[0]["lr"]))
+    for _ in range(3):
+        opt.step()
+        sched.step()
+    assert calls == [OneCycle(0.1, total_steps=10)(k) for k in range(3)]
+
+
+def test_two_schedulers_on_one_optimizer_both_step():
+    """A second scheduler on the same optimizer, built to load a state into on resume
+    (PyTorch's test_onecycle_lr_legacy_state_dict) or chained: two post hooks."""
+    schedule = OneCycle(0.1, total_steps=10)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
+    first = CyclicLR(opt, schedule)
+    second = CyclicLR(opt, schedule)  # its hook comes after the first's
+    for _ in range(4):
+        opt.step()
+        first.step()
+    second.load_state_dict(first.state_dict())
+    opt.step()
+    second.step()
+    assert opt.param_groups[0]["lr"] == schedule(5) == second.get_last_lr()[0]
+
+
+def test_a_tensor_lr_stays_a_tensor_and_follows_one_cycle():
+    """PyTorch's test_constant_initial_params_onecyclelr, for cyclr: a tensor lr and a
+    user's post hook; the optimizer's tensor is filled in place, never replaced."""
+    lr = torch.as_tensor(0.1)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.randn(2, 2))], lr=lr)
+    schedule = OneCycle(0.1, total_steps=10)
+    sched = CyclicLR(opt, schedule)
+    opt.register_step_post_hook(lambda *_: None)
+    tensor = opt.param_groups[0]["lr"]
+    for k in range(1, 4):
+        opt.step()
+        sched.step()
+        assert opt.param_groups[0]["lr"] is tensor
+        assert float(tensor) == pytest.approx(schedule(k), rel=1e-6)  # float32

@@ -43,12 +43,13 @@ def range_test(
     then ``optimizer.step()``. The Trainer's callbacks and logging are not
     called. The loss recorded is the mean over the batches of the update.
 
-    When the Trainer has no optimizer yet, it builds its own first
-    (``trainer.create_optimizer()``, from the ``TrainingArguments``), which
-    ``train()`` then uses. Afterwards the model's weights and buffers, the
-    optimizer's state and learning rates, the loss scaler, train/eval modes
-    and the random generators are exactly what they were, also when the test
-    raised.
+    The Trainer is left as it was found. When it has no optimizer yet, the test
+    trains with the one ``train()`` would build (``trainer.create_optimizer()``,
+    from the ``TrainingArguments``) and then drops it, so ``train()`` builds its
+    own from the arguments as they are then: ``trainer.args.learning_rate = max_lr``
+    takes effect. Afterwards the model's weights and buffers, the optimizer's
+    state and learning rates, the loss scaler, train/eval modes and the random
+    generators are exactly what they were, also when the test raised.
 
     When the Trainer has an ``eval_dataset``, its loss (``trainer.get_eval_dataloader()``,
     the model's own loss) is measured after every ``val_every``-th update and the
@@ -62,6 +63,7 @@ def range_test(
 
         result = cyclr.hf.range_test(trainer, fine_tuning=True)  # from_pretrained
         base_lr, max_lr = result.bounds()
+        trainer.create_optimizer()  # the Trainer's own, from its TrainingArguments
         trainer.lr_scheduler = cyclr.torch.CyclicLR(
             trainer.optimizer, cyclr.CyclicSchedule(base_lr, max_lr, step_size=200))
         trainer.train()
@@ -108,9 +110,40 @@ def range_test(
     model = trainer.model
     if model is None:
         raise ValueError("the trainer has no model yet; received trainer.model=None")
-    if trainer.optimizer is None:
-        trainer.create_optimizer()  # the optimizer train() would build; it keeps this one
+    run = dict(
+        start_lr=start_lr,
+        end_lr=end_lr,
+        num_steps=num_steps,
+        step_mode=step_mode,
+        beta=beta,
+        diverge_factor=diverge_factor,
+        checkpoint_dir=checkpoint_dir,
+        progress=progress,
+        json_path=json_path,
+        fine_tuning=fine_tuning,
+    )
+    own_optimizer = trainer.optimizer is None
+    if own_optimizer:  # the optimizer train() would build, for the test only
+        trainer.create_optimizer()
+    try:
+        return _run(trainer, model, criterion, val_every, run)
+    finally:
+        if own_optimizer:
+            # Left as found: train() builds its optimizer from the TrainingArguments as
+            # they are then (a learning_rate set from the reading takes effect).
+            trainer.optimizer = None
+
+
+def _run(
+    trainer: transformers.Trainer,
+    model: torch.nn.Module,
+    criterion: Callable[[Any, Mapping[str, Any]], Any] | None,
+    val_every: int | None,
+    run: dict[str, Any],
+) -> RangeTestResult:
+    """The test on the Trainer's optimizer (which exists by now)."""
     optimizer = trainer.optimizer
+    num_steps = run["num_steps"]
     loader = trainer.get_train_dataloader()
     if val_every is None:
         val_every = max(1, int(num_steps) // 50)
@@ -129,16 +162,7 @@ def range_test(
             None,
             MicroBatches(loader, trainer.args.gradient_accumulation_steps),
             step_fn=step,
-            start_lr=start_lr,
-            end_lr=end_lr,
-            num_steps=num_steps,
-            step_mode=step_mode,
-            beta=beta,
-            diverge_factor=diverge_factor,
-            checkpoint_dir=checkpoint_dir,
-            progress=progress,
-            json_path=json_path,
-            fine_tuning=fine_tuning,
+            **run,
             **validation,
         )
 

@@ -84,7 +84,9 @@ def plot_result(
             curve_lrs, curve_values, color="tab:orange", lw=1.2, marker=".", ms=3, label=monitor
         )
         other.set_ylabel(monitor)
-        marked_ax, marked_lrs, marked_values = other, curve_lrs, curve_values
+        measured = result.val_losses if monitor == "val_loss" else result.val_accuracies
+        assert measured is not None  # result.curve(monitor) refused it otherwise
+        marked_ax, marked_values = other, measured  # suggestions index the rungs
 
     if bounds is not None:
         ax.axvspan(

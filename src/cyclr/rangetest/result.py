@@ -154,6 +154,15 @@ class RangeTestResult:
             ("accuracy" if monitor == "val_accuracy" else "loss"),
         )
 
+    def _rungs(self, monitor: str | None) -> npt.NDArray[np.intp]:
+        """The rung (index into :attr:`lrs`) of each point of :meth:`curve`'s curve."""
+        monitor = _checks.choice("monitor", monitor or self.settings.monitor, MONITORS)
+        if monitor == "loss":
+            return np.arange(self.lrs.size)
+        values = self.val_losses if monitor == "val_loss" else self.val_accuracies
+        assert values is not None  # curve() refused a curve the test did not record
+        return np.flatnonzero(~np.isnan(values))
+
     def bounds(
         self, monitor: str | None = None, settings: BoundsSettings | None = None
     ) -> BoundsSuggestion:
@@ -180,10 +189,17 @@ class RangeTestResult:
         if key not in self._cache:
             lrs, values, mode = self.curve(monitor)
             k = self._reading_settings(lrs, settings)
+            rungs = self._rungs(monitor)
             try:
-                self._cache[key] = suggest_bounds(lrs, values, mode=mode, settings=k)
+                read = suggest_bounds(lrs, values, mode=mode, settings=k)
             except ValueError as error:
                 self._cache[key] = error
+            else:  # the curve's points -> the rungs of ``lrs``
+                self._cache[key] = replace(
+                    read,
+                    base_index=int(rungs[read.base_index]),
+                    max_index=int(rungs[read.max_index]),
+                )
         found: BoundsSuggestion | ValueError = self._cache[key]
         if isinstance(found, ValueError):
             raise ValueError(str(found))
@@ -224,12 +240,15 @@ class RangeTestResult:
         key = ("single", monitor or self.settings.monitor)
         if key not in self._cache:
             lrs, values, mode = self.curve(monitor)
+            rungs = self._rungs(monitor)
             found: dict[str, Suggestion | None] = {}
             for name, reading in SINGLE_SUGGESTIONS.items():
                 try:
-                    found[name] = reading(lrs, values, mode=mode)
+                    single = reading(lrs, values, mode=mode)
                 except ValueError:
                     found[name] = None
+                else:
+                    found[name] = single._replace(index=int(rungs[single.index]))
             self._cache[key] = found
         return Readings(self._cache[key], self, monitor)
 

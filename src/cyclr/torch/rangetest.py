@@ -30,8 +30,9 @@ from cyclr.torch.scheduler import _set_value, group_ratios
 
 #: ``amp=`` by name; ``amp=True`` is bfloat16 (no loss scaling needed)
 _AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
-#: updates a GradScaler may skip in a row at one rung before the test stops there
-MAX_SKIPPED_UPDATES = 10
+#: the loss scale at which an update a GradScaler still skips ends the test: at a scale of
+#: 1 or less the float16 gradients overflow unscaled, so the rate itself is too high
+MIN_LOSS_SCALE = 1.0
 
 
 def default_batch(batch: Any) -> tuple[Any, Any]:
@@ -208,16 +209,17 @@ class _Trainer:
         for group, ratio in zip(self.optimizer.param_groups, self.ratios, strict=True):
             _set_value(group, "lr", lr * ratio)
 
-    def train_rung(self, batches: Iterator[Any], lr: float) -> tuple[float, bool]:
+    def train_rung(self, batches: Iterator[Any], lr: float) -> tuple[float, float | None]:
         """Train one update at ``lr``.
 
         Returns:
-          The mean loss of its batches (before the update), and whether the
-          ``GradScaler`` skipped the update (non-finite gradients).
+          The mean loss of its batches (before the update), and, when the
+          ``GradScaler`` skipped the update (non-finite gradients), the loss scale
+          it was skipped at; else ``None``.
         """
         self.set_lr(lr)
         if self.step_fn is not None:
-            return _step_fn_loss(self.step_fn(next(batches))), False
+            return _step_fn_loss(self.step_fn(next(batches))), None
         scaler = self.grad_scaler
         self.optimizer.zero_grad(set_to_none=True)
         no_sync = getattr(self.model, "no_sync", None)  # DDP: all-reduce on the last only
@@ -236,11 +238,11 @@ class _Trainer:
         mean = total / self.accumulation_steps
         if scaler is None:
             self.optimizer.step()
-            return mean, False
+            return mean, None
         scale = scaler.get_scale()
         scaler.step(self.optimizer)  # skipped when the gradients are not finite ...
         scaler.update()  # ... and then the scale backs off (backoff_factor < 1)
-        return mean, scaler.get_scale() < scale
+        return mean, (scale if scaler.get_scale() < scale else None)
 
     @torch.no_grad()
     def validate(self, loader: Any) -> tuple[float, float | None]:
@@ -286,6 +288,42 @@ class _Trainer:
             if self.val_accuracy:
                 correct += float((outputs.argmax(dim=-1) == targets).sum())
         return loss_sum, correct, count
+
+
+class _Skips:
+    """Updates a ``GradScaler`` skipped in a row at one rung: retried while it backs off.
+
+    A skipped update changes nothing but the scale, so the rung trains again on the next
+    batch at the lower scale, however large the scale started (``init_scale=2**127``).
+    An update still skipped at a scale of :data:`MIN_LOSS_SCALE` or less overflows
+    float16 unscaled: the rate is too high, and the test stops there.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.scale = math.inf
+
+    def retry(self, scale: float) -> bool:
+        """Count one skip at loss scale ``scale``; whether to train the rung again."""
+        self.count += 1
+        self.scale = scale
+        return scale > MIN_LOSS_SCALE
+
+    def give_up(self, lr: float, rung: int) -> float:
+        """Warn that the test stops at this rung; the loss to record there (``inf``)."""
+        warnings.warn(
+            f"range_test: the grad_scaler skipped {self.count} updates in a row at "
+            f"lr={lr:.4g} (rung {rung}), the last at loss scale {self.scale:g}: the float16 "
+            "gradients overflow unscaled at this rate; the test stops here, recording "
+            "loss=inf (stop_reason='non_finite_loss')",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return math.inf
+
+    def reset(self) -> None:
+        """A rung was recorded: the next one starts with no skips."""
+        self.count, self.scale = 0, math.inf
 
 
 def clip_gradients(model: torch.nn.Module, optimizer: Any, max_norm: float) -> None:
@@ -457,10 +495,12 @@ def range_test(
 
     With a ``grad_scaler`` (float16), an update the scaler skips because the
     gradients overflowed is not a rung: the same lr trains again on the next
-    batch, so every lr of the ladder is recorded once. After
-    ``MAX_SKIPPED_UPDATES`` (10) skips in a row the test stops there, as on a
-    non-finite loss (``stop_reason='non_finite_loss'``, the rung's loss
-    recorded as ``inf``), with a ``RuntimeWarning`` saying so.
+    batch, so every lr of the ladder is recorded once, at the scale the scaler
+    backed off to, however large it started. An update still skipped at a loss
+    scale of ``MIN_LOSS_SCALE`` (1) or less overflows float16 unscaled: the test
+    stops there, as on a non-finite loss (``stop_reason='non_finite_loss'``, the
+    rung's loss recorded as ``inf``), with a ``RuntimeWarning`` that names the
+    scale. A loss that is itself not finite stops the test at once.
 
     The default ladder, 1e-5 -> 10 in 450 rungs (75 per decade, for SGD and Adam
     alike), is the one ``result.bounds()`` was validated on by training (``python -m
@@ -634,27 +674,20 @@ def range_test(
         with Snapshot(model, optimizer, loaders, checkpoint_dir, grad_scaler, cpu_offload):
             model.train()
             batches = _cycle(train_loader)
-            skipped_in_a_row = 0
+            skips = _Skips()
             while not recorder.done:
                 rung = recorder.rungs_recorded
                 lr = recorder.lr(rung)  # the next rung: the test is not done
-                loss, skipped = trainer.train_rung(batches, lr)
-                total, skips = distributed.sum_across_ranks(loss, float(skipped))
+                loss, skipped_at = trainer.train_rung(batches, lr)
+                total, skipped, scales = distributed.sum_across_ranks(
+                    loss, float(skipped_at is not None), skipped_at or 0.0
+                )
                 loss = total / distributed.world_size()
-                if skips and math.isfinite(loss):  # the scaler skipped the update: not a rung
-                    skipped_in_a_row += 1
-                    if skipped_in_a_row < MAX_SKIPPED_UPDATES:
+                if skipped and math.isfinite(loss):  # the scaler skipped the update: not a rung
+                    if skips.retry(scales / skipped):  # the same on every rank
                         continue
-                    warnings.warn(
-                        f"range_test: the grad_scaler skipped {skipped_in_a_row} updates in a "
-                        f"row at lr={lr:.4g} (rung {rung}): the gradients are not finite at "
-                        "this rate; the test stops here, recording loss=inf "
-                        "(stop_reason='non_finite_loss')",
-                        RuntimeWarning,
-                        stacklevel=2,
-                    )
-                    loss = math.inf
-                skipped_in_a_row = 0
+                    loss = skips.give_up(lr, rung)
+                skips.reset()
                 val_loss = accuracy = None
                 if val_loader is not None and rung % val_every == 0:
                     val_loss, accuracy = trainer.validate(val_loader)

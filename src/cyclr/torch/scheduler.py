@@ -50,14 +50,18 @@ _MISSING = object()
 
 
 def _order_hook(scheduler: CyclicLR) -> Any:
-    """A step post hook that records the optimizer's first update and removes itself."""
+    """A step post hook that records that the optimizer has updated.
+
+    It never removes itself: PyTorch runs the post hooks in a loop over their dict,
+    and a hook removed inside that loop breaks it for every hook after it (the
+    user's own, another scheduler's). The scheduler removes it at its first step.
+    """
     ref = weakref.ref(scheduler)
 
     def hook(*_: Any) -> None:
         sched = ref()
         if sched is not None:
             sched._optimizer_stepped = True
-            sched._order_hook.remove()
 
     return hook
 
@@ -306,7 +310,7 @@ class CyclicLR(LRScheduler):
         # LRScheduler.__init__ records initial_lr and takes the first step (to step 0).
         # It also wraps optimizer.step to see whether it runs before the first
         # scheduler.step(); that wrapper costs every update, so it is undone and a
-        # post hook, removed at its first call, looks once instead.
+        # post hook, removed at the scheduler's first step, looks instead.
         self._optimizer_stepped = False
         own_step = vars(optimizer).get("step", _MISSING)
         super().__init__(optimizer)
@@ -485,8 +489,10 @@ class CyclicLR(LRScheduler):
                         return
             self._apply()
             return
-        if self._step_count == 1 and not self._optimizer_stepped:
-            warnings.warn(_ORDER_WARNING, UserWarning, stacklevel=2)
+        if self._step_count == 1:
+            self._order_hook.remove()  # it has told what it could: off the update path
+            if not self._optimizer_stepped:
+                warnings.warn(_ORDER_WARNING, UserWarning, stacklevel=2)
         self._step_count += 1
         if epoch is not None:
             warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
