@@ -389,3 +389,44 @@ def test_batchnorm_is_validated_with_averages_recalibrated_on_validation_data(tr
         assert result.val_losses[i] == pytest.approx(by_hand, rel=1e-4)
         lagging = val_loss_by_hand(seen.seen[i + 1], xv, yv, trainable_norm, False)
         assert (by_hand == pytest.approx(lagging, rel=1e-4)) != trainable_norm
+
+
+def test_validation_split_holds_out_the_last_samples_as_validation_data():
+    """As model.fit's validation_split: the last fraction of the arrays, read for the bounds
+    (before, it went on to fit, which validated at the epoch's end, and cyclr read the
+    training loss)."""
+    x, y = data()
+    ladder = dict(batch_size=BATCH, start_lr=1e-3, end_lr=1e-1, num_steps=6, shuffle=False)
+    split = ck.find_lr(classifier(), x, y, validation_split=0.25, **ladder)
+    assert split.settings.monitor == "val_loss"
+    explicit = ck.find_lr(classifier(), x[:48], y[:48], validation_data=(x[48:], y[48:]), **ladder)
+    np.testing.assert_array_equal(split.losses, explicit.losses)
+    np.testing.assert_array_equal(split.val_losses, explicit.val_losses)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(validation_split=1.5), r"validation_split must be a number in \(0, 1\); received "),
+        (dict(validation_split="0.1"), r"received validation_split='0.1'"),
+        (
+            dict(validation_split=0.1, validation_data=data(2)),
+            "give validation_data or validation_split, not both",
+        ),
+    ],
+)
+def test_a_bad_validation_split_is_named(kwargs, message):
+    x, y = data()
+    with pytest.raises(ValueError, match=message):
+        ck.find_lr(classifier(), x, y, batch_size=BATCH, num_steps=4, **kwargs)
+
+
+def test_validation_split_of_a_generator_is_refused_with_a_message():
+    x, y = data()
+
+    def batches():
+        while True:
+            yield x[:BATCH], y[:BATCH]
+
+    with pytest.raises(ValueError, match="with a dataset, a PyDataset or a generator pass"):
+        ck.find_lr(classifier(), batches(), num_steps=4, validation_split=0.2)

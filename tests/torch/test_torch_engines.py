@@ -507,3 +507,76 @@ def test_lightning_fabric_steps_through_step_fn():
     )
     assert_same(before, everything(raw_model, raw_opt))
     assert result.losses.min() < result.losses[0] and math.isfinite(result.losses[0])
+
+
+class TinyGPT(torch.nn.Module):
+    """``logits, loss = model(idx, targets)``, as the popular minimal GPTs return them;
+    ``loss`` is ``None`` without targets."""
+
+    def __init__(self, vocab=16, width=8, loss_first=False):
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed = torch.nn.Embedding(vocab, width)
+        self.head = torch.nn.Linear(width, vocab)
+        self.loss_first = loss_first
+
+    def forward(self, idx, targets=None):
+        logits = self.head(self.embed(idx))
+        loss = None
+        if targets is not None:
+            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten())
+        return (loss, logits) if self.loss_first else (logits, loss)
+
+
+def next_token_batches(n=6, batch=4, length=10, vocab=16):
+    g = torch.Generator().manual_seed(1)
+    out = []
+    for _ in range(n):
+        seq = torch.randint(0, vocab, (batch, length + 1), generator=g)
+        out.append((seq[:, :-1], seq[:, 1:]))
+    return out
+
+
+@pytest.mark.parametrize("loss_first", [False, True])
+def test_a_model_returning_logits_and_loss_trains_on_its_loss(loss_first):
+    """(x, y) batches go in as model(x, y); the one scalar tensor returned is the loss."""
+    model = TinyGPT(loss_first=loss_first)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    loader = next_token_batches()
+    before = everything(model, opt)
+    result = range_test(
+        model, opt, None, loader, start_lr=1e-4, end_lr=1.0, num_steps=8, val_loader=loader[:2]
+    )
+    assert_same(before, everything(model, opt))
+    x, y = loader[0]
+    loss = TinyGPT(loss_first=loss_first)(x, y)[0 if loss_first else 1]
+    assert result.losses[0] == pytest.approx(float(loss), rel=1e-6)
+    assert np.isfinite(result.val_losses[0]) and len(result.lrs) == 8
+
+
+def test_the_documented_adapter_names_the_loss_of_a_tuple():
+    """Where outputs hold no one scalar, the user names the loss (the docs' two lambdas)."""
+
+    class TwoLosses(TinyGPT):
+        def forward(self, idx, targets=None):
+            logits, loss = super().forward(idx, targets)
+            return logits, loss, loss.detach() * 0  # an auxiliary scalar too
+
+    model = TwoLosses()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    loader = next_token_batches()
+    with pytest.raises(ValueError, match=r"received several, at \[1, 2\] among outputs") as error:
+        range_test(model, opt, None, loader, start_lr=1e-3, num_steps=3)
+    assert "batch_fn=lambda batch: (tuple(batch), batch)" in str(error.value)
+    result = range_test(
+        model,
+        opt,
+        lambda outputs, batch: outputs[1],
+        loader,
+        batch_fn=lambda batch: (tuple(batch), batch),
+        start_lr=1e-4,
+        end_lr=1.0,
+        num_steps=6,
+    )
+    x, y = loader[0]
+    assert result.losses[0] == pytest.approx(float(TinyGPT()(x, y)[1]), rel=1e-6)

@@ -111,8 +111,9 @@ def test_a_scaler_that_skips_every_update_stops_once_its_scale_is_down_to_one():
     # lr 2 is skipped at scales 16, 8, 4, 2 and then 1 (MIN_LOSS_SCALE): the gradients
     # overflow unscaled, so the test stops there
     with pytest.warns(
-        RuntimeWarning, match=r"skipped 5 updates in a row at lr=2 \(rung 1\), the last at loss "
-        r"scale 1: the float16 gradients overflow unscaled"
+        RuntimeWarning,
+        match=r"skipped 5 updates in a row at lr=2 \(rung 1\), the last at loss "
+        r"scale 1: the float16 gradients overflow unscaled",
     ):
         result = range_test(
             model,

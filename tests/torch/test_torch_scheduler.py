@@ -619,3 +619,10 @@ def test_a_tensor_lr_stays_a_tensor_and_follows_one_cycle():
         sched.step()
         assert opt.param_groups[0]["lr"] is tensor
         assert float(tensor) == pytest.approx(schedule(k), rel=1e-6)  # float32
+
+
+def test_a_float32_tensor_bound_is_read_as_its_float32_value():
+    """docs/getting-started/pytorch.md: as PyTorch's schedulers read it."""
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    CyclicLR(opt, base_lr=torch.as_tensor(0.1), max_lr=torch.as_tensor(1.0), step_size_up=2)
+    assert opt.param_groups[0]["lr"] == float(torch.as_tensor(0.1)) == 0.10000000149011612

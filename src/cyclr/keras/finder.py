@@ -430,6 +430,43 @@ def _batches_per_epoch(x: Any, batch_size: int | None) -> int | None:
     return n if n > 0 else None
 
 
+def _split_validation(x: Any, y: Any, validation_data: Any, split: Any) -> tuple[Any, Any, Any]:
+    """``x, y, validation_data`` with ``model.fit``'s ``validation_split`` made explicit.
+
+    Keras holds out the last ``split`` of the arrays, before shuffling; so does this.
+    """
+    if split is None or (isinstance(split, (int, float)) and split == 0):
+        return x, y, validation_data
+    if isinstance(split, bool) or not isinstance(split, (int, float)) or not 0 < split < 1:
+        raise ValueError(
+            f"validation_split must be a number in (0, 1); received validation_split={split!r}"
+        )
+    if validation_data is not None:
+        raise ValueError(
+            "give validation_data or validation_split, not both; received "
+            f"validation_split={split!r} with validation_data"
+        )
+    leaves = [a for a in keras.tree.flatten((x, y)) if a is not None]
+    if not leaves or not all(hasattr(a, "shape") and len(a.shape) > 0 for a in leaves):
+        raise ValueError(
+            "validation_split holds out part of arrays; with a dataset, a PyDataset or a "
+            f"generator pass validation_data=... instead; received x of type {type(x).__name__}"
+        )
+    n = int(leaves[0].shape[0])
+    cut = math.floor(n * (1.0 - split))  # as keras' own split
+    if not 0 < cut < n:
+        raise ValueError(
+            f"validation_split={split!r} of {n} samples leaves no training or no validation "
+            f"samples; received validation_split={split!r}"
+        )
+
+    def part(lo: int | None, hi: int | None) -> Any:
+        return keras.tree.map_structure(lambda a: None if a is None else a[lo:hi], (x, y))
+
+    (x_train, y_train), held_out = part(None, cut), part(cut, None)
+    return x_train, y_train, held_out
+
+
 def find_lr(
     model: keras.Model,
     x: Any,
@@ -489,7 +526,10 @@ def find_lr(
       diverge_factor: stop once the smoothed loss exceeds this multiple of the best.
       min_steps_before_stop: the first rung (1-based) checked for divergence.
       verbose: as ``model.fit``.
-      **fit_kwargs: passed on to ``model.fit`` (``shuffle``, ``callbacks``...).
+      **fit_kwargs: passed on to ``model.fit`` (``shuffle``, ``callbacks``...), but
+        ``validation_split``: as in ``model.fit``, the last fraction of the arrays
+        ``x`` and ``y`` (before any shuffling) is held out, and it is the
+        ``validation_data`` of the test (read for the bounds).
 
     Returns:
       The :class:`cyclr.RangeTestResult`; ``.bounds()`` gives the suggested bounds.
@@ -497,6 +537,9 @@ def find_lr(
     Raises:
       ValueError: naming the parameter and the value received.
     """
+    x, y, validation_data = _split_validation(
+        x, y, validation_data, fit_kwargs.pop("validation_split", None)
+    )
     finder = LRFinder(
         start_lr=start_lr,
         end_lr=end_lr,

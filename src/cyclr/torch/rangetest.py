@@ -87,18 +87,44 @@ def _batch_size(obj: Any) -> int:
 
 
 def _own_loss(outputs: Any) -> Any:
-    """``outputs.loss`` or ``outputs['loss']``: the loss a Hugging Face model computes itself."""
+    """The loss a model computed itself.
+
+    ``outputs.loss``, ``outputs['loss']``, or the one scalar tensor of a tuple or list
+    (``logits, loss = model(x, targets)``, GPT style).
+    """
     loss = getattr(outputs, "loss", None)
     if loss is None and isinstance(outputs, Mapping):
         loss = outputs.get("loss")
-    if loss is None:
-        raise ValueError(
-            "criterion=None trains on the loss the model computes itself (outputs.loss or "
-            f"outputs['loss']), but the model returned a {type(outputs).__name__} with no "
-            "loss; pass a criterion, or put the labels in the batch (batch['labels'] for "
-            "Hugging Face models)"
-        )
-    return loss
+    if loss is not None:
+        return loss
+    if isinstance(outputs, (tuple, list)):
+        return _loss_in_sequence(outputs)
+    raise ValueError(
+        "criterion=None trains on the loss the model computes itself (outputs.loss, "
+        "outputs['loss'], or the one scalar tensor of a tuple), but the model returned a "
+        f"{type(outputs).__name__} with no loss; pass a criterion, or put the labels in the "
+        "batch (batch['labels'] for Hugging Face models)"
+    )
+
+
+def _loss_in_sequence(outputs: tuple[Any, ...] | list[Any]) -> torch.Tensor:
+    """The one one-element floating tensor of ``outputs``, refused when there are 0 or 2+."""
+    scalars = [
+        i
+        for i, x in enumerate(outputs)
+        if isinstance(x, torch.Tensor) and x.numel() == 1 and x.is_floating_point()
+    ]
+    if len(scalars) == 1:
+        return outputs[scalars[0]]
+    shapes = [tuple(x.shape) if isinstance(x, torch.Tensor) else x for x in outputs]
+    found = "no one-element tensor" if not scalars else f"several, at {scalars}"
+    raise ValueError(
+        f"criterion=None reads the loss of a model that returns a {type(outputs).__name__} "
+        f"from its one scalar tensor; received {found} among outputs of shapes {shapes} "
+        "(with targets in the batch, the model was called as model(inputs, targets)); name "
+        "the loss yourself: batch_fn=lambda batch: (tuple(batch), batch) (the model gets the "
+        "whole batch) with criterion=lambda outputs, batch: outputs[i]"
+    )
 
 
 def _scalar(loss: Any, source: str) -> torch.Tensor:
@@ -331,17 +357,74 @@ def clip_gradients(model: torch.nn.Module, optimizer: Any, max_norm: float) -> N
 
     Under ``FullyShardedDataParallel`` (FSDP1) each rank's parameters are flat shards,
     whose own norm is not the gradient's: the root module's ``clip_grad_norm_`` reduces the
-    norm across ranks. ``fully_shard`` (FSDP2) gradients are DTensors, whose norm
-    ``clip_grad_norm_`` already computes over the whole gradient.
+    norm across ranks, and FSDP1 submodules under a plain root are clipped by
+    :func:`_clip_fsdp1_submodules` the same way. ``fully_shard`` (FSDP2) gradients are
+    DTensors, whose norm ``clip_grad_norm_`` already computes over the whole gradient.
     """
+    params = [p for group in optimizer.param_groups for p in group["params"]]
     if torch.distributed.is_available():  # a build without it has no FSDP either
         from torch.distributed.fsdp import FullyShardedDataParallel
 
         if isinstance(model, FullyShardedDataParallel):
             model.clip_grad_norm_(max_norm)
             return
-    params = [p for group in optimizer.param_groups for p in group["params"]]
+        wrapped = [m for m in model.modules() if isinstance(m, FullyShardedDataParallel)]
+        if wrapped:
+            _clip_fsdp1_submodules(wrapped, params, max_norm)
+            return
     torch.nn.utils.clip_grad_norm_(params, max_norm)
+
+
+def _clip_fsdp1_submodules(wrapped: list[Any], params: list[Any], max_norm: float) -> None:
+    """Clip ``params`` by the whole gradient's norm when FSDP1 wraps submodules, not the root.
+
+    What the root's ``clip_grad_norm_`` does, without a root: the squared norms of the
+    sharded gradients (a parameter's innermost FSDP1 module shards it unless it is
+    ``NO_SHARD``) are summed over the ranks of its process group, those of the other
+    parameters (``NO_SHARD``, or no FSDP1 module: replicated, as FSDP1 takes them) are
+    added once, and every gradient is scaled by ``max_norm / (norm + 1e-6)`` when that
+    is below 1, as ``torch.nn.utils.clip_grad_norm_`` does (the norm in float64).
+    """
+    from torch.distributed.fsdp import ShardingStrategy
+
+    owner = {}  # id(parameter) -> its innermost FSDP1 module
+    for module in wrapped:  # outer modules first: an inner one overwrites them
+        for p in module.parameters():
+            owner[id(p)] = module
+    sharded = [
+        p
+        for p in params
+        if id(p) in owner and owner[id(p)].sharding_strategy != ShardingStrategy.NO_SHARD
+    ]
+    if not sharded:  # every gradient whole on every rank
+        torch.nn.utils.clip_grad_norm_(params, max_norm)
+        return
+    device = owner[id(sharded[0])].compute_device
+
+    def squares(chosen: list[Any]) -> torch.Tensor:
+        total = torch.zeros((), dtype=torch.float64, device=device)
+        for p in chosen:
+            if p.grad is not None:
+                total += torch.linalg.vector_norm(p.grad, dtype=torch.float64).to(device) ** 2
+        return total
+
+    # One sum per process group, in the parameters' order (the same on every rank)
+    by_group: dict[int, tuple[Any, list[Any]]] = {}
+    for p in sharded:
+        group = owner[id(p)].process_group
+        by_group.setdefault(id(group), (group, []))[1].append(p)
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    for group, chosen in by_group.values():
+        part = squares(chosen)
+        torch.distributed.all_reduce(part, group=group)
+        total += part
+    # whole gradients count once: reduced, they would count once per rank
+    sharded_ids = {id(p) for p in sharded}
+    total += squares([p for p in params if id(p) not in sharded_ids])
+    coefficient = torch.clamp(max_norm / (total.sqrt() + 1e-6), max=1.0)
+    for p in params:
+        if p.grad is not None:
+            p.grad.mul_(coefficient.to(p.grad.device, p.grad.dtype))
 
 
 def _recalibrated(module: torch.nn.Module) -> bool:
@@ -485,7 +568,10 @@ def range_test(
     - ``criterion=None``: the model computes its own loss, as Hugging Face models
       do when the batch holds the labels: a mapping batch goes in as
       ``model(**batch)`` (a tuple or list as ``model(*batch)``) and the loss is
-      ``outputs.loss`` or ``outputs['loss']``.
+      ``outputs.loss`` or ``outputs['loss']``, or the one scalar tensor of outputs
+      that are a tuple or list (``logits, loss = model(x, y)``, GPT style). Where
+      that is not one tensor, name it: ``batch_fn=lambda batch: (tuple(batch),
+      batch)`` and ``criterion=lambda outputs, batch: outputs[1]``.
     - ``step_fn(batch) -> loss``: an engine (accelerate, Lightning Fabric,
       DeepSpeed, ...) does the forward, backward and optimizer step itself, at
       the lrs cyclr has just written into the optimizer's parameter groups;
