@@ -20,6 +20,7 @@ from cyclr.cyclic import CyclicSchedule
 from cyclr.onecycle import OneCycle
 from cyclr.planning import check, step_size_for, steps_per_epoch
 from cyclr.rangetest import RangeTestResult, RangeTestSettings, suggest_bounds
+from cyclr.warmup import WarmupConstant, WarmupCosine, WarmupLinear, WarmupStableDecay
 
 __version__ = "0.2.0"
 
@@ -31,6 +32,10 @@ __all__ = [
     "RangeTestResult",
     "RangeTestSettings",
     "Schedule",
+    "WarmupConstant",
+    "WarmupCosine",
+    "WarmupLinear",
+    "WarmupStableDecay",
     "check",
     "deserialize",
     "join",

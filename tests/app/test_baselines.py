@@ -5,8 +5,10 @@ import dataclasses
 import itertools
 import math
 
+import numpy as np
 import pytest
 
+from cyclr import Constant, Linear, OneCycle, WarmupConstant, WarmupStableDecay, join
 from cyclr.app.compare import CompareSettings, compare, grid_table, write_outputs
 from cyclr.app.data import load_data
 from cyclr.app.policies import (
@@ -60,6 +62,29 @@ def test_wsd_warms_up_holds_the_peak_and_cools_down_linearly_to_zero():
     assert all(s(i) == pytest.approx(0.002) for i in range(5, 81))
     assert s(90) == pytest.approx(0.001) and s(99) == pytest.approx(0.0001)
     assert s(100) == 0.0
+
+
+def test_baseline_schedules_are_core_schedules_with_the_numbers_they_had():
+    peak, total, warmup, cooldown = 3e-3, 200, 10, 40
+    steps = np.arange(total + 20)
+    # adamw+cosine as first built: a warm-up, then a one-cycle's annealing phase (issue 16).
+    decay = total - warmup
+    annealing = OneCycle(
+        peak, decay, pct_start=2 / decay, div_factor=1.0, base_momentum=None, max_momentum=None
+    )
+    before = join([Linear(0.0, peak, warmup), annealing], [warmup])
+    cosine = warmup_cosine(peak, total, warmup)
+    assert isinstance(cosine, WarmupStableDecay) and cosine.decay == "cosine"
+    np.testing.assert_allclose(cosine(steps), before(steps), rtol=1e-11, atol=1e-15 * peak)
+    before = join(
+        [Linear(0.0, peak, warmup), Constant(peak), Linear(peak, 0.0, cooldown)],
+        [warmup, total - cooldown],
+    )
+    wsd = warmup_stable_decay(peak, total, warmup, cooldown)
+    assert wsd == WarmupStableDecay(peak, total, warmup, cooldown)
+    np.testing.assert_array_equal(wsd(steps), before(steps))
+    free = make_plan("schedulefree", total_steps=total, step_size=10, lr=peak)
+    assert free.schedule == WarmupConstant(peak, 0) and free.warmup_steps == warmup
 
 
 @pytest.mark.parametrize(

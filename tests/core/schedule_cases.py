@@ -1,6 +1,16 @@
-"""Schedules every backend test evaluates: each mode, waveform, decay target, and composites."""
+"""Schedules every backend test evaluates: each mode, waveform, decay target, composites,
+and the warm-up schedules (each cool-down shape)."""
 
-from cyclr import Constant, CyclicSchedule, Linear, OneCycle
+from cyclr import (
+    Constant,
+    CyclicSchedule,
+    Linear,
+    OneCycle,
+    WarmupConstant,
+    WarmupCosine,
+    WarmupLinear,
+    WarmupStableDecay,
+)
 from cyclr.compose import Join
 
 CASES = {
@@ -23,6 +33,12 @@ CASES = {
     "warmup-cycles-tail": Join(
         [Linear(0.0, 0.1, 10), CyclicSchedule(0.1, 0.5, step_size=8), Constant(0.01)], [10, 74]
     ),
+    "warmup-cosine": WarmupCosine(0.5, 100, 10, init_lr=0.05, final_lr=0.01),
+    "wsd-linear": WarmupStableDecay(0.5, 100, 10, 30, final_lr=0.01),
+    "wsd-1-sqrt": WarmupStableDecay(0.5, 100, 10, 30, decay="1-sqrt", final_lr=0.01),
+    "wsd-cosine-no-warmup": WarmupStableDecay(0.5, 90, 0, 40, decay="cosine"),
+    "warmup-linear": WarmupLinear(0.5, 110, 7),
+    "warmup-constant": WarmupConstant(0.5, 12, init_lr=0.1),
 }
 STEPS = 120
 

@@ -19,8 +19,8 @@ compare`` only, PyTorch only), each at its usual default rate unless a grid
 tunes it (:func:`grid_rates`):
 
 - ``adamw+cosine``: AdamW (weight decay 0.01) with a linear warm-up from 0 over
-  :data:`WARMUP_FRACTION` of the run, then a cosine decay to ~0 (the Transformers
-  ``get_cosine_schedule_with_warmup`` shape).
+  :data:`WARMUP_FRACTION` of the run, then a cosine decay to ``peak / 1e4`` (the Transformers
+  ``get_cosine_schedule_with_warmup`` shape, one step later: see :func:`warmup_cosine`).
 - ``wsd``: warm-up-stable-decay (Hägele et al. 2024): AdamW, the same warm-up, a
   constant rate, and a linear cool-down to 0 over the last :data:`COOLDOWN_FRACTION`.
 - ``schedulefree``: schedule-free AdamW (``schedulefree.AdamWScheduleFree``) at a
@@ -37,7 +37,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from cyclr import Constant, CyclicSchedule, Linear, OneCycle, Schedule, join
+from cyclr import (
+    Constant,
+    CyclicSchedule,
+    Linear,
+    OneCycle,
+    Schedule,
+    WarmupConstant,
+    WarmupCosine,
+    WarmupLinear,
+    WarmupStableDecay,
+)
 from cyclr.compose import Join
 
 POLICIES = (
@@ -122,6 +132,10 @@ def _span(s: Schedule) -> tuple[float, float]:
         return s.initial_lr, s.max_lr
     if isinstance(s, Linear):
         return min(s.init_value, s.end_value), max(s.init_value, s.end_value)
+    if isinstance(s, WarmupCosine | WarmupLinear | WarmupStableDecay):
+        return min(s.init_lr, s.final_lr), s.peak_lr
+    if isinstance(s, WarmupConstant):
+        return (s.init_lr if s.warmup_steps else s.peak_lr), s.peak_lr
     if isinstance(s, Join):
         spans = [_span(piece) for piece in s.schedules]
         return min(low for low, _ in spans), max(high for _, high in spans)
@@ -159,9 +173,13 @@ def grid_rates(policy: str, points: int = 5, decades: float = 2.0) -> tuple[floa
 def warmup_cosine(peak_lr: float, total_steps: int, warmup_steps: int) -> Schedule:
     """A linear warm-up from 0 to ``peak_lr``, then a cosine decay to ``peak_lr / 1e4``.
 
-    Built from the core's pieces: :class:`cyclr.Linear` for the warm-up, and for the
-    decay the annealing phase of a :class:`cyclr.OneCycle` that starts at its peak
-    (``div_factor=1``, its one-step rise flat at ``peak_lr``).
+    The numbers ``adamw+cosine`` has always had, so that stored comparisons reproduce:
+    ``peak_lr`` is held one step after the warm-up and the cosine reaches its floor at
+    ``total_steps - 1`` (it was first built as a one-cycle's annealing phase, whose steps
+    end there). That is a :class:`cyclr.WarmupStableDecay` with a one-step stable phase and a
+    cosine cool-down. Transformers' ``get_cosine_schedule_with_warmup`` itself (the cosine
+    from ``warmup_steps`` to ``total_steps``) is :class:`cyclr.WarmupCosine`; the two are up
+    to 3% of ``peak_lr`` apart.
 
     Raises:
       ValueError: fewer than 4 decay steps, or a warm-up below 1 step.
@@ -172,16 +190,9 @@ def warmup_cosine(peak_lr: float, total_steps: int, warmup_steps: int) -> Schedu
             "a warm-up and cosine decay need warmup_steps >= 1 and 4 decay steps after it; "
             f"received total_steps={total_steps!r}, warmup_steps={warmup_steps!r}"
         )
-    cosine = OneCycle(
-        peak_lr,
-        decay,
-        pct_start=2 / decay,  # the rise ends at local step 1: steps 0 and 1 at peak_lr
-        div_factor=1.0,
-        final_div_factor=1e4,
-        base_momentum=None,
-        max_momentum=None,
+    return WarmupStableDecay(
+        peak_lr, total_steps - 1, warmup_steps, decay - 2, decay="cosine", final_lr=peak_lr / 1e4
     )
-    return join([Linear(0.0, peak_lr, warmup_steps), cosine], [warmup_steps])
 
 
 def warmup_stable_decay(
@@ -199,14 +210,7 @@ def warmup_stable_decay(
             f"received total_steps={total_steps!r}, warmup_steps={warmup_steps!r}, "
             f"cooldown_steps={cooldown_steps!r}"
         )
-    return join(
-        [
-            Linear(0.0, peak_lr, warmup_steps),
-            Constant(peak_lr),
-            Linear(peak_lr, 0.0, cooldown_steps),
-        ],
-        [stable_from, cool_from],
-    )
+    return WarmupStableDecay(peak_lr, total_steps, warmup_steps, cooldown_steps, decay="linear")
 
 
 def range_tested(policies: Iterable[str]) -> list[str]:
@@ -288,7 +292,9 @@ def _baseline_plan(
     rate = lr or DEFAULT_LRS[policy]
     warmup = max(1, round(WARMUP_FRACTION * total_steps))
     if policy == "schedulefree":
-        return Plan(policy, "schedulefree", Constant(rate), None, decay, warmup)
+        # Its warm-up runs inside the optimizer (Plan.warmup_steps), one step ahead of
+        # WarmupConstant's: the schedule the runner applies has none.
+        return Plan(policy, "schedulefree", WarmupConstant(rate, 0), None, decay, warmup)
     if policy == "wsd":
         cooldown = max(1, round(COOLDOWN_FRACTION * total_steps))
         wsd = warmup_stable_decay(rate, total_steps, warmup, cooldown)
