@@ -331,7 +331,8 @@ def test_monitor_loss_skips_validation_and_val_loss_without_a_validation_step_is
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(monitor="val_accuracy"), "monitor='val_accuracy'"),
+        (dict(monitor="val_acc"), "monitor='val_acc'"),
+        (dict(accuracy_metric=""), "accuracy_metric=''"),
         (dict(val_every=0), "val_every=0"),
         (dict(val_batches=1.5), "val_batches=1.5"),
         (dict(val_metric=""), "val_metric=''"),
@@ -370,3 +371,46 @@ def test_with_several_validation_loaders_the_first_is_read_as_lightning_calls_th
     trainer(max_steps=0, num_sanity_val_steps=0, callbacks=[one]).fit(Validated())
     trainer(max_steps=0, num_sanity_val_steps=0, callbacks=[two]).fit(Two())
     np.testing.assert_array_equal(two.result.val_losses, one.result.val_losses)
+
+
+class Scored(Validated):
+    """Logs its accuracy beside its loss, as Lightning examples do."""
+
+    def validation_step(self, batch, batch_idx):
+        out = self.net(batch["x"])
+        self.log("val_loss", torch.nn.functional.cross_entropy(out, batch["y"]))
+        self.log("val_acc", (out.argmax(dim=-1) == batch["y"]).float().mean())
+
+
+def test_monitor_val_accuracy_reads_the_accuracy_validation_step_logs():
+    module = Scored()
+    twin = copy.deepcopy(module)
+    optimizer = twin.configure_optimizers()["optimizer"]
+    reference = cyclr.torch.range_test(
+        twin.net,
+        optimizer,
+        torch.nn.functional.cross_entropy,
+        module.train_dataloader(),
+        batch_fn=lambda batch: (batch["x"], batch["y"]),
+        val_loader=list(module.val_dataloader())[:1],
+        val_every=2,
+        val_accuracy=True,
+        monitor="val_accuracy",
+        **LADDER,
+    )
+    callback = RangeTestCallback(
+        **LADDER, monitor="val_accuracy", accuracy_metric="val_acc", verbose=False
+    )
+    trainer(max_steps=0, num_sanity_val_steps=0, callbacks=[callback]).fit(module)
+    result = callback.result
+    assert result.settings.monitor == "val_accuracy"
+    np.testing.assert_allclose(result.val_accuracies, reference.val_accuracies, rtol=1e-6)
+    np.testing.assert_allclose(result.val_losses, reference.val_losses, rtol=1e-6)
+    assert np.nanmax(result.val_accuracies) > np.nanmin(result.val_accuracies)
+    # the default name is refused by name when the step logs another
+    with pytest.raises(ValueError, match=r"logs as 'val_accuracy', but it logged \['val_acc'"):
+        trainer(
+            max_steps=0,
+            num_sanity_val_steps=0,
+            callbacks=[RangeTestCallback(**LADDER, monitor="val_accuracy", verbose=False)],
+        ).fit(Scored())

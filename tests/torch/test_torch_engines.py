@@ -580,3 +580,41 @@ def test_the_documented_adapter_names_the_loss_of_a_tuple():
     )
     x, y = loader[0]
     assert result.losses[0] == pytest.approx(float(TinyGPT()(x, y)[1]), rel=1e-6)
+
+
+def test_val_step_fn_gives_loss_and_accuracy_for_the_accuracy_curve():
+    """An engine's validation step returns (loss, accuracy): the curve equals the one the
+    criterion's (outputs, targets) give, weighted by batch size."""
+    train_loader, val_loader = digits(batch_size=32)
+    results = []
+    for engine in (False, True):
+        model = mlp()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+        def val_step(batch, model=model):
+            x, y = batch
+            out = model(x)
+            loss = torch.nn.functional.cross_entropy(out, y)
+            return loss, (out.argmax(dim=-1) == y).float().mean()
+
+        torch.manual_seed(0)
+        results.append(
+            range_test(
+                model,
+                opt,
+                torch.nn.functional.cross_entropy,
+                train_loader,
+                start_lr=1e-3,
+                end_lr=1.0,
+                num_steps=12,
+                val_loader=val_loader,
+                val_every=3,
+                monitor="val_accuracy",
+                val_step_fn=val_step if engine else None,
+            )
+        )
+    plain, engine = results
+    assert plain.settings.monitor == engine.settings.monitor == "val_accuracy"
+    np.testing.assert_allclose(engine.val_accuracies, plain.val_accuracies, rtol=1e-12)
+    np.testing.assert_allclose(engine.val_losses, plain.val_losses, rtol=1e-6)
+    assert np.isfinite(engine.val_accuracies[::3]).all()

@@ -486,7 +486,8 @@ def test_a_progress_bar_only_when_asked_or_on_a_terminal(capsys):
         (dict(val_step_fn=lambda b: 1.0), "val_loader=None with .* val_step_fn=<function"),
         (
             dict(val_step_fn=lambda b: 1.0, val_loader=const_batches(1), val_accuracy=True),
-            "val_step_fn returns a loss only; received val_step_fn with val_accuracy=True",
+            r"with val_accuracy, val_step_fn must return \(loss, accuracy\) for the batch; "
+            "received a float",
         ),
     ],
 )

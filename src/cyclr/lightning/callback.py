@@ -21,7 +21,7 @@ from cyclr.rangetest.settings import DEFAULT_END_LR, DEFAULT_NUM_STEPS, DEFAULT_
 from cyclr.torch._engines import MicroBatches, loss_of, scaler_restored
 
 #: The curves the callback can read (its validation passes measure no accuracy).
-_MONITORS = ("loss", "val_loss")
+_MONITORS = ("loss", "val_loss", "val_accuracy")
 #: ``on_bounds(trainer, pl_module, bounds)``
 BoundsHook = Callable[["pl.Trainer", "pl.LightningModule", BoundsSuggestion], None]
 
@@ -96,13 +96,16 @@ class RangeTestCallback(pl.Callback):
       progress: a tqdm progress bar on rank 0; ``None`` shows one in a terminal.
       json_path: write the result here as JSON (rank 0).
       verbose: print ``result.summary()`` on rank 0.
-      monitor: the curve read, ``'val_loss'`` or ``'loss'`` (the training loss);
-        ``None``: ``'val_loss'`` when there are validation batches (see above),
-        else ``'loss'``, with a line saying so.
+      monitor: the curve read, ``'val_loss'``, ``'val_accuracy'`` (what
+        ``validation_step`` logs as ``accuracy_metric``) or ``'loss'`` (the training
+        loss); ``None``: ``'val_loss'`` when there are validation batches (see
+        above), else ``'loss'``, with a line saying so.
       val_every: measure the validation loss every this many rungs (the judging
         study measured one batch every 2 rungs).
       val_batches: the validation batches measured each time (the loader's first).
       val_metric: the name ``validation_step`` logs its loss under.
+      accuracy_metric: the name it logs its accuracy under (a batch's mean), read
+        with ``monitor='val_accuracy'``.
       fine_tuning: the module starts from trained weights and all of it trains:
         the bounds are read a factor 2 lower (``BoundsSettings(fine_tuning=True)``,
         measured on four fine-tunings by ``python -m bench.suggest_bounds --judging``).
@@ -138,6 +141,7 @@ class RangeTestCallback(pl.Callback):
         val_batches: int = 1,
         val_metric: str = "val_loss",
         fine_tuning: bool = False,
+        accuracy_metric: str = "val_accuracy",
     ) -> None:
         super().__init__()
         # Validated now, not when fit starts.
@@ -176,6 +180,12 @@ class RangeTestCallback(pl.Callback):
                 f"received val_metric={val_metric!r}"
             )
         self.val_metric = val_metric
+        if not isinstance(accuracy_metric, str) or not accuracy_metric:
+            raise ValueError(
+                "accuracy_metric must be the name validation_step logs its accuracy under; "
+                f"received accuracy_metric={accuracy_metric!r}"
+            )
+        self.accuracy_metric = accuracy_metric
         self.result: RangeTestResult | None = None
         self.bounds: BoundsSuggestion | None = None
 
@@ -238,10 +248,10 @@ class RangeTestCallback(pl.Callback):
         step = _LightningStep(trainer, pl_module, optimizer)
         val_batches = [] if self.monitor == "loss" else self._val_batches(trainer, pl_module)
         if not val_batches:
-            if self.monitor == "val_loss":
+            if self.monitor is not None and self.monitor != "loss":
                 raise ValueError(
-                    "monitor='val_loss' needs a validation_step and validation batches; "
-                    f"received a {type(pl_module).__name__} and a Trainer with none"
+                    f"monitor={self.monitor!r} needs a validation_step and validation "
+                    f"batches; received a {type(pl_module).__name__} and a Trainer with none"
                 )
             if self.monitor is None and self.verbose:
                 rank_zero_info(
@@ -249,8 +259,9 @@ class RangeTestCallback(pl.Callback):
                     "read the training loss"
                 )
         logged: dict[str, Any] = {}
+        accuracy = self.accuracy_metric if self.monitor == "val_accuracy" else None
         validate = (
-            _LightningValidation(trainer, pl_module, logged, self.val_metric)
+            _LightningValidation(trainer, pl_module, logged, self.val_metric, accuracy)
             if val_batches
             else None
         )
@@ -267,6 +278,8 @@ class RangeTestCallback(pl.Callback):
                 val_loader=val_batches or None,
                 val_every=self.val_every,
                 val_step_fn=validate,
+                val_accuracy=accuracy is not None,
+                monitor=self.monitor,
                 **self.ladder,
             )
 
@@ -356,8 +369,10 @@ class _LightningValidation:
         pl_module: pl.LightningModule,
         logged: dict[str, Any],
         metric: str,
+        accuracy_metric: str | None = None,
     ) -> None:
         self.trainer, self.pl_module, self.logged, self.metric = trainer, pl_module, logged, metric
+        self.accuracy_metric = accuracy_metric
         # As Lightning's loop calls it: batch_idx when the step takes it, and with several
         # validation loaders dataloader_idx too (the test reads the first: 0).
         step = pl_module.validation_step
@@ -374,6 +389,20 @@ class _LightningValidation:
         batch = strategy.batch_to_device(batch, dataloader_idx=0)
         self.logged.clear()
         returned = strategy.validation_step(batch, *self.indexes)
+        loss = self._loss(returned)
+        if self.accuracy_metric is None:
+            return loss
+        accuracy = self.logged.get(self.accuracy_metric)
+        if accuracy is None:
+            raise ValueError(
+                f"monitor='val_accuracy' reads the accuracy validation_step logs as "
+                f"{self.accuracy_metric!r}, but it logged {sorted(self.logged) or 'nothing'}: "
+                "pass RangeTestCallback(accuracy_metric=...) the name it logs it under"
+            )
+        return loss, accuracy
+
+    def _loss(self, returned: Any) -> Any:
+        """The loss ``validation_step`` logged as ``metric``, or returned."""
         value = self.logged.get(self.metric)
         if value is None and isinstance(returned, Mapping):
             value = returned.get("loss", returned.get(self.metric))

@@ -223,12 +223,27 @@ class _Trainer:
             loss = self.criterion(outputs, targets)
         return _scalar(loss, "criterion"), outputs, targets, _batch_size(targets)
 
-    def _val_loss(self, batch: Any) -> tuple[torch.Tensor | float, Any, Any, int]:
-        """A validation batch's loss (``val_step_fn``'s when given), outputs, targets, size."""
+    def _val_loss(self, batch: Any) -> tuple[torch.Tensor | float, float | None, int]:
+        """A validation batch's loss, its accuracy (with ``val_accuracy``), its size.
+
+        From ``val_step_fn`` when given (a loss, or ``(loss, accuracy)`` with
+        ``val_accuracy``), else from the criterion's ``(outputs, targets)``.
+        """
         if self.val_step_fn is None:
-            return self._loss(batch)
-        loss = _step_fn_loss(self.val_step_fn(batch), "val_step_fn")
-        return loss, None, None, _batch_size(batch)
+            loss, outputs, targets, n = self._loss(batch)
+            if not self.val_accuracy:
+                return loss, None, n
+            return loss, float((outputs.argmax(dim=-1) == targets).float().mean()), n
+        returned = self.val_step_fn(batch)
+        if not self.val_accuracy:
+            return _step_fn_loss(returned, "val_step_fn"), None, _batch_size(batch)
+        if not isinstance(returned, (tuple, list)) or len(returned) != 2:
+            raise ValueError(
+                "with val_accuracy, val_step_fn must return (loss, accuracy) for the batch; "
+                f"received a {type(returned).__name__}"
+            )
+        accuracy = _step_fn_loss(returned[1], "val_step_fn's accuracy")
+        return _step_fn_loss(returned[0], "val_step_fn's loss"), accuracy, _batch_size(batch)
 
     def set_lr(self, lr: float) -> None:
         """Every group's lr: the rung's ``lr`` times the group's ratio."""
@@ -308,11 +323,11 @@ class _Trainer:
     def _evaluate(self, loader: Any) -> tuple[float, float, float]:
         loss_sum = correct = count = 0.0
         for batch in loader:
-            loss, outputs, targets, n = self._val_loss(batch)
+            loss, accuracy, n = self._val_loss(batch)
             loss_sum += float(loss) * n
             count += n
-            if self.val_accuracy:
-                correct += float((outputs.argmax(dim=-1) == targets).sum())
+            if accuracy is not None:
+                correct += accuracy * n
         return loss_sum, correct, count
 
 
@@ -632,8 +647,10 @@ def range_test(
       val_every: measure the validation loss every this many rungs (from rung 0).
       val_accuracy: also measure the validation accuracy (outputs are logits over
         their last axis, targets are class indices); needs a ``criterion``, whose
-        ``(outputs, targets)`` it reads. A model's own loss comes with no targets
-        cyclr could score (a language model's labels are shifted and masked).
+        ``(outputs, targets)`` it reads, or a ``val_step_fn`` that returns
+        ``(loss, accuracy)``. A model's own loss comes with no targets cyclr could
+        score (a language model's labels are shifted and masked).
+        ``monitor='val_accuracy'`` turns it on.
       monitor: the curve the suggestions read: ``'loss'`` (default without a
         ``val_loader``), ``'val_loss'`` (default with one) or ``'val_accuracy'``.
       fine_tuning: the model starts from trained weights and all of it trains:
@@ -663,8 +680,9 @@ def range_test(
       val_step_fn: ``val_step_fn(batch) -> loss``, one validation batch's mean loss
         as the engine computes it (a Lightning module's ``validation_step``),
         called in eval mode under ``torch.no_grad()`` with the batch as
-        ``val_loader`` yields it; the passes weight batches by their size. Default:
-        ``criterion``, or the model's own loss. Not with ``val_accuracy``.
+        ``val_loader`` yields it; the passes weight batches by their size. With
+        ``val_accuracy`` it returns ``(loss, accuracy)``, the batch's mean of each.
+        Default: ``criterion``, or the model's own loss.
       device: where batches go (with ``step_fn``: validation batches only);
         default, the device of the model's first parameter.
       beta: the smoothing decay (see ``cyclr.rangetest.RangeTest``).
@@ -715,6 +733,7 @@ def range_test(
         max_grad_norm,
     )
     accumulation_steps, val_every, monitor, amp_dtype = checked
+    val_accuracy = bool(val_accuracy) or monitor == "val_accuracy"
     if not isinstance(cpu_offload, bool):
         raise ValueError(f"cpu_offload must be True or False; received cpu_offload={cpu_offload!r}")
     if cpu_offload and checkpoint_dir is not None:
@@ -740,7 +759,7 @@ def range_test(
         amp_dtype=amp_dtype,
         grad_scaler=grad_scaler,
         max_grad_norm=None if max_grad_norm is None else float(max_grad_norm),
-        val_accuracy=bool(val_accuracy),
+        val_accuracy=val_accuracy,
     )
     if start_lr is None:
         start_lr = _optimizer_lr(optimizer, trainer.ratios, step_mode)
@@ -897,13 +916,7 @@ def _check_arguments(
             "validation needs a val_loader; received val_loader=None with "
             f"val_accuracy={val_accuracy!r}, monitor={monitor!r}, val_step_fn={val_step_fn!r}"
         )
-    if val_step_fn is not None and (val_accuracy or monitor == "val_accuracy"):
-        raise ValueError(
-            "val_accuracy reads the criterion's (outputs, targets); val_step_fn returns a "
-            f"loss only; received val_step_fn with val_accuracy={val_accuracy!r}, "
-            f"monitor={monitor!r}"
-        )
-    if criterion is None and (val_accuracy or monitor == "val_accuracy"):
+    if val_step_fn is None and criterion is None and val_accuracy:
         raise ValueError(
             "val_accuracy reads the criterion's (outputs, targets); the model's own loss "
             "gives no targets to score; received criterion=None with "
