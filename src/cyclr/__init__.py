@@ -10,10 +10,6 @@ same schedules on their tensors.
 (0.0001, 0.01)
 """
 
-import importlib
-import warnings
-from typing import Any
-
 from cyclr._base import Schedule, deserialize, serialize
 from cyclr.compose import Constant, Linear, join
 from cyclr.cyclic import CyclicSchedule
@@ -44,42 +40,3 @@ __all__ = [
     "steps_per_epoch",
     "suggest_bounds",
 ]
-
-#: Names the top level exported before 0.2, and the module each lives in now.
-_MOVED = {
-    "Ops": "cyclr.ops",
-    "NUMPY": "cyclr.ops",
-    "PYTHON": "cyclr.ops",
-    "waveform": "cyclr.cyclic",
-    "Join": "cyclr.compose",
-    "Finding": "cyclr.planning",
-    "RangeTest": "cyclr.rangetest",
-    "lr_ladder": "cyclr.rangetest",
-    "smooth_losses": "cyclr.rangetest",
-    "Suggestion": "cyclr.rangetest",
-    "BoundsSuggestion": "cyclr.rangetest",
-    "steepest": "cyclr.rangetest",
-    "valley": "cyclr.rangetest",
-    "minimum": "cyclr.rangetest",
-    "bounds_suggestion": "cyclr.rangetest",
-    "recommend": "cyclr.rangetest",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Serve a moved name for one more release, with a warning that says where it lives."""
-    if name not in _MOVED:
-        raise AttributeError(f"module 'cyclr' has no attribute {name!r}")
-    home = _MOVED[name]
-    hint = {
-        "Join": "; or build one with cyclr.join(...)",
-        "bounds_suggestion": "; or use cyclr.suggest_bounds",
-        "recommend": "; or use cyclr.suggest_bounds / RangeTestResult.bounds()",
-    }.get(name, "")
-    warnings.warn(
-        f"cyclr.{name} is deprecated at the top level and will be removed in the next "
-        f"release; import it from {home}{hint}",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return getattr(importlib.import_module(home), name)

@@ -21,7 +21,6 @@ CORE_MODULES = [
     "cyclr.rangetest.recorder",
     "cyclr.rangetest.result",
     "cyclr.rangetest.suggestions",
-    "cyclr.rangetest.recommend",
     "cyclr.rangetest.bounds",
     "cyclr.rangetest.settings",
     "cyclr.ops",
@@ -81,26 +80,23 @@ def test_the_top_level_holds_the_users_names_only():
     assert all(hasattr(cyclr, name) for name in cyclr.__all__)
 
 
-@pytest.mark.parametrize(
-    "name, home",
-    [
-        ("Ops", "cyclr.ops"),
-        ("NUMPY", "cyclr.ops"),
-        ("waveform", "cyclr.cyclic"),
-        ("Join", "cyclr.compose"),
-        ("RangeTest", "cyclr.rangetest"),
-        ("lr_ladder", "cyclr.rangetest"),
-        ("steepest", "cyclr.rangetest"),
-        ("bounds_suggestion", "cyclr.rangetest"),
-        ("recommend", "cyclr.rangetest"),
-    ],
-)
-def test_a_moved_name_still_works_for_a_release_and_says_where_it_lives(name, home):
+def test_dir_of_the_package_shows_its_names_and_modules_only():
+    """No helper imports at the top level (dir(cyclr) showed Any, importlib, warnings)."""
+    import types
+
     import cyclr
 
-    with pytest.warns(DeprecationWarning, match=f"import it from {home}"):
-        value = getattr(cyclr, name)
-    assert value is getattr(importlib.import_module(home), name)
+    public = {n for n in dir(cyclr) if not n.startswith("_")}
+    modules = {n for n in public if isinstance(getattr(cyclr, n), types.ModuleType)}
+    assert public - modules == set(cyclr.__all__)
+
+
+@pytest.mark.parametrize("name", ["Ops", "Join", "RangeTest", "steepest", "recommend"])
+def test_names_that_moved_before_the_first_release_are_gone_from_the_top_level(name):
+    import cyclr
+
+    with pytest.raises(AttributeError, match=name):
+        getattr(cyclr, name)
 
 
 def test_an_unknown_top_level_name_is_an_attribute_error():

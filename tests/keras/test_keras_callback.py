@@ -144,13 +144,12 @@ def test_signature_is_bckenstlers_written_once_in_the_core():
         CyclicLR(step_sise=10)
 
 
-def test_reset_under_cyclr_0_1s_names_still_works_with_a_deprecation_warning():
+def test_reset_takes_bckenstlers_new_names_only():
     callback = CyclicLR(0.01, 0.05, 2)
-    with pytest.warns(DeprecationWarning, match=r"use reset\(base_lr=\.\.\., \.\.\.\)"):
-        callback._reset(base_lr=0.02, step_size=3)
+    callback._reset(new_base_lr=0.02, new_step_size=3)
     assert callback.schedule == cyclr.CyclicSchedule(0.02, 0.05, 3)
-    with pytest.raises(TypeError, match="got an unexpected keyword argument 'gamma'"):
-        callback._reset(gamma=0.5)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'base_lr'"):
+        callback._reset(base_lr=0.02)  # cyclr 0.1's names: gone before the first release
 
 
 def test_history_holds_every_batchs_logs_as_floats_after_each_epoch():

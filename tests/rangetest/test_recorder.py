@@ -176,10 +176,20 @@ def test_bad_settings_name_the_value(kwargs, message):
         RangeTest(**settings)
 
 
-def test_the_old_names_of_ladder_and_rungs_recorded_warn():
+def test_the_ladder_and_the_rungs_recorded_have_one_name_each():
     test = RangeTest(1.0, 16.0, 5, beta=0.0)
     test.record(1.0)
-    with pytest.warns(DeprecationWarning, match="RangeTest.ladder"):
-        assert test.lrs.tolist() == test.ladder.tolist()
-    with pytest.warns(DeprecationWarning, match="rungs_recorded"):
-        assert test.step == test.rungs_recorded == 1
+    assert test.ladder.tolist() == [1.0, 2.0, 4.0, 8.0, 16.0] and test.rungs_recorded == 1
+    assert not hasattr(test, "lrs") and not hasattr(test, "step")  # removed before 0.2
+
+
+def test_from_settings_builds_the_recorder_those_settings_describe():
+    from cyclr import RangeTestSettings
+
+    settings = RangeTestSettings(1.0, 16.0, 5, beta=0.0, min_steps_before_stop=2)
+    test = RangeTest.from_settings(settings)
+    assert test.settings == settings
+    assert [test.next_lr, test.record(2.0), test.next_lr, test.record(9.0)] == [1, True, 2, False]
+    assert test.stop_reason == "diverged"
+    with pytest.raises(ValueError, match=r"received settings=\{'start_lr': 1.0\}"):
+        RangeTest.from_settings({"start_lr": 1.0})

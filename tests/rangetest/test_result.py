@@ -182,10 +182,11 @@ def test_readings_are_computed_once_per_curve(monkeypatch):
     assert first == 4 and len(calls) == first  # bounds + three single readings, once
 
 
-def test_the_old_bounds_key_of_suggestions_warns_and_answers():
+def test_suggestions_hold_the_single_rate_readings_only():
     result = recorded()
-    with pytest.warns(DeprecationWarning, match="use result.bounds"):
-        assert result.suggestions()["bounds"] == result.bounds()
+    assert sorted(result.suggestions()) == ["minimum", "steepest", "valley"]
+    with pytest.raises(KeyError):
+        result.suggestions()["bounds"]  # the bounds are result.bounds()
 
 
 def test_validation_curves_are_read_on_their_measured_rungs():

@@ -11,7 +11,6 @@ from cyclr.rangetest import (
     BoundsSettings,
     BoundsSuggestion,
     Suggestion,
-    bounds_suggestion,
     lr_ladder,
     minimum,
     robust_smooth,
@@ -194,14 +193,6 @@ def test_suggest_bounds_unpacks_as_the_pair_and_carries_the_rungs():
     assert (base_lr, max_lr) == (b.base_lr, b.max_lr) == tuple(b) == b[:2]
     assert_nearest(lrs, b)
     assert len(b) == 2
-
-
-def test_bounds_suggestion_still_works_with_a_deprecation_warning():
-    lrs, noisy, _ = sigmoid_curve()
-    with pytest.warns(DeprecationWarning, match="use cyclr.suggest_bounds"):
-        old = bounds_suggestion(lrs, noisy, lag=5)
-    # its lag counted rungs: five rungs of this ladder, in decades
-    assert old == read(lrs, noisy, lag=5 * math.log10(lrs[1] / lrs[0]))
 
 
 def test_settings_must_be_bounds_settings():

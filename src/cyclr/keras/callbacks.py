@@ -216,7 +216,6 @@ class CyclicLR(keras.callbacks.Callback):
         new_base_lr: float | None = None,
         new_max_lr: float | None = None,
         new_step_size: float | None = None,
-        **old_names: Any,
     ) -> None:
         """bckenstler's ``_reset``, with its argument names: :meth:`reset` under them.
 
@@ -227,24 +226,7 @@ class CyclicLR(keras.callbacks.Callback):
           new_base_lr: as ``reset``'s ``base_lr``.
           new_max_lr: as ``reset``'s ``max_lr``.
           new_step_size: as ``reset``'s ``step_size``.
-          **old_names: ``base_lr``, ``max_lr``, ``step_size``: what cyclr 0.1's
-            ``_reset`` took; deprecated, write ``reset(...)`` or the ``new_`` names.
-
-        Raises:
-          TypeError: for any other keyword.
         """
-        if old_names:
-            given = given_keywords(self.reset, (), old_names, owner="CyclicLR._reset")
-            warnings.warn(
-                "CyclicLR._reset(base_lr=..., max_lr=..., step_size=...) is "
-                "deprecated and will be removed in the next release; use "
-                "reset(base_lr=..., ...) or _reset(new_base_lr=..., ...)",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            new_base_lr = given.get("base_lr", new_base_lr)
-            new_max_lr = given.get("max_lr", new_max_lr)
-            new_step_size = given.get("step_size", new_step_size)
         self.reset(new_base_lr, new_max_lr, new_step_size)
 
     def set_model(self, model: Any) -> None:

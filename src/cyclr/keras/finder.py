@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import warnings
 from collections.abc import Iterator
 from typing import Any, Literal, TypeVar
 
@@ -78,10 +77,10 @@ class LRFinder(keras.callbacks.Callback):
         weights by about ``1 / (1 - momentum)`` updates, which would make the
         validation loss rise far too early. A frozen layer keeps its averages.
       restore: put weights and optimizer variables back afterwards (default).
-      min_lr: deprecated name of ``start_lr`` (the gist's), accepted for one more
-        release with a ``DeprecationWarning``.
-      max_lr: deprecated name of ``end_lr``: everywhere else in cyclr ``max_lr`` is
-        the top of a cycle.
+      min_lr: the gist's name of ``start_lr``, for its users (``LRFinder(min_lr,
+        max_lr)`` works as there).
+      max_lr: the gist's name of ``end_lr`` (everywhere else in cyclr ``max_lr`` is
+        the top of a cycle).
 
     Raises:
       ValueError: naming the parameter and the value received.
@@ -278,28 +277,6 @@ class LRFinder(keras.callbacks.Callback):
         """The raw losses recorded (``result.losses``); raises ``RuntimeError`` before."""
         return self._require_result().losses
 
-    def suggest_bounds(self, monitor: str | None = None) -> tuple[float, float]:
-        """Deprecated: ``finder.result.bounds()``, the one way to read the bounds.
-
-        Args:
-          monitor: the curve to read (default: the finder's ``monitor``).
-
-        Returns:
-          ``(base_lr, max_lr)``.
-
-        Raises:
-          RuntimeError: the test has not run yet.
-          ValueError: as :meth:`cyclr.RangeTestResult.bounds`.
-        """
-        warnings.warn(
-            "LRFinder.suggest_bounds() is deprecated and will be removed in the next "
-            "release; use finder.result.bounds()",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        bounds = self._require_result().bounds(monitor)
-        return bounds.base_lr, bounds.max_lr
-
     def plot(self, path: _Path, **kwargs: Any) -> _Path:
         """Draw loss against learning rate, suggestions marked, to ``path``.
 
@@ -399,20 +376,14 @@ def _no_grad() -> contextlib.AbstractContextManager[Any]:
 
 
 def _alias(old: str, old_value: float | None, new: str, new_value: float, default: float) -> float:
-    """``new_value``, or the deprecated ``old`` keyword's value when only that was given."""
+    """``new_value``, or the gist's ``old`` keyword's value when only that was given."""
     if old_value is None:
         return new_value
     if new_value != default:
         raise ValueError(
-            f"give {new} or its deprecated alias {old}, not both; received "
+            f"give {new} or the gist's name for it, {old}, not both; received "
             f"{new}={new_value!r}, {old}={old_value!r}"
         )
-    warnings.warn(
-        f"LRFinder({old}=...) is deprecated and will be removed in the next release; "
-        f"use {new}=... (max_lr is the top of a cycle everywhere else in cyclr)",
-        DeprecationWarning,
-        stacklevel=3,
-    )
     return old_value
 
 

@@ -17,11 +17,7 @@ from cyclr.rangetest.bounds import (
     robust_smooth,
     suggest_bounds,
 )
-from cyclr.rangetest.bounds import (
-    bounds_suggestion as bounds_suggestion,  # deprecated, outside __all__
-)
 from cyclr.rangetest.ladder import STEP_MODES, lr_ladder, smooth_losses
-from cyclr.rangetest.recommend import recommend as recommend  # deprecated, outside __all__
 from cyclr.rangetest.recorder import RangeTest
 from cyclr.rangetest.result import STOP_REASONS, RangeTestResult
 from cyclr.rangetest.settings import MONITORS, RangeTestSettings

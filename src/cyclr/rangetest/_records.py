@@ -1,25 +1,16 @@
-"""What ``RangeTestResult`` is built on: read-only curves in, JSON-safe lists out.
-
-Also the readings dict that still answers the deprecated key ``'bounds'``.
-"""
+"""What ``RangeTestResult`` is built on: read-only curves in, JSON-safe lists out."""
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterable
 from dataclasses import asdict, is_dataclass
-from typing import TYPE_CHECKING, Any, overload
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
 
 from cyclr.rangetest import _checks
-from cyclr.rangetest.suggestions import Suggestion
-
-if TYPE_CHECKING:
-    from cyclr.rangetest.bounds import BoundsSuggestion
-    from cyclr.rangetest.result import RangeTestResult
 
 
 @overload
@@ -88,24 +79,3 @@ def as_dict(reading: Any) -> dict[str, Any]:
         return asdict(reading)
     fields: dict[str, Any] = reading._asdict()
     return fields
-
-
-class Readings(dict[str, "Suggestion | None"]):
-    """The single-rate readings; the deprecated key ``'bounds'`` still answers, with a warning."""
-
-    def __init__(
-        self, found: dict[str, Suggestion | None], result: RangeTestResult, monitor: str | None
-    ) -> None:
-        super().__init__(found)
-        self._result, self._monitor = result, monitor
-
-    def __missing__(self, key: str) -> BoundsSuggestion | None:
-        if key != "bounds":
-            raise KeyError(key)
-        warnings.warn(
-            "result.suggestions()['bounds'] is deprecated and will be removed in the "
-            "next release; use result.bounds()",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return self._result._bounds_or_none(self._monitor)

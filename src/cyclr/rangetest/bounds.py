@@ -7,7 +7,6 @@ which regrets) lives in ``docs/bounds-reading.md`` and ``bench/suggest_bounds.py
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple, overload
@@ -444,37 +443,3 @@ def suggest_bounds(
     return BoundsSuggestion(
         float(10.0**base), float(10.0**high), first + _nearest(x, base), first + _nearest(x, high)
     )
-
-
-def bounds_suggestion(
-    lrs: npt.ArrayLike, losses: npt.ArrayLike, *, mode: str = "loss", **knobs: Any
-) -> BoundsSuggestion:
-    """Deprecated: use ``suggest_bounds(lrs, losses, settings=BoundsSettings(**knobs))``.
-
-    ``lag`` counts rungs here, as it did (no delay): it becomes decades on this ladder.
-
-    Args:
-      lrs: the ladder, increasing.
-      losses: the raw losses (or accuracies) recorded on it, one per rung.
-      mode: ``'loss'`` or ``'accuracy'``.
-      **knobs: :class:`BoundsSettings` fields.
-
-    Returns:
-      As :func:`suggest_bounds`.
-
-    Raises:
-      ValueError: as :func:`suggest_bounds`, or a bad knob.
-    """
-    warnings.warn(
-        "bounds_suggestion is deprecated and will be removed in the next release; "
-        "use cyclr.suggest_bounds(lrs, losses, settings=BoundsSettings(...))",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    if "lag" in knobs:
-        # The old knob counted rungs, with no delay: the same distance in decades.
-        rates = _checks.vector("lrs", lrs)
-        steps = np.diff(np.log10(rates[rates > 0.0]))
-        rungs = _checks.count("lag", knobs["lag"], 0)
-        knobs = {"delay": 0, **knobs, "lag": rungs * float(np.median(steps)) if steps.size else 0.0}
-    return suggest_bounds(lrs, losses, mode=mode, settings=BoundsSettings(**knobs))

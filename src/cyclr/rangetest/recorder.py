@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import warnings
 from typing import Any
 
 import numpy as np
@@ -82,6 +82,28 @@ class RangeTest:
         self.best = math.inf
         self.stop_reason: str | None = None
 
+    @classmethod
+    def from_settings(cls, settings: RangeTestSettings) -> RangeTest:
+        """A recorder for ``settings``, the one settings object every entry point takes.
+
+        Args:
+          settings: a :class:`RangeTestSettings`.
+
+        Returns:
+          A fresh recorder whose ``settings`` equal ``settings``.
+
+        Raises:
+          ValueError: ``settings`` is not a ``RangeTestSettings``.
+
+        >>> RangeTest.from_settings(RangeTestSettings(1e-3, 1.0, 20)).ladder.size
+        20
+        """
+        if not isinstance(settings, RangeTestSettings):
+            raise ValueError(
+                f"settings must be a RangeTestSettings; received settings={settings!r}"
+            )
+        return cls(**{f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)})
+
     # -- the ladder ------------------------------------------------------------------------
 
     @property
@@ -92,17 +114,6 @@ class RangeTest:
         """
         s = self.settings
         return lr_ladder(s.start_lr, s.end_lr, s.num_steps, s.step_mode)
-
-    @property
-    def lrs(self) -> npt.NDArray[np.float64]:
-        """Deprecated: the whole ladder is :attr:`ladder`; the rungs run, ``result().lrs``."""
-        warnings.warn(
-            "RangeTest.lrs is deprecated and will be removed in the next release; "
-            "use RangeTest.ladder (the whole ladder) or result().lrs (the rungs run)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return self.ladder
 
     def lr(self, i: int) -> float:
         """The learning rate of rung ``i`` (0-based).
@@ -125,17 +136,6 @@ class RangeTest:
     def rungs_recorded(self) -> int:
         """How many rungs have been recorded (the index of the next rung to train)."""
         return len(self._losses)
-
-    @property
-    def step(self) -> int:
-        """Deprecated: :attr:`rungs_recorded` (SPEC's step counts optimizer updates)."""
-        warnings.warn(
-            "RangeTest.step is deprecated and will be removed in the next release; "
-            "use RangeTest.rungs_recorded",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return self.rungs_recorded
 
     @property
     def done(self) -> bool:

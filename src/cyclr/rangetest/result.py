@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from cyclr._files import replace_atomically
 from cyclr.rangetest import _checks
-from cyclr.rangetest._records import Readings, as_dict, decode, encode, frozen
+from cyclr.rangetest._records import as_dict, decode, encode, frozen
 from cyclr.rangetest.bounds import BoundsSettings, BoundsSuggestion, suggest_bounds
 from cyclr.rangetest.settings import MONITORS, RangeTestSettings
 from cyclr.rangetest.suggestions import SINGLE_SUGGESTIONS, Suggestion
@@ -225,8 +225,7 @@ class RangeTestResult:
         """The single-rate readings by name: ``'steepest'``, ``'valley'``, ``'minimum'``.
 
         A reading that cannot be made on this curve (too few points, no descent)
-        is ``None``; call it directly to see why. The bounds are :meth:`bounds`
-        (``suggestions()["bounds"]`` still works, deprecated).
+        is ``None``; call it directly to see why. The bounds are :meth:`bounds`.
 
         Args:
           monitor: the curve to read (default: ``settings.monitor`` of the test).
@@ -250,7 +249,7 @@ class RangeTestResult:
                 else:
                     found[name] = single._replace(index=int(rungs[single.index]))
             self._cache[key] = found
-        return Readings(self._cache[key], self, monitor)
+        return dict(self._cache[key])
 
     def summary(self, monitor: str | None = None) -> str:
         """A few lines of text: what ran, why it stopped, the suggestions.
