@@ -5,8 +5,13 @@ from pathlib import Path
 import numpy as np
 
 
-def digits_folder(root: Path, classes=(0, 1, 2), per_class: int = 40, rgb: bool = False) -> Path:
-    """scikit-learn's 8x8 digits as PNG files, one subfolder per class (``digit_3/17.png``)."""
+def digits_folder(
+    root: Path, classes=(0, 1, 2), per_class: int = 40, rgb: bool = False, size: int = 8
+) -> Path:
+    """scikit-learn's 8x8 digits as PNG files, one subfolder per class (``digit_3/17.png``).
+
+    ``size``: the images are scaled up to ``size`` x ``size`` pixels (28: MNIST's size).
+    """
     from PIL import Image
     from sklearn.datasets import load_digits
 
@@ -18,7 +23,23 @@ def digits_folder(root: Path, classes=(0, 1, 2), per_class: int = 40, rgb: bool 
         for i, image in enumerate(images):
             pixels = (image * 255 / 16).astype(np.uint8)
             picture = Image.fromarray(pixels)
+            if size != 8:
+                picture = picture.resize((size, size))
             (picture.convert("RGB") if rgb else picture).save(folder / f"{i}.png")
+    return root
+
+
+def colour_folder(root: Path, classes: int = 2, per_class: int = 10, size: int = 8) -> Path:
+    """RGB PNGs whose three channels differ (random colours), one subfolder per class."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for label in range(classes):
+        folder = root / f"class_{label}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 256, size=(size, size, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(folder / f"{i}.png")  # uint8 (H, W, 3): RGB
     return root
 
 

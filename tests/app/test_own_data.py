@@ -140,9 +140,10 @@ def test_options_that_do_not_apply_to_the_data_are_refused(tmp_path):
 def test_the_new_app_modules_doctests_pass():
     import doctest
 
+    import cyclr.app.layout
     import cyclr.app.snippets
     import cyclr.app.workflow
 
-    for module in (cyclr.app.snippets, cyclr.app.workflow):
+    for module in (cyclr.app.layout, cyclr.app.snippets, cyclr.app.workflow):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__

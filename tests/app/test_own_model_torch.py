@@ -108,8 +108,12 @@ def test_checks_come_before_training_and_the_run_ends_at_a_cycle_boundary(own, c
     assert summary["steps"] == 6 * summary["step_size"] == len(read_csv(own / "a" / "metrics.csv"))
     assert summary["steps"] % spe != 0  # a partial last epoch
     assert not any("cycle boundary" in c for c in summary["checks"])
-    # An explicit --epochs that ends mid-cycle keeps the warning, said before training.
-    code, out, err = _run(capsys, *args, "--epochs", "3", "--out", "b")
+    # --epochs and --epochs-per-half-cycle both given that end mid-cycle are kept as given,
+    # with the warning said before training (--epochs alone fits whole cycles into them:
+    # tests/app/test_train_epochs_fit.py).
+    code, out, err = _run(
+        capsys, *args, "--epochs", "3", "--epochs-per-half-cycle", "4", "--out", "b"
+    )
     assert code == 0, err
     lines = out.splitlines()
     warning = next(i for i, line in enumerate(lines) if "not at a cycle boundary" in line)
@@ -225,7 +229,7 @@ def test_compare_on_your_own_data_writes_a_report(own, capsys):
     [
         (
             "net.py:fixed_size",
-            "--model net.py:fixed_size does not fit the data: a batch (2, 8, 8) fails",
+            "--model net.py:fixed_size does not fit the data: a batch (2, 1, 8, 8) fails",
         ),
         ("net.py:not_a_module", "returned a str, not a torch.nn.Module"),
         ("net.py:missing", "'net.py' has no function 'missing'"),
@@ -241,7 +245,7 @@ def test_a_model_that_does_not_fit_or_load_is_one_line(own, capsys, model, needl
     )
     assert needle in line, line
     if "does not fit" in needle:
-        assert "the data (images) has inputs (8, 8) and 3 classes" in line
+        assert "the data (images) has inputs (1, 8, 8) and 3 classes" in line  # (C, H, W)
     assert not (own / "x").exists()  # refused before the run folder is made
 
 

@@ -116,7 +116,5 @@ def test_resume_refuses_other_options_and_folders_without_a_run(checkpointed, ow
     assert "--epochs does not apply" in err and "with the options it was started with" in err
     (own / "empty").mkdir()
     assert "not a cyclr train run folder" in _resume_error(capsys, own / "empty")
-    (checkpointed / "checkpoint.json").unlink()
-    assert "no checkpoint.json (the run never finished an epoch)" in _resume_error(
-        capsys, checkpointed
-    )
+    # a run folder without checkpoint.json (stopped before its first epoch ended) starts
+    # again from the start: tests/app/test_resume_early.py

@@ -135,7 +135,7 @@ def test_a_factory_returning_a_keras_model(own, capsys):
     [
         (
             lambda: _dense(input_shape=(4,)),
-            "does not fit the data: it takes inputs (4,); the data (images) has inputs (8, 8)",
+            "does not fit the data: it takes inputs (4,); the data (images) has inputs (8, 8, 1)",
         ),
         (
             lambda: _dense(classes=10),

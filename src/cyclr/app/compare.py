@@ -378,6 +378,7 @@ def compare(
                     metrics,
                     progress=progress,
                     desc=f"{policy} seed {seed}",
+                    test_every_epoch=True,  # the iterations to the target test accuracy
                 )
                 trained.append((policy, seed, plan, metrics, summary, lr))
                 at = "" if lr is None else f" lr {lr:.3g}"

@@ -17,6 +17,13 @@ import cyclr.keras as ck
 from cyclr import steps_per_epoch
 from cyclr._files import replace_atomically
 from cyclr.app.keras_models import build
+from cyclr.app.layout import (
+    conversion_note,
+    declared_layout,
+    framework_layout,
+    image_shape,
+    in_layout,
+)
 from cyclr.app.policies import Plan
 from cyclr.app.usermodel import call_factory, first_line, mismatch, model_kind
 from cyclr.app.workflow import RANGE_TEST_VAL_EVERY, range_test_validation
@@ -56,7 +63,11 @@ class KerasRunner:
       data: a :class:`cyclr.app.data.Data`.
       model_name: a name of :func:`cyclr.app.keras_models.build`, a saved model
         ``FILE.keras`` (its weights are where training starts), or a factory
-        ``FILE.py:NAME`` / ``module:NAME`` returning a Keras model.
+        ``FILE.py:NAME`` / ``module:NAME`` returning a Keras model. A user's model gets
+        images channels-last with their channel axis, ``(H, W, C)`` (a factory is called
+        with that ``input_shape``), or in the layout its input declares: the channel axis
+        dropped or moved first, grayscale made RGB or the reverse (:mod:`cyclr.app.layout`;
+        a conversion is said in :attr:`notes`).
       batch_size, seed: the batch size; the seed of the weights and the batch order.
       loss: ``'crossentropy'``, ``'mse'``, ``'mae'``; None: a saved model's own loss,
         else cross-entropy.
@@ -75,7 +86,14 @@ class KerasRunner:
         self.regression = loss in ("mse", "mae")
         self.metric = "mae" if self.regression else "accuracy"
         self.notes: list[str] = []
+        # A user's model takes Keras's (H, W, C); the built-in models take (H, W) too.
+        self.source = data
+        self._images = None if self.kind == "builtin" else image_shape(data.input_shape)
+        if self._images is not None:
+            self.data = in_layout(data, framework_layout("keras", self._images[2]))
+        self._factory_shape = tuple(self.data.input_shape)
         self.model = self.new_model()
+        self._fit_layout()
         self._check_fit()
         self.loss = self._resolve_loss(loss)
 
@@ -89,7 +107,7 @@ class KerasRunner:
         if self.kind == "keras_file":
             self.model = self._load_saved()
         elif self.kind == "factory":
-            model = call_factory(self.model_name, self.data.input_shape, self.data.output_size)
+            model = call_factory(self.model_name, self._factory_shape, self.data.output_size)
             if not isinstance(model, keras.Model):
                 raise ValueError(
                     f"--model {self.model_name} returned a {type(model).__name__}, not a Keras "
@@ -116,16 +134,35 @@ class KerasRunner:
                 f"--model {self.model_name}: not a loadable Keras model ({first_line(exc)})"
             ) from None
 
+    def _declared(self) -> tuple | None:
+        """The input shape the model declares (no batch axis), or None."""
+        shape = getattr(self.model, "input_shape", None) if self.model.built else None
+        if isinstance(shape, tuple) and shape and not isinstance(shape[0], tuple):
+            return tuple(shape[1:])
+        return None
+
+    def _fit_layout(self) -> None:
+        """Images in the layout the model's input declares; a change of pixels is said."""
+        have = self._declared()
+        if self._images is None or have is None:
+            return
+        layout = declared_layout(self._images, have)
+        if layout is None or layout.shape(*self._images[:2]) == self.data.input_shape:
+            return
+        self.data = in_layout(self.source, layout)
+        note = conversion_note(self._images[2], layout, f"the model takes inputs {have}")
+        if note is not None:
+            self.notes.append(note)
+
     def _check_fit(self) -> None:
         """The model's input shape and output size against the data's."""
         want = tuple(self.data.input_shape)
-        shape = getattr(self.model, "input_shape", None) if self.model.built else None
-        if isinstance(shape, tuple) and shape and not isinstance(shape[0], tuple):
-            have = tuple(shape[1:])
-            if len(have) != len(want) or any(
-                h not in (None, w) for h, w in zip(have, want, strict=True)
-            ):
-                raise mismatch(self.model_name, self.data, f"it takes inputs {have}")
+        have = self._declared()
+        fits = have is None or (
+            len(have) == len(want) and all(h in (None, w) for h, w in zip(have, want, strict=True))
+        )
+        if not fits:
+            raise mismatch(self.model_name, self.data, f"it takes inputs {have}")
         try:
             out = self.model(np.asarray(self.data.x_train[:2]), training=False)
         except Exception as exc:
@@ -299,6 +336,7 @@ class KerasRunner:
         max_steps=None,
         resume=None,
         checkpoint=None,
+        test_each_epoch: bool = True,
     ) -> None:
         """Train ``epochs`` epochs with ``plan``; report every step and every epoch.
 
@@ -307,6 +345,8 @@ class KerasRunner:
         was resumed or not. ``max_steps`` ends the run after that many updates, the last
         epoch cut short. ``resume``: ``(state_file, epoch, step)`` of a checkpoint to
         continue from; ``checkpoint(epoch, step)`` is called after every epoch.
+        ``test_each_epoch=False`` leaves the test set alone (NaN in ``on_epoch``), for a
+        caller that scores it once, after training.
         """
         lr = ck.KerasSchedule(plan.schedule)
         momentum = lr if plan.schedule.has_momentum else plan.momentum
@@ -340,7 +380,7 @@ class KerasRunner:
                 callbacks=[recorder],
             )
             val = self.evaluate(data.x_val, data.y_val) if len(data.x_val) else (math.nan,) * 2
-            test = self.evaluate(data.x_test, data.y_test)
+            test = self.evaluate(data.x_test, data.y_test) if test_each_epoch else (math.nan,) * 2
             if keras.backend.backend() == "torch":
                 self.model.train()  # evaluate leaves torch modules in eval mode
             on_epoch(epoch + 1, recorder.step, *val, *test)

@@ -47,11 +47,18 @@ def plot_lr_momentum(step_rows: Sequence[dict], path) -> Path:
 
 
 def _plot_per_epoch(ax, epoch_rows, metric: str) -> None:
-    """Validation and test ``metric`` at each epoch's last step, where measured."""
+    """Validation and test ``metric`` at each epoch's last step, where measured.
+
+    A test set scored once, after training, is one marker at the last step.
+    """
     steps = _column(epoch_rows, "step")
     for split, color in (("val", "C1"), ("test", "C2")):
         values = _column(epoch_rows, f"{split}_{metric}")
-        if np.isfinite(values).any():
+        measured = np.isfinite(values)
+        if measured.sum() == 1 and split == "test":
+            ax.plot(steps[measured], values[measured], "D", color=color, ms=5,
+                    label=f"test {metric} (after training)")  # fmt: skip
+        elif measured.any():
             ax.plot(steps, values, "o-", color=color, ms=3, label=f"{split} {metric}")
 
 

@@ -131,7 +131,8 @@ class MetricsLog:
     """Per-step lr, momentum and loss; per-epoch validation and test loss and metric.
 
     ``metrics.csv`` has one row per step; the last step of each epoch also
-    carries that epoch's validation and test metrics. The file is rewritten
+    carries that epoch's validation metrics, and the test set's where it was scored
+    (once, on the last row, in ``cyclr train``: :meth:`on_test`). The file is rewritten
     (atomically) after every epoch, so an interrupted run keeps what it did.
     The metric is accuracy for classification, ``mae`` (mean absolute error) for
     regression.
@@ -174,6 +175,14 @@ class MetricsLog:
         self.epochs.append(dict(row, seconds=time.perf_counter() - self.started))
         self.flush()
 
+    def on_test(self, test_loss, test_metric):
+        """The test set's score after training, on the last epoch's row (and step's)."""
+        scores = {"test_loss": test_loss, f"test_{self.metric}": test_metric}
+        self.epochs[-1].update(scores)
+        if self.rows:
+            self.rows[-1].update(scores)
+        self.flush()
+
     def flush(self):
         if self.path is not None:
             write_csv(
@@ -197,14 +206,17 @@ class MetricsLog:
         lr = f"{min(lrs):.3g}" if min(lrs) == max(lrs) else f"{min(lrs):.3g}-{max(lrs):.3g}"
         loss = sum(losses) / len(losses) if losses else math.nan
         m = self.metric
-        val = (
-            f"val_loss {last['val_loss']:.4f}  val_{m} {last[f'val_{m}']:.4f}"
-            if math.isfinite(last["val_loss"])
-            else f"test_loss {last['test_loss']:.4f}  test_{m} {last[f'test_{m}']:.4f}"
-        )
+        scores = ""  # the validation split's; the test set's where only it is scored
+        for split in ("val", "test"):
+            if math.isfinite(last[f"{split}_loss"]):
+                scores = (
+                    f"  {split}_loss {last[f'{split}_loss']:.4f}  "
+                    f"{split}_{m} {last[f'{split}_{m}']:.4f}"
+                )
+                break
         width = len(str(epochs))
         return (
-            f"epoch {last['epoch']:>{width}}/{epochs}  lr {lr}  loss {loss:.4f}  {val}  "
+            f"epoch {last['epoch']:>{width}}/{epochs}  lr {lr}  loss {loss:.4f}{scores}  "
             f"{time.perf_counter() - since:.1f} s"
         )
 

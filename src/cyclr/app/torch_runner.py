@@ -11,6 +11,14 @@ from torch import nn
 
 from cyclr import steps_per_epoch
 from cyclr._files import replace_atomically
+from cyclr.app.layout import (
+    Layout,
+    conversion_note,
+    converts,
+    framework_layout,
+    image_shape,
+    in_layout,
+)
 from cyclr.app.policies import Plan
 from cyclr.app.torch_models import build
 from cyclr.app.usermodel import call_factory, first_line, mismatch, model_kind
@@ -61,7 +69,10 @@ class TorchRunner:
       data: a :class:`cyclr.app.data.Data`.
       model_name: a name of :func:`cyclr.app.torch_models.build`, or a factory
         ``FILE.py:NAME`` / ``module:NAME`` returning a ``torch.nn.Module`` of logits
-        (see :mod:`cyclr.app.usermodel`).
+        (see :mod:`cyclr.app.usermodel`). A factory gets images channels-first,
+        ``input_shape=(C, H, W)``, and grayscale becomes RGB (or the reverse) when the
+        model's first ``Conv2d`` takes the other (:mod:`cyclr.app.layout`; said in
+        :attr:`notes`).
       batch_size, seed: the batch size; the seed of the weights and the batch order.
       device: where the model and the data live (``'cpu'``, ``'cuda'``, ``'cuda:1'``,
         ...); None: CUDA when PyTorch sees a GPU, else the CPU (:func:`resolve_device`).
@@ -110,7 +121,16 @@ class TorchRunner:
         )
         self.notes: list[str] = []
         self._train_set: torch.utils.data.TensorDataset | None = None
+        # A factory's images are PyTorch's (C, H, W); the built-in models take channels-last.
+        self.source = data
+        self._images = (
+            image_shape(data.input_shape) if model_kind(model_name) == "factory" else None
+        )
+        if self._images is not None:
+            self.data = in_layout(data, framework_layout("torch", self._images[2]))
+        self._factory_shape = tuple(self.data.input_shape)
         self.model = self.new_model()
+        self._fit_channels()
         self._check_fit()
 
     def new_model(self) -> nn.Module:
@@ -121,7 +141,7 @@ class TorchRunner:
                 f"--model {self.model_name} is a Keras model; run it with --framework keras"
             )
         if model_kind(self.model_name) == "factory":
-            model = call_factory(self.model_name, self.data.input_shape, self.data.output_size)
+            model = call_factory(self.model_name, self._factory_shape, self.data.output_size)
             if not isinstance(model, nn.Module):
                 raise ValueError(
                     f"--model {self.model_name} returned a {type(model).__name__}, not a "
@@ -131,6 +151,19 @@ class TorchRunner:
             model = build(self.model_name, self.data.input_shape, self.data.output_size)
         self.model = model.to(self.device)
         return self.model
+
+    def _fit_channels(self) -> None:
+        """Images converted to the channels the model's first ``Conv2d`` takes, and said."""
+        if self._images is None:
+            return
+        own = self._images[2]
+        first = next((m for m in self.model.modules() if isinstance(m, nn.Conv2d)), None)
+        if first is None or not converts(own, first.in_channels):
+            return
+        layout = Layout("chw", first.in_channels)
+        self.data = in_layout(self.source, layout)
+        note = conversion_note(own, layout, f"the model's first Conv2d takes {first.in_channels}")
+        self.notes.append(str(note))
 
     def _check_fit(self) -> None:
         """A forward pass on two samples: the model takes the inputs and has the outputs."""
@@ -343,11 +376,15 @@ class TorchRunner:
         max_steps=None,
         resume=None,
         checkpoint=None,
+        test_each_epoch: bool = True,
     ) -> None:
         """Train ``epochs`` epochs with ``plan``; report every step and every epoch.
 
         ``on_step(step, lr, momentum, loss)`` gets the lr and momentum the
         optimizer used for that update, read back from its parameter group.
+        ``on_epoch(epoch, step, val_loss, val_metric, test_loss, test_metric)`` follows
+        each epoch; ``test_each_epoch=False`` leaves the test set alone (NaN there), for a
+        caller that scores it once, after training.
         ``max_steps`` ends the run after that many updates, the last epoch cut short.
         ``resume``: ``(state_file, epoch, step)`` of a checkpoint to continue from;
         ``checkpoint(epoch, step)`` is called after every epoch (it may call
@@ -407,7 +444,11 @@ class TorchRunner:
                 if len(self.data.x_val)
                 else (float("nan"), float("nan"))
             )
-            test = self.evaluate(self.data.x_test, self.data.y_test)
+            test = (
+                self.evaluate(self.data.x_test, self.data.y_test)
+                if test_each_epoch
+                else (float("nan"), float("nan"))
+            )
             on_epoch(epoch + 1, step, *val, *test)
             if checkpoint is not None:
                 checkpoint(epoch + 1, step)

@@ -23,11 +23,16 @@ from cyclr.app.workflow import (
     cycle_budget,
     default_epochs,
     find_bounds,
+    fit_cycles,
     half_cycle,
+    read_rates,
     save_summary,
     schedule_checks,
     train_plan,
 )
+
+#: The half cycle in epochs when ``--epochs-per-half-cycle`` is not given (the seed's).
+DEFAULT_EPOCHS_PER_HALF_CYCLE = 4.0
 
 
 @dataclass(frozen=True)
@@ -39,8 +44,10 @@ class TrainSpec:
       optimizer: ``'sgd'`` or ``'adam'``.
       framework: ``'keras'`` or ``'torch'``.
       epochs, batch_size, seed: the training budget and its randomness; ``epochs=None``
-        sizes the run to ``cycles`` whole cycles (:func:`run_length`).
-      epochs_per_half_cycle: the step size in epochs.
+        sizes the run to ``cycles`` whole cycles (:func:`run_shape`).
+      epochs_per_half_cycle: the step size in epochs; None: the default
+        (:data:`DEFAULT_EPOCHS_PER_HALF_CYCLE`), or, with ``epochs`` given, the half
+        cycle that fits whole cycles into them (:func:`cyclr.app.workflow.fit_cycles`).
       range_test: ``(start_lr, end_lr, num_steps)`` of the range test.
       base_lr, max_lr: given by the user (no range test), or ``None``.
       cycle_momentum: cycle momentum (SGD) or ``beta_1`` (Adam) inverse to the lr.
@@ -65,7 +72,7 @@ class TrainSpec:
     epochs: int | None
     batch_size: int
     seed: int
-    epochs_per_half_cycle: float
+    epochs_per_half_cycle: float | None
     range_test: tuple[float, float, int]
     base_lr: float | None = None
     max_lr: float | None = None
@@ -83,24 +90,84 @@ class TrainSpec:
     amp: str | None = None
 
 
-def run_length(spec: TrainSpec, data: Any) -> tuple[int, int]:
-    """``(epochs, total_steps)`` of the run.
+@dataclass(frozen=True)
+class RunShape:
+    """How long a run trains and, for a cyclical policy, how its cycles fall.
 
-    An explicit ``spec.epochs`` is whole epochs. Otherwise a cyclical policy runs
-    ``spec.cycles`` whole cycles, ending at a cycle boundary (the last epoch cut short
-    if need be), and the others the same number of epochs.
+    Attributes:
+      epochs, total_steps: the epochs begun and the updates made (the last epoch may be
+        cut short, so that the run ends at a cycle boundary).
+      step_size: the half cycle in steps; ``epochs_per_half_cycle`` the same in epochs.
+      cycles: the whole cycles the run makes; None when it is not cyclical or does not
+        end at a cycle boundary.
+      fitted: the half cycle was fitted to the user's ``--epochs`` (not the default's).
+      steps_per_epoch: the updates of one epoch.
+    """
+
+    epochs: int
+    total_steps: int
+    step_size: int
+    epochs_per_half_cycle: float
+    cycles: int | None
+    fitted: bool
+    steps_per_epoch: int
+
+    def fitted_line(self, default: float) -> str:
+        """What the fit chose, in one line (for a run whose half cycle was fitted)."""
+        halves = f"{self.cycles} whole cycle{'' if self.cycles == 1 else 's'}"
+        early = self.epochs * self.steps_per_epoch - self.total_steps
+        steps = f"{early} step{'' if early == 1 else 's'}"
+        cut = f"; the last epoch stops {steps} early" if early else ""
+        return (
+            f"{halves}, a half cycle of {self.step_size} steps "
+            f"({self.epochs_per_half_cycle:.3g} epochs; the default {default:g} epochs would "
+            f"end the run mid-cycle), ending at base_lr{cut}"
+        )
+
+
+def _cyclical(policy: str) -> bool:
+    return policy in CYCLICAL or policy == "adam+clr"
+
+
+def run_shape(spec: TrainSpec, data: Any) -> RunShape:
+    """The run's length and cycles.
+
+    Without ``spec.epochs`` a cyclical policy runs ``spec.cycles`` whole cycles, ending
+    at a cycle boundary (the last epoch cut short if need be), and the others the same
+    number of epochs. With ``spec.epochs`` and no ``spec.epochs_per_half_cycle``, a
+    cyclical policy's half cycle is fitted to them: whole cycles, ending at base_lr
+    (:func:`cyclr.app.workflow.fit_cycles`); both given, both are kept as given.
 
     Raises:
       ValueError: ``cycles`` below 1.
     """
     spe = steps_per_epoch(len(data.x_train), spec.batch_size)
-    if spec.epochs is not None:
-        return spec.epochs, spec.epochs * spe
-    if spec.policy in CYCLICAL or spec.policy == "adam+clr":
-        step_size = half_cycle(data, spec.batch_size, spec.epochs_per_half_cycle)
-        return cycle_budget(step_size, spe, spec.cycles)
-    epochs = default_epochs(spec.epochs_per_half_cycle, spec.cycles)
-    return epochs, epochs * spe
+    given = spec.epochs_per_half_cycle
+    half = DEFAULT_EPOCHS_PER_HALF_CYCLE if given is None else given
+    step_size = half_cycle(data, spec.batch_size, half)
+    cyclical = _cyclical(spec.policy)
+    if spec.epochs is None:
+        if cyclical:
+            epochs, total = cycle_budget(step_size, spe, spec.cycles)
+            return RunShape(epochs, total, step_size, half, spec.cycles, False, spe)
+        epochs = default_epochs(half, spec.cycles)
+        return RunShape(epochs, epochs * spe, step_size, half, None, False, spe)
+    total = spec.epochs * spe
+    fit = fit_cycles(spec.epochs, spe, half) if cyclical and given is None else None
+    if fit is not None and (fit[1], fit[2]) != (step_size, total):
+        cycles, step_size, total = fit
+        epochs = math.ceil(total / spe)
+        return RunShape(epochs, total, step_size, step_size / spe, cycles, True, spe)
+    whole = cyclical and total % (2 * step_size) == 0
+    return RunShape(
+        spec.epochs, total, step_size, half, total // (2 * step_size) if whole else None, False, spe
+    )
+
+
+def run_length(spec: TrainSpec, data: Any) -> tuple[int, int]:
+    """``(epochs, total_steps)`` of the run (:func:`run_shape`)."""
+    shape = run_shape(spec, data)
+    return shape.epochs, shape.total_steps
 
 
 def plan_for(spec: TrainSpec, data: Any, rates: Rates) -> Plan:
@@ -109,11 +176,11 @@ def plan_for(spec: TrainSpec, data: Any, rates: Rates) -> Plan:
     Raises:
       ValueError: the options make no valid schedule (naming the core's parameter).
     """
-    _, total = run_length(spec, data)
+    shape = run_shape(spec, data)
     return make_plan(
         spec.policy,
-        total_steps=total,
-        step_size=half_cycle(data, spec.batch_size, spec.epochs_per_half_cycle),
+        total_steps=shape.total_steps,
+        step_size=shape.step_size,
         base_lr=rates.base_lr,
         max_lr=rates.max_lr,
         fixed_lr=rates.fixed_lr,
@@ -144,19 +211,48 @@ def rates_from_range_test(spec: TrainSpec) -> bool:
     return not given and needs_range_test(spec.policy) is not None
 
 
-def _rates(spec: TrainSpec, runner: Any, out: Path, say: Callable[[str], None]) -> Rates:
+@dataclass(frozen=True)
+class SavedRangeTest:
+    """A range test of this run's data, model and settings, saved earlier, to reuse.
+
+    ``result``: the test (:func:`cyclr.app.reuse.saved_range_test`); ``source``: where it
+    was read (``--range-test``'s value), None for the run's own folder (``--resume`` of a
+    run stopped before its first epoch ended).
+    """
+
+    result: Any
+    source: str | None = None
+
+
+def _rates(
+    spec: TrainSpec,
+    runner: Any,
+    out: Path,
+    say: Callable[[str], None],
+    record: dict | None = None,
+    saved: SavedRangeTest | None = None,
+) -> Rates:
     if spec.base_lr is not None and spec.max_lr is not None:
         return Rates(spec.base_lr, spec.max_lr, fixed_lr=spec.max_lr, source="--base-lr/--max-lr")
     if needs_range_test(spec.policy) is None:
         return Rates(math.nan, math.nan, source="none (policy needs no range test)")
-    rates = find_bounds(
-        runner,
-        spec.optimizer,
-        *spec.range_test,
-        out,
-        monitor=spec.monitor,
-        fine_tuning=spec.fine_tuning,
-    )
+    if saved is not None:
+        say(
+            "range test: this run's own, which ended before the run was stopped"
+            if saved.source is None
+            else f"range test: reused from {saved.source} (the same data, model and settings)"
+        )
+        rates = read_rates(saved.result, out, record=record)
+    else:
+        rates = find_bounds(
+            runner,
+            spec.optimizer,
+            *spec.range_test,
+            out,
+            monitor=spec.monitor,
+            fine_tuning=spec.fine_tuning,
+            record=record,
+        )
     assert rates.range_test is not None
     say(rates.range_test.summary())
     return rates
@@ -217,15 +313,18 @@ def train_run(
     say: Callable[[str], None] = print,
     runner: Any = None,
     resume: dict | None = None,
+    record: dict | None = None,
+    saved: SavedRangeTest | None = None,
 ) -> dict:
     """Run the whole workflow into the run folder ``out``; return the run's summary.
 
-    Writes ``config.json``, ``range_test.json``/``.png``, ``metrics.csv`` (after
-    every epoch), ``summary.json``, the figures and ``report.html``; an
-    interrupted run (Ctrl-C) still writes the summary and report of what it did,
-    then re-raises. The schedule checks (:func:`cyclr.check`) are said before
-    training starts, then one line per epoch. After every epoch the run is
-    checkpointed (:mod:`cyclr.app.checkpoint`); ``resume`` continues from one.
+    Writes ``range_test.json`` (with ``range_test_run.json``, the moment the test ends)
+    and ``.png``, ``metrics.csv`` (after every epoch), ``summary.json``, the figures and
+    ``report.html``; an interrupted run (Ctrl-C) still writes the summary and report of
+    what it did, then re-raises. The schedule checks (:func:`cyclr.check`) are said
+    before training starts, then one line per epoch, each on the validation split; the
+    test set is scored once, after training. After every epoch the run is checkpointed
+    (:mod:`cyclr.app.checkpoint`); ``resume`` continues from one.
 
     Args:
       spec: the run, every default resolved.
@@ -237,6 +336,9 @@ def train_run(
       runner: a runner already built for ``data`` and ``model`` (None: one is made).
       resume: a checkpoint of this run (:func:`cyclr.app.checkpoint.read_checkpoint`)
         to continue from: no range test, the metrics so far, the state restored.
+      record: what the range test runs on (:func:`cyclr.app.reuse.range_test_identity`),
+        saved beside its result.
+      saved: a range test of this run saved earlier, read instead of running one.
 
     Raises:
       ValueError: the range test gives no bounds; the model does not fit the data.
@@ -253,9 +355,16 @@ def train_run(
             device=spec.device,
             amp=spec.amp,
         )
-    rates = _rates(spec, runner, out, say) if resume is None else _resumed_rates(resume, out)
+    rates = (
+        _rates(spec, runner, out, say, record, saved)
+        if resume is None
+        else _resumed_rates(resume, out)
+    )
     plan = plan_for(spec, data, rates)
-    epochs, total = run_length(spec, data)
+    shape = run_shape(spec, data)
+    epochs, total = shape.epochs, shape.total_steps
+    if shape.fitted:
+        say(f"--epochs {spec.epochs}: {shape.fitted_line(DEFAULT_EPOCHS_PER_HALF_CYCLE)}")
     spe = runner.steps_per_epoch
     cycles = (
         f", {total / plan.schedule.cycle_length:.3g} "
@@ -292,7 +401,14 @@ def train_run(
         "base_lr": rates.base_lr,
         "max_lr": rates.max_lr,
         "bounds_from": rates.source,
-        "step_size": half_cycle(data, spec.batch_size, spec.epochs_per_half_cycle),
+        **(
+            {}
+            if resume is not None or rates.range_test is None
+            else {"range_test_reused": saved is not None}
+        ),
+        **({} if saved is None or saved.source is None else {"range_test_from": saved.source}),
+        "step_size": shape.step_size,
+        **({} if shape.cycles is None else {"cycles": shape.cycles}),
         "schedule": repr(plan.schedule),
         "framework": spec.framework,
         "model": model,

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
 
+import numpy as np
+
 from cyclr import check, step_size_for
 from cyclr.app.files import write_json
 from cyclr.app.policies import Plan
@@ -137,6 +139,7 @@ def find_bounds(
     progress: bool | None = None,
     monitor: str = "loss",
     fine_tuning: bool = False,
+    record: dict | None = None,
 ) -> Rates:
     """Run the range test; save its JSON and plot into ``out``; read the rates off it.
 
@@ -145,6 +148,8 @@ def find_bounds(
     measured every :data:`RANGE_TEST_VAL_EVERY` rungs; resolve it with
     :func:`range_test_monitor` first). ``fine_tuning``: the model starts from trained
     weights; the bounds are read for it (``BoundsSettings(fine_tuning=True)``).
+    ``record``: what the test ran on (:func:`cyclr.app.reuse.range_test_identity`),
+    saved beside its JSON the moment the test ends, so that a later run may reuse it.
 
     Raises:
       ValueError: the curve gives no bounds (e.g. it diverged at once).
@@ -160,12 +165,33 @@ def find_bounds(
         fine_tuning=fine_tuning,
     )
     seconds = time.perf_counter() - started
+    return read_rates(result, out, stem, record, seconds)
+
+
+def read_rates(
+    result: RangeTestResult,
+    out: Path | None = None,
+    stem: str = "range_test",
+    record: dict | None = None,
+    seconds: float = 0.0,
+) -> Rates:
+    """Save a range test's JSON (with ``record`` beside it) and plot into ``out``; its rates.
+
+    Raises:
+      ValueError: the curve gives no bounds (e.g. it diverged at once).
+    """
     if out is not None:
         result.to_json(out / f"{stem}.json")
+        if record is not None:
+            from cyclr.app.reuse import write_record
+
+            write_record(out, record, stem)
         result.plot(out / f"{stem}.png")
     try:
         return Rates.from_range_test(result, seconds)
     except ValueError:
+        monitor = result.settings.monitor
+        start_lr, end_lr = result.settings.start_lr, result.settings.end_lr
         other = "; or read the training loss (--monitor loss)" if monitor == "val_loss" else ""
         raise ValueError(
             f"the range test's {monitor} ({start_lr:g} -> {end_lr:g}, stopped: "
@@ -198,6 +224,40 @@ def cycle_budget(step_size: int, steps_per_epoch: int, cycles: int) -> tuple[int
         raise ValueError(f"--cycles must be a positive integer; received --cycles={cycles!r}")
     total = 2 * cycles * step_size
     return math.ceil(total / steps_per_epoch), total
+
+
+def fit_cycles(
+    epochs: int, steps_per_epoch: int, epochs_per_half_cycle: float
+) -> tuple[int, int, int] | None:
+    """``(cycles, step_size, total_steps)``: whole cycles in ``epochs``, ending at base_lr.
+
+    For a run whose length the user fixed. ``cycles`` whole cycles of two halves of
+    ``step_size = floor(epochs * steps_per_epoch / (2 * cycles))`` steps, the run ending
+    after the last one (``total_steps = 2 * cycles * step_size``, the last epoch cut short
+    by the steps left over). The number of cycles is the one whose half cycle comes
+    nearest ``epochs_per_half_cycle`` (as a ratio), among those that leave fewer than an
+    epoch's steps over, so that every epoch asked for begins. None when ``epochs`` hold
+    fewer than 2 steps (no cycle fits).
+
+    >>> fit_cycles(3, 36, 4)  # one cycle of two 1.5-epoch halves
+    (1, 54, 108)
+    >>> fit_cycles(3, 29, 4)  # 87 steps: the last epoch one step short
+    (1, 43, 86)
+    >>> fit_cycles(20, 36, 4)  # 3 cycles (3.33-epoch halves) are nearer than 2 (5 epochs)
+    (3, 120, 720)
+    >>> fit_cycles(500, 36, 4)  # 63 cycles would leave 108 steps, 3 epochs, unrun
+    (62, 145, 17980)
+    """
+    budget = epochs * steps_per_epoch
+    if budget < 2:
+        return None
+    cycles = np.arange(1, budget // 2 + 1)
+    step_size = budget // (2 * cycles)
+    left = budget - 2 * cycles * step_size
+    distance = np.abs(np.log(step_size / (steps_per_epoch * epochs_per_half_cycle)))
+    # every epoch begins, if any cycle count allows it; then the nearest half cycle
+    best = int(np.lexsort((distance, left >= max(1, steps_per_epoch)))[0])
+    return int(cycles[best]), int(step_size[best]), int(2 * cycles[best] * step_size[best])
 
 
 def schedule_checks(plan: Plan, total_steps: int, steps_per_epoch: int) -> list[str]:
@@ -264,8 +324,13 @@ def train_plan(
     desc: str = "",
     resume: tuple | None = None,
     checkpoint=None,
+    test_every_epoch: bool = False,
 ) -> dict:
     """Train a fresh model with ``plan``; return the run's summary numbers.
+
+    Every epoch is followed on the validation split; the test set is scored once, after
+    training (``test_every_epoch=True``: after every epoch too, for the time to a test
+    accuracy that ``compare`` measures, Smith's Table 1).
 
     Args:
       runner: a :class:`~cyclr.app.torch_runner.TorchRunner` or ``KerasRunner``.
@@ -280,6 +345,7 @@ def train_plan(
       resume: ``(state_file, epoch, step)`` of a checkpoint to continue from (``log``
         already holds its rows).
       checkpoint: called as ``checkpoint(epoch, step)`` after every epoch.
+      test_every_epoch: score the test set after every epoch, not only at the end.
     """
     runner.new_model()
     spe = runner.steps_per_epoch
@@ -319,7 +385,10 @@ def train_plan(
                 **({} if total == epochs * spe else {"max_steps": total}),
                 **({} if resume is None else {"resume": resume}),
                 **({} if checkpoint is None else {"checkpoint": checkpoint}),
+                test_each_epoch=test_every_epoch,
             )
+            if not test_every_epoch and log.epochs:
+                log.on_test(*runner.evaluate(runner.data.x_test, runner.data.y_test))
     finally:
         if bars is not None:
             bars.close()

@@ -343,12 +343,13 @@ def say(args):
     return printer(progress(args))
 
 
-def open_run(args, check=None, runner: bool = True):
+def open_run(args, check=None, runner: bool = True, check_runner=None):
     """``(data, out, model, runner)`` of a run, or a one-line UsageError.
 
     ``check(data, model)`` may raise a UsageError before the folder is made, so that bad
     options never leave files behind; the runner (the model built, checked against the
-    data) is made before the folder too. ``runner=False`` skips it (None).
+    data) is made before the folder too, and ``check_runner(data, model, runner)`` may
+    raise one then. ``runner=False`` skips it (None).
     """
     from cyclr._extras import require
 
@@ -370,6 +371,8 @@ def open_run(args, check=None, runner: bool = True):
     if not args.quiet:
         print(data.describe())
     built = build_runner(args, data, model, say(args)) if runner else None
+    if check_runner is not None:
+        check_runner(data, model, built)
     return data, prepare_out(args.out, args.overwrite), model, built
 
 

@@ -21,6 +21,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from cyclr.app.files import write_text
+    from cyclr.app.reuse import range_test_identity
     from cyclr.app.snippets import snippet
     from cyclr.app.workflow import find_bounds, half_cycle, range_test_record, save_summary
 
@@ -28,6 +29,10 @@ def run(args) -> int:
     settings = _common.range_test_settings(args, optimizer)
     data, out, model, runner = _common.open_run(args)
     monitor = _common.range_test_monitor(args, data)
+    loss = _common.loss_name(runner)
+    record = range_test_identity(
+        runner, data, model, optimizer, loss, settings, monitor, args.fine_tuning
+    )
     try:
         bounds = find_bounds(
             runner,
@@ -37,6 +42,7 @@ def run(args) -> int:
             progress=_common.progress(args),
             monitor=monitor,
             fine_tuning=args.fine_tuning,
+            record=record,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -71,7 +77,14 @@ def run(args) -> int:
     )
     code = snippet(args.framework, optimizer, bounds.base_lr, bounds.max_lr, step_size)
     write_text(out / "snippet.py", code)
-    print(f"wrote {out}/range_test.json, range_test.png, summary.json, snippet.py")
+    print(
+        f"wrote {out}/range_test.json, range_test_run.json, range_test.png, summary.json, "
+        "snippet.py"
+    )
+    print(
+        f"train with this range test: cyclr train --range-test {out} (with the same data, "
+        "model, batch size, seed and range-test options)"
+    )
     if not args.quiet:
         print("\nIn your own training script:\n")
         print(code.rstrip())

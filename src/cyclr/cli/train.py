@@ -56,14 +56,24 @@ def add_arguments(p) -> None:
     pol.add_argument(
         "--epochs-per-half-cycle",
         type=_common.positive_float,
-        default=4.0,
-        help="step size in epochs (Smith: 2-10; default 4)",
+        help="step size in epochs (Smith: 2-10; default 4, or with --epochs the half cycle "
+        "that fits whole cycles into them, ending at base_lr)",
     )
     p.add_argument(
         "--resume",
         metavar="RUN_DIR",
         help="continue an interrupted run from its last epoch checkpoint, with the options it "
-        "was started with (run from any folder; give no other option but --quiet)",
+        "was started with (run from any folder; give no other option but --quiet); a run "
+        "stopped before its first epoch ended starts again, reusing its range test if that "
+        "had ended",
+    )
+    p.add_argument(
+        "--range-test",
+        dest="range_test_from",
+        metavar="RUN_OR_FILE",
+        help="reuse the range test of an earlier cyclr find or train run (its folder, or its "
+        "range_test.json) instead of running it again; refused unless it ran on the same "
+        "data, model and settings",
     )
     pol.add_argument(
         "--cycles",
@@ -87,6 +97,8 @@ def _refuse_ignored(args) -> None:
         extra.append("--gamma")
     if args.policy == "adam":
         extra += _common.given(args, ("base_lr", "max_lr"))
+        if args.range_test_from is not None:
+            extra.append("--range-test")
     if args.cycle_momentum and args.policy in NOT_CYCLICAL:
         extra.append("--cycle-momentum")
     if not args.cycle_momentum and args.policy != "onecycle":
@@ -116,6 +128,11 @@ def _check_args(args) -> None:
         raise UsageError(
             f"--base-lr must be <= --max-lr; received --base-lr={args.base_lr}, "
             f"--max-lr={args.max_lr}"
+        )
+    if args.base_lr is not None and args.range_test_from is not None:
+        raise UsageError(
+            "--range-test does not apply with --base-lr/--max-lr (no range test); received "
+            f"--range-test={args.range_test_from}"
         )
 
 
@@ -219,20 +236,24 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
-    from cyclr.app.checkpoint import read_checkpoint
+    from cyclr.app.checkpoint import STATE_NAME, read_checkpoint
     from cyclr.app.files import write_json
+    from cyclr.app.reuse import own_range_test, range_test_identity, saved_range_test
     from cyclr.app.train import (
+        SavedRangeTest,
         check_spec,
         identity,
         rates_from_range_test,
-        run_length,
+        run_shape,
         train_run,
     )
-    from cyclr.app.workflow import half_cycle, range_test_record
+    from cyclr.app.workflow import range_test_record
 
     spec = _spec(args)
     resume = None
-    if args.resume is not None:
+    # A run stopped before its first epoch ended has no checkpoint: it starts again.
+    restart = args.resume is not None and not (Path(args.resume) / STATE_NAME).exists()
+    if args.resume is not None and not restart:
         try:
             resume = read_checkpoint(args.resume)
         except ValueError as exc:
@@ -244,17 +265,48 @@ def _run(args) -> int:
         except ValueError as exc:
             raise UsageError(_common.as_options(str(exc))) from None
 
-    data, out, model, runner = _common.open_run(args, check)
     ranged = rates_from_range_test(spec)
-    if ranged and resume is None:  # a resumed run reads its range test back
+    record: dict | None = None
+    saved: SavedRangeTest | None = None
+
+    def check_range_test(data, model, runner):  # a saved range test is checked before too
+        nonlocal spec, record, saved
+        if not ranged or resume is not None:  # a resumed run reads its range test back
+            return
         spec = dataclasses.replace(spec, monitor=_common.range_test_monitor(args, data))
+        record = range_test_identity(
+            runner,
+            data,
+            model,
+            spec.optimizer,
+            _common.loss_name(runner),
+            spec.range_test,
+            spec.monitor,
+            spec.fine_tuning,
+        )
+        if args.range_test_from is not None:
+            try:
+                result = saved_range_test(args.range_test_from, record)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+            saved = SavedRangeTest(result, args.range_test_from)
+        elif restart:
+            own = own_range_test(Path(args.resume), record)
+            saved = None if own is None else SavedRangeTest(own)
+
+    data, out, model, runner = _common.open_run(args, check, check_runner=check_range_test)
+    if restart:
+        _common.say(args)(
+            f"resuming from the start: the run was stopped before its first epoch ended "
+            f"(no {STATE_NAME})"
+        )
     if resume is not None:
         try:
             resume = read_checkpoint(args.resume, identity(spec, data, model))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     start_lr, end_lr, num_steps = spec.range_test
-    epochs, total = run_length(spec, data)
+    shape = run_shape(spec, data)
     # What the run does, every default resolved (an option not given is not shown as None).
     config = {k: v for k, v in vars(args).items() if v is not None and k != "command"}
     config.update(
@@ -264,10 +316,11 @@ def _run(args) -> int:
         optimizer=spec.optimizer,
         loss=_common.loss_name(runner),
         metric=runner.metric,
-        epochs=epochs,
-        total_steps=total,
+        epochs=shape.epochs,
+        total_steps=shape.total_steps,
         steps_per_epoch=runner.steps_per_epoch,
-        step_size=half_cycle(data, spec.batch_size, spec.epochs_per_half_cycle),
+        step_size=shape.step_size,
+        epochs_per_half_cycle=shape.epochs_per_half_cycle,
         start_lr=start_lr,
         end_lr=end_lr,
         num_steps=num_steps,
@@ -280,17 +333,32 @@ def _run(args) -> int:
         del config["dataset"]  # --data overrides it
     if args.epochs is None:
         config["cycles"] = spec.cycles
+    elif shape.cycles is not None:
+        config["cycles"] = shape.cycles
+    if shape.fitted:  # the half cycle fitted to --epochs: whole cycles, ending at base_lr
+        config["half_cycle_fitted_to_epochs"] = True
     if args.framework == "keras":
         config["keras_backend"] = _common.keras_backend()
-    if resume is None:
+    if args.resume is None:
         write_json(out / "config.json", config)
     else:  # the original options stay on record (a second --resume reads them)
         config = json.loads((out / "config.json").read_text(encoding="utf-8"))
-        config["resumed_after_epoch"] = resume["epoch"]
+        config["resumed_after_epoch"] = 0 if resume is None else resume["epoch"]
         write_json(out / "config.json", config)
     say = _common.say(args)
     try:
-        summary = train_run(spec, data, model, out, config, say=say, runner=runner, resume=resume)
+        summary = train_run(
+            spec,
+            data,
+            model,
+            out,
+            config,
+            say=say,
+            runner=runner,
+            resume=resume,
+            record=record,
+            saved=saved,
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     metric = runner.metric
