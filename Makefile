@@ -53,14 +53,17 @@ test-oldest:
 # judging and moved tasks, 10 seeds, about 55 minutes on 2 workers, then bench.curve_landmarks
 # and bench.bounds_check on its tasks, about 25 and 15 minutes more); TRANSFORMER=1 adds the
 # char transformer's cost to a good loss (bench.time_to_accuracy --dataset transformer,
-# about 12 minutes).
-BENCHES ?= schedule_speed overhead suggest_bounds ladders bn_validation finder_peers time_to_accuracy
+# about 12 minutes). POLICIES=1 adds issue 26's per-policy study (bench.policy_study: every
+# task x policy x peak rate x 5 seeds, cached in bench/results/cache/policy_study/ so that a
+# killed run resumes; many hours on 2 workers: `python -m bench.policy_study --estimate`).
+BENCHES ?= schedule_speed overhead jax_range_test suggest_bounds ladders bn_validation finder_peers time_to_accuracy
 bench: install
 	@for name in $(BENCHES); do echo "== python -m bench.$$name"; $(PY) -m bench.$$name || exit 1; done
 	@if [ -n "$(JUDGING)" ]; then $(PY) -m bench.suggest_bounds --judging --seeds 10 --workers 2 || exit 1; fi
 	@if [ -n "$(JUDGING)" ]; then $(PY) -m bench.curve_landmarks || exit 1; fi
 	@if [ -n "$(JUDGING)" ]; then $(PY) -m bench.bounds_check || exit 1; fi
 	@if [ -n "$(TRANSFORMER)" ]; then $(PY) -m bench.time_to_accuracy --dataset transformer || exit 1; fi
+	@if [ -n "$(POLICIES)" ]; then $(PY) -m bench.policy_study --workers 2 || exit 1; fi
 	$(PY) -m bench.readme_results
 
 LINT_PATHS ?= src tests bench examples tools

@@ -5,5 +5,5 @@ Run them as modules from the repository root, so that they share :mod:`bench.com
     .venv/bin/python -m bench.suggest_bounds --quick --out /tmp/suggest_bounds.md
 
 ``make bench`` runs them all, then ``python -m bench.readme_results`` copies the
-tables into the README.
+tables into the results page, docs/results.md.
 """

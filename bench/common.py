@@ -3,7 +3,7 @@
 A table in ``bench/results/`` is only worth its header: the command that made it, when,
 on what machine under what load, with which versions, at which commit and over which
 seeds. :func:`provenance` writes that header, the same way for every bench, so a
-reader can compare two tables (or a table and the README) line by line.
+reader can compare two tables (or a table and docs/results.md) line by line.
 """
 
 from __future__ import annotations

@@ -1,13 +1,17 @@
-"""Copy the tables in bench/results/ into the README's Results section (run after the benches).
+"""Copy the tables in bench/results/ into the results page, docs/results.md (run after the benches).
 
 From the repository root:
 
-    .venv/bin/python -m bench.readme_results            # rewrite README.md between the markers
-    .venv/bin/python -m bench.readme_results --dry-run  # print the new README.md, change nothing
-    .venv/bin/python -m bench.readme_results --check    # exit 1 if README.md is out of date
+    .venv/bin/python -m bench.readme_results            # rewrite the tables in docs/results.md
+    .venv/bin/python -m bench.readme_results --dry-run  # print the new page, change nothing
+    .venv/bin/python -m bench.readme_results --check    # exit 1 if docs/results.md is out of date
 
 Each table file carries its provenance header (bench/common.py); copying them verbatim
-keeps the README's numbers identical to the measured ones.
+keeps the page's numbers identical to the measured ones. Each file goes under a
+``###`` heading of its own, and the file's own headings move two levels down beneath
+it, so the page's outline nests (``#### The grids`` under the table it belongs to).
+The prose above the markers (the summary) is written by hand. The README links this
+page; it holds no table of its own.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ import sys
 from pathlib import Path
 
 from bench import common
+
+#: The page the tables go to.
+PAGE = common.ROOT / "docs" / "results.md"
 
 SECTIONS = [
     ("time_to_accuracy.md", "Time to accuracy (Smith's Table 1 at CPU scale)"),
@@ -38,31 +45,38 @@ SECTIONS = [
     ("schedule_speed.md", "Schedule evaluation speed"),
 ]
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+#: Levels a result file's own headings move down: its ``##`` becomes ``####``.
+NEST = 2
+
+
+def section(body: str, title: str) -> str:
+    """One result file's text under ``### title``: its own title dropped, its headings nested."""
+    body = re.sub(r"^# .*\n+", "", body.strip())  # the file's own title
+    body = re.sub(r"^(#{1,6}) ", lambda m: "#" * min(6, len(m[1]) + NEST) + " ", body, flags=re.M)
+    return f"### {title}\n\n{body}\n"
 
 
 def render(results: Path = common.RESULTS) -> str:
-    """The Results section: each result file under its README title, without its own title."""
+    """The tables of the results page, each result file under its title, in SECTIONS' order."""
     parts = []
     for name, title in SECTIONS:
         path = results / name
         if path.is_file():
-            body = path.read_text(encoding="utf-8").strip()
-            body = re.sub(r"^# .*\n+", "", body)  # the file's own title
-            parts.append(f"### {title}\n\n{body}\n")
+            parts.append(section(path.read_text(encoding="utf-8"), title))
     return "\n".join(parts)
 
 
-def updated(readme_text: str, section: str) -> str:
-    """``readme_text`` with ``section`` between the markers.
+def updated(page_text: str, tables: str) -> str:
+    """``page_text`` with ``tables`` between the markers.
 
     Raises:
-      common.BenchError: the README lacks the markers.
+      common.BenchError: the page lacks the markers.
     """
-    if START not in readme_text or END not in readme_text:
-        raise common.BenchError(f"README.md has no {START} ... {END} markers")
-    head, rest = readme_text.split(START, 1)
+    if START not in page_text or END not in page_text:
+        raise common.BenchError(f"docs/results.md has no {START} ... {END} markers")
+    head, rest = page_text.split(START, 1)
     _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{section}{END}{tail}"
+    return f"{head}{START}\n{tables}{END}{tail}"
 
 
 def main(argv=None) -> int:
@@ -71,16 +85,15 @@ def main(argv=None) -> int:
     mode.add_argument(
         "--dry-run",
         action="store_true",
-        help="print the updated README to stdout; leave README.md as it is",
+        help="print the updated page to stdout; leave docs/results.md as it is",
     )
     mode.add_argument(
         "--check",
         action="store_true",
-        help="exit 1 (and say so) if README.md differs from the results",
+        help="exit 1 (and say so) if docs/results.md differs from the results",
     )
     args = p.parse_args(argv)
-    readme = common.ROOT / "README.md"
-    text = readme.read_text(encoding="utf-8")
+    text = PAGE.read_text(encoding="utf-8")
     new = updated(text, render())
     if args.dry_run:
         sys.stdout.write(new)
@@ -88,7 +101,7 @@ def main(argv=None) -> int:
     if args.check:
         if new != text:
             print(
-                "README.md's Results section differs from bench/results/; run "
+                "docs/results.md differs from bench/results/; run "
                 "`.venv/bin/python -m bench.readme_results`",
                 file=sys.stderr,
             )
@@ -96,8 +109,8 @@ def main(argv=None) -> int:
         return 0
     from cyclr.app.files import write_text
 
-    write_text(readme, new)
-    print(f"updated {readme}")
+    write_text(PAGE, new)
+    print(f"updated {PAGE}")
     return 0
 
 

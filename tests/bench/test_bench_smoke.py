@@ -43,8 +43,10 @@ def run_bench(name, *args, timeout=300):
 def committed_results():
     """Fails the test if it changed, added or removed anything in bench/results/."""
 
-    def snapshot():
-        return {p.name: p.read_bytes() for p in sorted(RESULTS.iterdir())}
+    def snapshot():  # every file, the policy study's cache folder included
+        return {
+            str(p.relative_to(RESULTS)): p.read_bytes() for p in RESULTS.rglob("*") if p.is_file()
+        }
 
     before = snapshot()
     yield
@@ -83,11 +85,11 @@ def test_quick_run_refuses_an_out_in_bench_results(committed_results):
     ]
 
 
-def test_readme_results_dry_run_prints_the_readme_and_changes_nothing():
-    readme = (ROOT / "README.md").read_bytes()
+def test_results_page_dry_run_prints_the_page_and_changes_nothing():
+    page = (ROOT / "docs" / "results.md").read_bytes()
     done = run_bench("readme_results", "--dry-run")
     assert done.returncode == 0, done.stderr[-2000:]
-    assert (ROOT / "README.md").read_bytes() == readme
+    assert (ROOT / "docs" / "results.md").read_bytes() == page
     table_row = next(
         line
         for line in (RESULTS / "suggest_bounds.md").read_text().splitlines()
@@ -95,6 +97,14 @@ def test_readme_results_dry_run_prints_the_readme_and_changes_nothing():
     )
     assert "### Do the suggested bounds train well?" in done.stdout
     assert table_row in done.stdout.split("<!-- results:start -->")[1]
+    # a result file's own headings nest under its section: no second top-level "## The grids"
+    assert "\n#### The grids\n" in done.stdout
+    assert "\n## The grids\n" not in done.stdout
+
+
+def test_results_page_is_up_to_date_with_bench_results():
+    done = run_bench("readme_results", "--check")
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_time_to_accuracy_refuses_cuda_without_a_gpu(tmp_path):
@@ -350,6 +360,32 @@ def test_overhead_quick_runs_its_torch_part_in_a_child_process(tmp_path, committ
 
 
 @pytest.mark.slow
+def test_jax_range_test_quick_times_both_idioms_against_the_plain_loop(tmp_path, committed_results):
+    pytest.importorskip("jax")
+    pytest.importorskip("optax")
+    out = tmp_path / "jax_range_test.md"
+    done = run_bench("jax_range_test", "--quick", "--out", out)
+    assert done.returncode == 0, done.stderr[-2000:]
+    written = out.read_text()
+    assert_header(written, f".venv/bin/python -m bench.jax_range_test --quick --out {out}")
+    lines = [line for line in written.splitlines() if line.startswith("| MLP ")]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+    assert [row[:3] for row in rows] == [
+        [model, idiom, variant]
+        for model in ("MLP 40-64-10, batch 32", "MLP 784-256-10, batch 128")
+        for idiom in ("`train_step(state, batch, lr)`", "`optax.inject_hyperparams`")
+        for variant in (
+            "plain loop (jitted step, state donated)",
+            "plain loop reading each loss",
+            "`cyclr.jax.range_test`",
+        )
+    ]
+    # the range test traced its step once, over the warm-up and every round
+    assert [row[-1] for row in rows] == ["", "", "1"] * 4
+    assert all(line in done.stdout for line in lines)
+
+
+@pytest.mark.slow
 def test_suggest_bounds_judging_quick_scores_every_reading_on_every_judging_task(
     tmp_path, committed_results
 ):
@@ -496,3 +532,46 @@ def test_bounds_check_quick_keeps_one_of_its_two_candidates(tmp_path, committed_
         assert kept in (reading, lower)
         assert rows[2][7].strip(" |") == ("1/1" if kept == lower else "0/1")
         assert rows[2][5] in (rows[0][5], rows[1][5])  # its regret is that candidate's
+
+
+@pytest.mark.slow
+def test_policy_study_quick_caches_every_run_and_trains_nothing_the_second_time(
+    tmp_path, committed_results
+):
+    """Issue 26: the per-policy study's smoke run; run again on its cache, it trains nothing."""
+    for package in ("torch", "schedulefree", "torch_lr_finder", "lightning"):
+        pytest.importorskip(package)
+    out, cache = tmp_path / "policy.md", tmp_path / "cache"
+    args = ("--quick", "--out", out, "--cache", cache)
+    first = run_bench("policy_study", *args)
+    assert first.returncode == 0, first.stderr[-2000:]
+    written = out.read_text()
+    assert_header(written, f".venv/bin/python -m bench.policy_study {' '.join(map(str, args))}")
+    rows = [line for line in written.splitlines() if line.startswith("| Friedman-1 MLP | ")]
+    methods = {}
+    for row in rows:
+        policy, optimizer, _, method = row.split(" | ")[2:6]
+        methods.setdefault((policy, optimizer), []).append(method)
+    readings = ["bounds() max_lr", "bounds() base_lr", "steepest", "valley", "minimum"]
+    peers = [
+        "Lightning suggestion (lr_find defaults) (peer)",
+        "torch-lr-finder suggestion (README setup) (peer)",
+    ]
+    noise = ["best grid rate x 0.99 (noise)"]
+    assert methods == {
+        ("cosine", "SGD"): ["best grid rate", *readings, *peers, *noise],
+        ("constant", "schedule-free SGD"): ["best grid rate", *readings, *noise],
+    }
+    assert "## The grids" in written and "**Friedman-1 MLP / SGD** (mean test loss" in written
+    runs = (cache / "runs.jsonl").read_text().splitlines()
+    trained = f"policy_study: trained {len(runs)} runs and 3 range tests; 0 runs and 0 range"
+    assert trained in first.stderr
+    assert len(list((cache / "range_tests").iterdir())) == 3
+    second = run_bench("policy_study", *args)
+    assert second.returncode == 0, second.stderr[-2000:]
+    again = f"policy_study: trained 0 runs and 0 range tests; {len(runs)} runs and 3 range"
+    assert again in second.stderr
+    assert (cache / "runs.jsonl").read_text().splitlines() == runs
+    assert [line for line in out.read_text().splitlines() if line.startswith("| ")] == [
+        line for line in written.splitlines() if line.startswith("| ")
+    ]
