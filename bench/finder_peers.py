@@ -281,7 +281,8 @@ def main(argv=None) -> int:
         f"{HALF_CYCLE_EPOCHS} epochs, {epochs} epochs, PyTorch for every finder; a single "
         f"suggested rate is max_lr, base_lr = max_lr / {SINGLE_RATE_RATIO:g}. Keras on the "
         f"{keras.backend.backend()} backend. *: the sweep's pick lies within 5 batches after "
-        f"an epoch start, where the epoch-mean loss restarts (SPEC.md: undo the averaging). "
+        f"an epoch start, where the epoch-mean loss restarts (docs/semantics.md, *The "
+        f"learning-rate range test*). "
         f"Total {time.perf_counter() - t0:.0f} s."
     )
     print(table + "\n\n" + notes)

@@ -128,7 +128,7 @@ def _evaluate(fn: _Math, step: StepLike) -> float | npt.NDArray[np.float64]:
 class Schedule:
     """A learning rate (and optionally a momentum) as a pure function of the step.
 
-    ``step`` is the number of optimizer updates already applied (SPEC.md), so
+    ``step`` is the number of optimizer updates already applied (docs/semantics.md, *Time*), so
     ``schedule(0)`` is the first learning rate. Subclasses implement
     :meth:`lr_at` (and :meth:`momentum_at`) once, against an :class:`Ops`
     namespace; that single definition serves Python floats, NumPy arrays and,

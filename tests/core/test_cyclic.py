@@ -1,4 +1,7 @@
-"""CyclicSchedule: hand-checkable tables (base 1, max 5, step size 4) and the rules of SPEC.md."""
+"""CyclicSchedule: hand-checkable tables (base 1, max 5, step size 4) and its rules.
+
+The rules are those of docs/semantics.md, *Cyclical schedules* and *Decay*.
+"""
 
 import math
 import pickle

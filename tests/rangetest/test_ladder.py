@@ -1,4 +1,4 @@
-"""The ladder and the smoothing of SPEC.md, to the last bit where the math allows."""
+"""The ladder and the smoothing of docs/semantics.md, to the last bit where the math allows."""
 
 import math
 

@@ -173,7 +173,8 @@ def test_tensorboard_scalars_from_summary_writer_give_the_original_bounds(tmp_pa
     # event files hold float32: the curve comes back to float32 precision
     np.testing.assert_allclose(read.lrs, result.lrs, rtol=1e-7)
     np.testing.assert_allclose(read.losses, result.losses, rtol=1e-7)
-    # float32 may move a bound by a rung; SPEC.md's tolerance for a bound is a factor 1.25
+    # float32 may move a bound by a rung; a bound's tolerance is a factor 1.25
+    # (docs/semantics.md, *The bounds reading*)
     assert abs(read.bounds().base_index - result.bounds().base_index) <= 1
     assert abs(read.bounds().max_index - result.bounds().max_index) <= 1
     np.testing.assert_allclose(read.bounds()[:2], result.bounds()[:2], rtol=0.05)

@@ -1,7 +1,8 @@
 """PyTorch's documented CyclicLR/OneCycleLR usage, run against cyclr.torch.CyclicLR.
 
 Each test builds PyTorch's scheduler and cyclr's from the same arguments, as PyTorch's docs
-write them, and compares the rates every step (1e-12 relative, SPEC.md).
+write them, and compares the rates every step (1e-12 relative; docs/semantics.md,
+*Cyclical schedules*).
 """
 
 import io

@@ -1,4 +1,7 @@
-"""The core equals torch's CyclicLR and OneCycleLR, computed live, to 1e-12 relative (SPEC.md)."""
+"""The core equals torch's CyclicLR and OneCycleLR, computed live, to 1e-12 relative.
+
+See docs/semantics.md, *Cyclical schedules* and *One cycle*.
+"""
 
 import numpy as np
 import pytest

@@ -225,8 +225,9 @@ def test_resume_through_weights_only_checkpoint_equals_uninterrupted_run(optimiz
 
 @pytest.mark.parametrize("optimizer", ["adam", "adamw", "rmsprop"])
 def test_a_scheduler_built_after_a_resume_continues_from_the_optimizers_count(optimizer):
-    # SPEC.md: the step continues from the restored optimizer's update count, also when
-    # only the model and optimizer were saved and the scheduler is built anew
+    # The step continues from the restored optimizer's update count (docs/semantics.md,
+    # *Time*), also when only the model and optimizer were saved and the scheduler is built
+    # anew
     s = CyclicSchedule(0.01, 0.1, step_size=6, mode="triangular2")
     make_opt = {
         "adam": lambda p: torch.optim.Adam(p, lr=0.0),

@@ -35,7 +35,7 @@ class CyclicLR(keras.callbacks.Callback):
     Before every batch it sets the optimizer's learning rate to
     ``schedule(step)``, where ``step`` is ``optimizer.iterations``: the number of
     updates the optimizer has applied, which is saved and restored with it, so
-    a resumed run continues its cycle (SPEC.md). Use
+    a resumed run continues its cycle (docs/semantics.md, *Time*). Use
     :class:`cyclr.keras.CyclicalLearningRate` instead to compute the same
     values inside the compiled step, with no Python per batch.
 
@@ -98,7 +98,8 @@ class CyclicLR(keras.callbacks.Callback):
         The hook reads only what its batch's ``on_train_batch_begin`` stored, so it
         is safe anywhere; it pays on TensorFlow, where the step does not wait for the
         batch's logs to reach the host. On JAX and torch the thread's hand-offs cost
-        more than they save (``python -m bench.overhead``), so Keras calls it in line.
+        more than they save (measured with the per-step overhead benchmark;
+        docs/results.md, *Overhead per training step*), so Keras calls it in line.
         """
         return keras.backend.backend() == "tensorflow"
 

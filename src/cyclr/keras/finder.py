@@ -4,7 +4,7 @@ The callback drives :class:`cyclr.rangetest.RangeTest` (ladder, smoothing and
 divergence live there): before each batch it sets the optimizer's learning
 rate to the next rung, after it records that batch's own loss. Afterwards the
 model's weights and the optimizer's variables (its step count, slots and
-learning rate) are what they were before, bit-for-bit (SPEC.md).
+learning rate) are what they were before, bit-for-bit (docs/semantics.md, *Restore*).
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ class LRFinder(keras.callbacks.Callback):
     mean over the epoch in batch hooks, so the callback resets the model's
     metrics before every batch (the progress bar shows batch values).
 
-    The test stops on a non-finite loss or divergence (SPEC.md) by setting
-    ``model.stop_training``. When ``fit`` returns, weights and optimizer
-    variables are restored. An exception ends ``fit`` without telling
+    The test stops on a non-finite loss or divergence (docs/semantics.md, *The
+    learning-rate range test*) by setting ``model.stop_training``. When ``fit``
+    returns, weights and optimizer variables are restored. An exception ends ``fit`` without telling
     callbacks, so to restore after one use :func:`find_lr`, or the callback as
     a context manager::
 
@@ -67,7 +67,8 @@ class LRFinder(keras.callbacks.Callback):
         ``validation_data``), ``'val_loss'`` (default with it) or ``'val_accuracy'``.
       fine_tuning: the model starts from trained weights and all of it trains:
         ``result.bounds()`` reads a factor 2 lower (``BoundsSettings(fine_tuning=True)``,
-        measured on four fine-tunings by ``python -m bench.suggest_bounds --judging``).
+        measured on four fine-tunings: docs/results.md, *Fine-tuning: the reading a
+        factor 2 lower*).
       val_every: evaluate ``validation_data`` every this many rungs (from rung 0).
       validation_batch_size: batch size for the validation pass.
         Every ``BatchNormalization`` layer that trains (``trainable``) is measured
@@ -467,17 +468,17 @@ def find_lr(
     optimizer variables back, also when an exception ends the fit.
 
     The default ladder, 1e-5 -> 10 in 450 rungs (75 per decade, for SGD and Adam
-    alike), is the one ``result.bounds()`` was validated on by training (``python -m
-    bench.suggest_bounds``); the reading is the same on ladders of 100 to 1000 rungs
-    within the seed-to-seed noise (``python -m bench.ladders``), a few hundred rungs
-    give it the most room.
+    alike), is the one ``result.bounds()`` was validated on by training (see
+    docs/results.md, *Do the suggested bounds train well?*); the reading is the same on
+    ladders of 100 to 1000 rungs within the seed-to-seed noise (docs/results.md, *The
+    bounds on six ladders*), a few hundred rungs give it the most room.
 
     Args:
       model: a compiled Keras model with a float learning rate.
       x: the inputs, as ``model.fit`` takes them.
       y: the targets, if ``x`` does not carry them.
       batch_size: as ``model.fit`` (Keras' default, 32, for arrays).
-      start_lr: the first rung of the ladder (SPEC.md).
+      start_lr: the first rung of the ladder (docs/semantics.md, *The learning-rate range test*).
       end_lr: the last rung.
       num_steps: the number of rungs, one batch each.
       step_mode: ``'exp'`` or ``'linear'``.
@@ -489,11 +490,12 @@ def find_lr(
         ``validation_data``), ``'val_loss'`` (default with it) or ``'val_accuracy'``.
       fine_tuning: the model starts from trained weights and all of it trains:
         ``result.bounds()`` reads a factor 2 lower (``BoundsSettings(fine_tuning=True)``,
-        measured on four fine-tunings by ``python -m bench.suggest_bounds --judging``).
+        measured on four fine-tunings: docs/results.md, *Fine-tuning: the reading a
+        factor 2 lower*).
       val_every: evaluate ``validation_data`` every this many rungs (from rung 0).
       validation_batch_size: batch size for the validation pass (Keras' default, 32);
         BatchNorm layers are recalibrated on ``validation_data`` first (see ``LRFinder``).
-      beta: the smoothing decay (SPEC.md's stopping rule).
+      beta: the smoothing decay (docs/semantics.md, *The learning-rate range test*).
       diverge_factor: stop once the smoothed loss exceeds this multiple of the best.
       min_steps_before_stop: the first rung (1-based) checked for divergence.
       verbose: as ``model.fit``.

@@ -5,8 +5,8 @@ the TensorFlow and JAX backends compile into the training step as constants:
 changing them between batches has no effect there. These subclasses read the
 value from a cyclr schedule at ``optimizer.iterations`` inside the compiled
 update, the same way a ``LearningRateSchedule`` is read, so cyclical momentum
-(SPEC.md: inverse to the learning rate) works on every backend, needs no
-per-batch Python, and is saved in ``.keras`` files.
+(docs/semantics.md, *Cyclical momentum*: inverse to the learning rate) works on
+every backend, needs no per-batch Python, and is saved in ``.keras`` files.
 
 >>> import cyclr.keras
 >>> clr = cyclr.keras.CyclicalLearningRate(1e-3, 6e-3, step_size=2000,

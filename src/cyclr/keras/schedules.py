@@ -122,7 +122,7 @@ _TF_ADDONS_NAMES = {
 class CyclicalLearningRate(_CoreSchedule):
     """A cyclical learning rate (Smith 2017) as a Keras schedule.
 
-    The same numbers as :class:`cyclr.CyclicSchedule` (see SPEC.md)::
+    The same numbers as :class:`cyclr.CyclicSchedule` (docs/semantics.md, *Cyclical schedules*)::
 
         cycle = floor(1 + step / (up + down))
         h     = triangle height of step within its cycle, in [0, 1]

@@ -43,8 +43,8 @@ class RangeTestCallback(pl.Callback):
 
     When the module has a ``validation_step`` and the Trainer validation batches,
     the bounds are read off the validation loss, as everywhere in cyclr (on the
-    fine-tunings of ``python -m bench.suggest_bounds --judging`` the training
-    loss reads the pre-training rate): the first ``val_batches`` batches of the
+    fine-tunings the training loss reads the pre-training rate: docs/bounds-reading.md,
+    *The curve to read*): the first ``val_batches`` batches of the
     validation loader are kept and measured after every ``val_every``-th rung
     through ``validation_step``, in eval mode without gradients, with BatchNorm's
     running averages recalibrated on them (see :func:`cyclr.torch.range_test`).
@@ -108,7 +108,8 @@ class RangeTestCallback(pl.Callback):
         with ``monitor='val_accuracy'``.
       fine_tuning: the module starts from trained weights and all of it trains:
         the bounds are read a factor 2 lower (``BoundsSettings(fine_tuning=True)``,
-        measured on four fine-tunings by ``python -m bench.suggest_bounds --judging``).
+        measured on four fine-tunings: docs/results.md, *Fine-tuning: the reading a
+        factor 2 lower*).
 
     Raises:
       ValueError: naming the parameter and the value received; at fit start, a

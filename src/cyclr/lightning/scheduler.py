@@ -22,7 +22,7 @@ def scheduler_config(
 
     Lightning steps an ``interval="step"`` scheduler once per optimizer step,
     that is once every ``accumulate_grad_batches`` batches, so the learning rate
-    of update ``k`` is ``schedule(k)`` (SPEC.md's step), whatever the
+    of update ``k`` is ``schedule(k)`` (docs/semantics.md, *Time*), whatever the
     accumulation. The scheduler's ``state_dict`` goes into Lightning's
     checkpoints, so ``trainer.fit(..., ckpt_path=...)`` continues the cycle.
 

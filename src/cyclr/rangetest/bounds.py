@@ -1,7 +1,8 @@
 """The ``(base_lr, max_lr)`` reading of a range test: cyclr's one way to get bounds.
 
-The study behind the reading (which estimators were tried, on which tasks, with
-which regrets) lives in ``docs/bounds-reading.md`` and ``bench/suggest_bounds.py``.
+The rules are in docs/semantics.md, *The bounds reading*. The study behind the reading
+(which estimators were tried, on which tasks, with which regrets) is told in
+docs/bounds-reading.md, and its measurements are in docs/results.md.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from cyclr.rangetest.suggestions import MIN_POINTS, read_curve
 #: How far below the curve's reading a fine-tuning's bounds lie, in decades (a factor 2):
 #: ``BoundsSettings(fine_tuning=True)``. Fitted on the fitting set's two fine-tunings
 #: (MNIST-1D's CNN, the char transformer on prose), where the reading of the validation
-#: curve sat 2-4x above the best grid pair; ``python -m bench.suggest_bounds --judging``.
+#: curve sat 2-4x above the best grid pair (docs/results.md, *Fine-tuning: the reading a
+#: factor 2 lower*; the rule: docs/semantics.md, *Fine-tuning*).
 FINE_TUNING_DECADES = 0.3
 
 
@@ -41,8 +43,9 @@ class BoundsSettings:
       delay: optimizer updates, ``>= 0``: the loss recorded at an update answers
         the rate of ``delay`` updates before (measured on real range tests: the
         bottom and the blow-up of a curve move 3 to 10 updates' worth of ladder
-        with the ladder's spacing; ``python -m bench.ladders``). With one update
-        per rung, the reading pairs rung ``i``'s loss with rung ``i - delay``'s rate.
+        with the ladder's spacing; docs/bounds-reading.md, *The curve it reads*).
+        With one update per rung, the reading pairs rung ``i``'s loss with rung
+        ``i - delay``'s rate.
       window: decades, ``> 0``: the width of the zero-lag smoother's median
         (``robust_smooth``), at least 3 rungs.
       base_fraction: the share of the fall done at ``base_lr``, and the height of
@@ -394,9 +397,10 @@ def suggest_bounds(
     dense one; the indexes returned are the rungs nearest them.
     ``a`` and ``b`` fail in different places (a flat floor moves the bottom; a
     slow climb after a sharp bottom moves the climb), and the mean of their
-    logarithms halves either error; ``docs/bounds-reading.md`` has the study,
-    ``bench/suggest_bounds.py`` measures it by training and ``bench/ladders.py``
-    on ladders from 100 to 1000 rungs.
+    logarithms halves either error. The rules are in docs/semantics.md, *The bounds
+    reading*; docs/bounds-reading.md has the study, and docs/results.md the
+    measurements by training (*Do the suggested bounds train well?*) and on ladders
+    of 100 to 1000 rungs (*The bounds on six ladders*).
 
     Args:
       lrs: the ladder, increasing, one optimizer update per rung.

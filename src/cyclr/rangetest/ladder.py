@@ -1,4 +1,7 @@
-"""The range test's learning-rate ladder and its loss smoothing (SPEC.md, range test)."""
+"""The range test's learning-rate ladder and its loss smoothing.
+
+The rules are in docs/semantics.md, *The learning-rate range test*.
+"""
 
 from __future__ import annotations
 
@@ -166,7 +169,9 @@ class EMA:
 
 
 def smooth_losses(losses: npt.ArrayLike, beta: float = 0.98) -> npt.NDArray[np.float64]:
-    """Smooth a loss curve with the debiased exponential moving average of SPEC.md.
+    """Smooth a loss curve with the debiased exponential moving average.
+
+    The range test's smoothing (docs/semantics.md, *The learning-rate range test*).
 
     ::
 

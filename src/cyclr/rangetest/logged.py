@@ -10,10 +10,10 @@ What the readers make of a sweep:
 - one rung per logged point, in the order of the file (CSV) or of the step (TensorBoard);
   the learning rates must be finite, positive and strictly increasing, as cyclr's own ladder;
 - ``losses`` are the raw losses. A logger that smoothed them already (fastai, Lightning:
-  the debiased moving average of SPEC.md with ``beta = 0.98``) lags the curve by tens of
-  rungs, and cyclr's readings smooth again; give ``smoothed_beta`` and the smoothing is
-  undone exactly (``from_lightning`` does it by itself). ``smoothed`` is then cyclr's own
-  smoothing of the raw losses;
+  the range test's debiased moving average with ``beta = 0.98``, docs/semantics.md, *The
+  learning-rate range test*) lags the curve by tens of rungs, and cyclr's readings smooth
+  again; give ``smoothed_beta`` and the smoothing is undone exactly (``from_lightning``
+  does it by itself). ``smoothed`` is then cyclr's own smoothing of the raw losses;
 - ``stop_reason`` is ``'non_finite_loss'`` when a loss is NaN or infinite, else
   ``'end_of_ladder'`` (``from_lightning`` also knows ``'diverged'``); ``settings`` describe
   the ladder that ran: its first and last rate, its length, and ``step_mode`` ``'linear'``
@@ -64,7 +64,7 @@ _Source = str | os.PathLike[str]
 
 
 def unsmooth(smoothed: npt.ArrayLike, beta: float, *, start: int = 0) -> npt.NDArray[np.float64]:
-    """Undo SPEC.md's debiased moving average: the raw losses that were smoothed.
+    """Undo the range test's debiased moving average: the raw losses that were smoothed.
 
     ::
 

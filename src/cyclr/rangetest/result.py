@@ -45,7 +45,7 @@ class RangeTestResult:
     Attributes:
       lrs: the ladder actually run (one learning rate per recorded rung).
       losses: the raw training loss of the batch trained at each rung.
-      smoothed: the debiased EMA of ``losses`` (SPEC.md).
+      smoothed: the debiased EMA of ``losses`` (docs/semantics.md, *The learning-rate range test*).
       stop_reason: ``'diverged'``, ``'non_finite_loss'``, ``'end_of_ladder'``, ``'interrupted'``.
       settings: the ``RangeTestSettings`` the test ran with.
       val_losses: optional, one per rung, NaN where not measured.

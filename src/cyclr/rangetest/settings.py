@@ -1,4 +1,7 @@
-"""How a range test is run: the settings every recorder and result carries (SPEC.md)."""
+"""How a range test is run: the settings every recorder and result carries.
+
+The rules are in docs/semantics.md, *The learning-rate range test*.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +16,9 @@ MONITORS = ("loss", "val_loss", "val_accuracy")
 
 #: The ladder every entry point runs by default (``range_test``, ``find_lr``, ``LRFinder``,
 #: ``RangeTest``): 1e-5 -> 10 in 450 rungs, 75 per decade, wide enough for SGD and Adam
-#: alike. ``result.bounds()`` was validated on it by training (``python -m
-#: bench.suggest_bounds``), and reads the same on other ladders (``python -m bench.ladders``).
+#: alike. ``result.bounds()`` was validated on it by training (docs/results.md, *Do the
+#: suggested bounds train well?*), and reads the same on other ladders (docs/results.md,
+#: *The bounds on six ladders*).
 DEFAULT_START_LR = 1e-5
 DEFAULT_END_LR = 10.0
 DEFAULT_NUM_STEPS = 450
@@ -22,7 +26,9 @@ DEFAULT_NUM_STEPS = 450
 
 @dataclass(frozen=True)
 class RangeTestSettings:
-    """How a range test is run (SPEC.md); validated on construction.
+    """How a range test is run; validated on construction.
+
+    The rules are in docs/semantics.md, *The learning-rate range test*.
 
     The default ladder is :data:`DEFAULT_START_LR` -> :data:`DEFAULT_END_LR` in
     :data:`DEFAULT_NUM_STEPS` rungs, the one the bounds were validated on.

@@ -87,8 +87,9 @@ def steepest(
 
         index = argmin_i  d smooth / d log(lr)   over i in [k, n - k), k = max(1, skip * n)
 
-    with ``smooth`` SPEC.md's debiased EMA and the derivative by central
-    differences (``np.gradient``). The ends are skipped because the EMA is
+    with ``smooth`` the range test's debiased EMA (docs/semantics.md, *The
+    learning-rate range test*) and the derivative by central differences
+    (``np.gradient``). The ends are skipped because the EMA is
     unreliable there. On a linear ladder starting at 0 the derivative is taken
     against ``lr`` instead.
 

@@ -562,12 +562,13 @@ def range_test(
     trains one update and records the loss of the batch it trained on
     (the mean over ``accumulation_steps`` batches). It stops at the end of
     the ladder, on a non-finite loss, or when the smoothed loss exceeds
-    ``best + (diverge_factor - 1) * |best|`` (SPEC.md). Then the model's and
-    the optimizer's ``state_dict()`` (the learning rates included), the
-    gradients, train/eval modes, torch's random generators and a
-    ``grad_scaler``'s state are put back exactly, whether the test finished,
-    diverged or raised (an exception or ``KeyboardInterrupt`` is re-raised
-    after the restore).
+    ``best + (diverge_factor - 1) * |best|`` (docs/semantics.md, *The
+    learning-rate range test*). Then the model's and the optimizer's
+    ``state_dict()`` (the learning rates included), the gradients, train/eval
+    modes, torch's random generators and a ``grad_scaler``'s state are put back
+    exactly, whether the test finished, diverged or raised (an exception or
+    ``KeyboardInterrupt`` is re-raised after the restore; docs/semantics.md,
+    *Restore*).
 
     Parameter groups keep their ratios: group ``g`` trains at ``lr[i] * ratio_g``,
     ``ratio_g`` its ``lr_scale`` key (timm's layer decay) or else its initial lr
@@ -604,10 +605,10 @@ def range_test(
     scale. A loss that is itself not finite stops the test at once.
 
     The default ladder, 1e-5 -> 10 in 450 rungs (75 per decade, for SGD and Adam
-    alike), is the one ``result.bounds()`` was validated on by training (``python -m
-    bench.suggest_bounds``); the reading is the same on ladders of 100 to 1000 rungs
-    within the seed-to-seed noise (``python -m bench.ladders``), a few hundred rungs
-    give it the most room.
+    alike), is the one ``result.bounds()`` was validated on by training (see
+    docs/results.md, *Do the suggested bounds train well?*); the reading is the same on
+    ladders of 100 to 1000 rungs within the seed-to-seed noise (docs/results.md, *The
+    bounds on six ladders*), a few hundred rungs give it the most room.
 
     Under ``torchrun`` (DDP, FSDP), each rung's loss is averaged across ranks before it
     is recorded, so every rank stops at the same rung and returns the same
@@ -655,7 +656,8 @@ def range_test(
         ``val_loader``), ``'val_loss'`` (default with one) or ``'val_accuracy'``.
       fine_tuning: the model starts from trained weights and all of it trains:
         ``result.bounds()`` reads a factor 2 lower (``BoundsSettings(fine_tuning=True)``,
-        measured on four fine-tunings by ``python -m bench.suggest_bounds --judging``).
+        measured on four fine-tunings: docs/results.md, *Fine-tuning: the reading a
+        factor 2 lower*).
       accumulation_steps: batches per rung (their gradients summed, loss divided
         by this count); one optimizer update per rung.
       amp: forward passes under ``torch.autocast`` (on CPU too): ``True`` or

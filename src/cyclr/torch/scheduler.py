@@ -179,7 +179,7 @@ def optimizer_step_count(optimizer: torch.optim.Optimizer) -> int | None:
 class CyclicLR(LRScheduler):
     """Set each parameter group's learning rate (and momentum) from a cyclr schedule.
 
-    The value for update number ``step`` (0-based, SPEC.md) is, for group ``i``::
+    The value for update number ``step`` (0-based, docs/semantics.md, *Time*) is, for group ``i``::
 
         lr_i = schedule_i(step) * group_scale[i]
         momentum_i (or betas[0]) = schedule_i.momentum(step)
@@ -223,7 +223,7 @@ class CyclicLR(LRScheduler):
       start_step: the updates already applied. ``None``: the optimizer's own
         count where its state keeps one (``state['step']``: Adam, AdamW,
         RMSprop, Adagrad, ...), so a scheduler built after
-        ``optimizer.load_state_dict`` continues the cycle (SPEC.md); 0 for a
+        ``optimizer.load_state_dict`` continues the cycle (docs/semantics.md, *Time*); 0 for a
         fresh optimizer and for SGD, which keeps no count (restore this
         scheduler's ``state_dict`` there, or pass the step). Give 0 to start a
         new cycle on an optimizer that has trained.
@@ -320,7 +320,8 @@ class CyclicLR(LRScheduler):
             else:
                 optimizer.step = own_step  # type: ignore[method-assign]
         self._order_hook = optimizer.register_step_post_hook(_order_hook(self))
-        # SPEC.md: after a resume the step continues from the optimizer's own count.
+        # After a resume the step continues from the optimizer's own count
+        # (docs/semantics.md, *Time*).
         start = optimizer_step_count(optimizer) if start_step is None else start_step
         if start:
             self._step = start
@@ -369,7 +370,7 @@ class CyclicLR(LRScheduler):
 
     @property
     def step_count(self) -> int:
-        """The number of optimizer updates already applied (SPEC.md's ``step``)."""
+        """The number of optimizer updates already applied (docs/semantics.md, *Time*)."""
         return self._step
 
     def _resolve_cycle_momentum(self, schedules: list[Schedule]) -> bool:
