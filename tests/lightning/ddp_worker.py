@@ -39,3 +39,9 @@ def main(out):
 
 if __name__ == "__main__":
     main(sys.argv[1])
+    # Lightning never destroys a gloo process group: leave before interpreter finalization,
+    # where gloo's threads may abort a finished rank (tests/torch/worker_exit.py says why).
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "torch"))
+    from worker_exit import leave
+
+    leave()

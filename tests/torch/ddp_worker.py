@@ -71,6 +71,19 @@ def main(out):
         "restored": restored,
         "is_main": distributed.is_main_process(),
     }
+    # 3. Gradients averaged by hand (for a model DDP does not wrap): per dtype, a gradient
+    # missing on one rank counts as zero there, one missing on every rank stays missing.
+    a, b, c = (torch.nn.Parameter(torch.zeros(2, dtype=torch.float64)) for _ in range(3))
+    d = torch.nn.Parameter(torch.zeros(1))
+    a.grad = torch.tensor([1.0, 2.0], dtype=torch.float64) * (rank + 1)
+    if rank == 0:
+        b.grad = torch.tensor([4.0, 6.0], dtype=torch.float64)
+    d.grad = torch.tensor([float(rank)])
+    distributed.average_gradients([a, b, c, d])
+    mine["averaged"] = [
+        None if p.grad is None else [p.grad.dtype == p.dtype, p.grad.tolist()] for p in (a, b, c, d)
+    ]
+
     gathered = [None] * world
     dist.all_gather_object(gathered, mine)
     if rank == 0:

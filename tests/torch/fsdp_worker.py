@@ -1,9 +1,10 @@
 """The rank side of test_torch_fsdp.py: ``torchrun --nproc_per_node=2 fsdp_worker.py KIND OUT``.
 
 KIND is ``fsdp2`` (``fully_shard`` on every Linear, then the root) or ``fsdp1``
-(``FullyShardedDataParallel`` on the CPU). The model, data and settings are
-test_torch_ddp's, so the single-process reference is that test's. Rank 0 gathers every
-rank's numbers into OUT/ranks.json.
+(``FullyShardedDataParallel`` on the CPU); the last part shards the Linear layers alone,
+under a plain root. The model, data and settings are test_torch_ddp's, so the
+single-process reference is that test's. Rank 0 gathers every rank's numbers into
+OUT/ranks.json.
 """
 
 import json
@@ -184,6 +185,32 @@ def main(kind, out):
         with Snapshot(net, opt, [], None) as snap:
             # weights once (the flat shard), gradients and momentum of each original parameter
             mine["orig_params_bytes"] = [snap.nbytes, sum(t.nbytes for t in before[0].values())]
+
+    # 6. Sharded Linear layers under a plain root, clipped: by the whole gradient's norm all
+    # the same (FSDP1: the two layers shard over two process groups, the default and another).
+    net = common.model().float()
+    linears = [i for i, layer in enumerate(net.net) if isinstance(layer, torch.nn.Linear)]
+    groups = [None, dist.new_group([0, 1])] if kind == "fsdp1" else [None, None]
+    for i, group in zip(linears, groups, strict=True):
+        if kind == "fsdp2":
+            from torch.distributed.fsdp import fully_shard
+
+            fully_shard(net.net[i])
+        else:
+            from torch.distributed.fsdp import FullyShardedDataParallel
+
+            net.net[i] = FullyShardedDataParallel(
+                net.net[i], device_id=torch.device("cpu"), process_group=group
+            )
+    nested = range_test(
+        net,
+        common.optimizer(net),
+        torch.nn.functional.cross_entropy,
+        loader(train_set),
+        batch_fn=common.as_float32,
+        **common.CLIPPED_RANGE_TEST,
+    )
+    mine["nested_clipped"] = nested.losses.tolist()
 
     gathered = [None] * world
     dist.all_gather_object(gathered, mine)

@@ -132,6 +132,9 @@ def test_two_ranks_agree_with_each_other_and_with_one_process(tmp_path):
     zero, one = ranks
     assert [zero["is_main"], one["is_main"]] == [True, False]
     assert zero["restored"] and one["restored"]
+    # average_gradients: the mean over the ranks, on both (b had a gradient on rank 0 only)
+    assert zero["averaged"] == one["averaged"]
+    assert zero["averaged"] == [[True, [1.5, 3.0]], [True, [2.0, 3.0]], None, [True, [0.5]]]
 
     # Identical across ranks: rates, trained weights and the whole range-test result.
     for key in ("lrs", "momenta", "params", "result"):

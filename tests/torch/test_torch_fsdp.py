@@ -94,8 +94,13 @@ def test_sharded_ranks_agree_restore_every_shard_and_match_one_process(tmp_path,
     np.testing.assert_array_equal(result.val_accuracies, single.val_accuracies)
     # Clipping: every shard scaled by the whole gradient's norm, as one process clips it
     # (float32: sums in another order differ by ~1e-7; a shard's own norm, by 7%).
+    clipped = clipped_single_process()
     assert zero["clipped"] == one["clipped"]
-    np.testing.assert_allclose(zero["clipped"], clipped_single_process(), rtol=1e-5)
+    np.testing.assert_allclose(zero["clipped"], clipped, rtol=1e-5)
+    # The same with the Linear layers sharded under a plain root (FSDP1: over two process
+    # groups); each rank's own shard norm was 7% off under FSDP1.
+    assert zero["nested_clipped"] == one["nested_clipped"]
+    np.testing.assert_allclose(zero["nested_clipped"], clipped, rtol=1e-5)
 
 
 def clipped_single_process():

@@ -12,7 +12,9 @@ import transformers
 import cyclr.torch
 from cyclr.rangetest import RangeTestResult
 from cyclr.rangetest.settings import DEFAULT_END_LR, DEFAULT_NUM_STEPS, DEFAULT_START_LR
+from cyclr.torch import distributed
 from cyclr.torch._engines import MicroBatches, loss_of, scaler_restored
+from cyclr.torch._snapshot import sharding
 from cyclr.torch.rangetest import clip_gradients
 
 
@@ -41,7 +43,11 @@ def range_test(
     ``compute_loss_func``) under the Accelerator's autocast (``bf16``/``fp16``),
     with its loss scaler for ``fp16``, gradients clipped to ``max_grad_norm``,
     then ``optimizer.step()``. The Trainer's callbacks and logging are not
-    called. The loss recorded is the mean over the batches of the update.
+    called. The loss recorded is the mean over the batches of the update. Under
+    several processes (``accelerate launch``, ``torchrun``) the model is not yet
+    wrapped in DDP (``train()`` wraps it): the test averages the gradients across
+    processes as DDP would, and the loss of each rung is the mean of the
+    processes' losses.
 
     The Trainer is left as it was found. When it has no optimizer yet, the test
     trains with the one ``train()`` would build (``trainer.create_optimizer()``,
@@ -55,9 +61,9 @@ def range_test(
     the model's own loss) is measured after every ``val_every``-th update and the
     bounds read it (``monitor='val_loss'``): when fine-tuning, the training loss keeps
     falling past the rates that undo what pre-training learned, and its reading lands
-    near the pre-training rate (``python -m bench.suggest_bounds --judging``: 23% worse
-    than the best grid pair on a transformer fine-tuned on prose, 1.2% from the
-    validation curve). ``result.bounds(monitor="loss")`` still reads the training loss.
+    near the pre-training rate (23% worse than the best grid pair on a transformer
+    fine-tuned on prose, 1.2% from the validation curve: docs/bounds-reading.md, *The
+    first, untouched score*). ``result.bounds(monitor="loss")`` still reads the training loss.
 
     Then give the bounds to a :class:`cyclr.torch.CyclicLR` before training::
 
@@ -89,8 +95,9 @@ def range_test(
         reads the training loss only.
       fine_tuning: the model starts from trained weights (``from_pretrained``) and
         all of it trains: ``result.bounds()`` reads a factor 2 lower
-        (``BoundsSettings(fine_tuning=True)``, measured on four fine-tunings by
-        ``python -m bench.suggest_bounds --judging``). A model built from a config
+        (``BoundsSettings(fine_tuning=True)``, measured on four fine-tunings:
+        docs/results.md, *Fine-tuning: the reading a factor 2 lower*). A model built
+        from a config
         trains from scratch: leave it ``False``.
 
     Returns:
@@ -180,6 +187,10 @@ class _TrainerStep:
         self.trainer, self.model = trainer, model
         self.optimizer, self.criterion = optimizer, criterion
         self.scaler: torch.amp.GradScaler | None = getattr(trainer.accelerator, "scaler", None)
+        # train() wraps the model in DDP only then: under several processes the test's
+        # updates average the gradients themselves, as DDP would (a wrapped or sharded
+        # model, e.g. after train() with FSDP or DeepSpeed, reduces its own).
+        self.average = trainer.accelerator.unwrap_model(model) is model and sharding(model) is None
 
     def _loss(self, batch: Mapping[str, Any]) -> torch.Tensor:
         trainer, model = self.trainer, self.model
@@ -211,6 +222,8 @@ class _TrainerStep:
             share = loss / len(micro_batches)
             torch.autograd.backward(share if self.scaler is None else self.scaler.scale(share))
             total += float(loss.detach())
+        if self.average:
+            distributed.average_gradients(self.model.parameters())
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
         max_norm = self.trainer.args.max_grad_norm

@@ -12,6 +12,7 @@ same rung.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -74,3 +75,36 @@ def all_equal(obj: Any) -> bool:
     gathered = [None] * world_size()
     dist.all_gather_object(gathered, obj)
     return all(other == gathered[0] for other in gathered)
+
+
+def average_gradients(params: Iterable[torch.Tensor]) -> None:
+    """Replace each gradient of ``params`` by its mean over all ranks; nothing when alone.
+
+    What ``DistributedDataParallel`` does in the backward pass, for a model that is not
+    wrapped in it (the Hugging Face ``Trainer`` wraps its model only inside ``train()``):
+    one all-reduce per device and dtype. A parameter without a gradient on some rank
+    counts as zero there, as an unused parameter does in DDP; it gets the mean wherever
+    any rank has a gradient for it, and keeps ``None`` where no rank has one.
+    Call it on every rank, with the same parameters in the same order.
+    """
+    if not is_distributed() or world_size() == 1:
+        return
+    groups: dict[tuple[torch.device, torch.dtype], list[torch.Tensor]] = {}
+    for p in params:
+        if p.requires_grad:
+            groups.setdefault((p.device, p.dtype), []).append(p)
+    for (device, dtype), chosen in groups.items():
+        parts = [p.grad if p.grad is not None else torch.zeros_like(p) for p in chosen]
+        # which ranks have a gradient: 0/1 per parameter, summed exactly in any float dtype
+        flags = torch.tensor([p.grad is not None for p in chosen], dtype=dtype, device=device)
+        flat = torch.cat([part.reshape(-1) for part in parts] + [flags]).to(_reduce_device())
+        dist.all_reduce(flat)
+        flat = flat.to(device)
+        sizes = [part.numel() for part in parts]
+        means = flat[: sum(sizes)].div_(world_size()).split(sizes)
+        having = flat[sum(sizes) :].tolist()
+        for p, mean, count in zip(chosen, means, having, strict=True):
+            if p.grad is not None:
+                p.grad.copy_(mean.view_as(p))
+            elif count > 0:
+                p.grad = mean.view_as(p).clone()
