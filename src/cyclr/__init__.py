@@ -2,7 +2,9 @@
 
 The core (this package's top level) imports no deep-learning framework; the
 adapters ``cyclr.keras``, ``cyclr.torch`` and ``cyclr.jax`` evaluate the
-same schedules on their tensors.
+same schedules on their tensors, and the integrations ``cyclr.lightning``
+(PyTorch Lightning) and ``cyclr.hf`` (the Hugging Face ``Trainer``) reach
+them through ``cyclr.torch``.
 
 >>> import cyclr
 >>> s = cyclr.CyclicSchedule(1e-4, 1e-2, step_size=4800)
@@ -10,7 +12,7 @@ same schedules on their tensors.
 (0.0001, 0.01)
 """
 
-from cyclr._base import Schedule, deserialize, serialize
+from cyclr._base import Schedule, deserialize, register, serialize
 from cyclr.compose import Constant, Linear, join
 from cyclr.cyclic import CyclicSchedule
 from cyclr.onecycle import OneCycle
@@ -35,6 +37,7 @@ __all__ = [
     "check",
     "deserialize",
     "join",
+    "register",
     "serialize",
     "step_size_for",
     "steps_per_epoch",

@@ -71,6 +71,7 @@ def test_the_top_level_holds_the_users_names_only():
             "check",
             "deserialize",
             "join",
+            "register",
             "serialize",
             "step_size_for",
             "steps_per_epoch",

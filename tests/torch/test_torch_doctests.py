@@ -9,7 +9,13 @@ pytest.importorskip("torch")
 
 
 @pytest.mark.parametrize(
-    "module", ["cyclr.torch.scheduler", "cyclr.torch.rangetest", "cyclr.app.torch_models"]
+    "module",
+    [
+        "cyclr.torch.scheduler",
+        "cyclr.torch.param_groups",
+        "cyclr.torch.rangetest",
+        "cyclr.app.torch_models",
+    ],
 )
 def test_doctests(module):
     assert doctest.testmod(importlib.import_module(module)).failed == 0

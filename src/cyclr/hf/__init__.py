@@ -15,6 +15,6 @@ from cyclr._extras import require
 
 require("cyclr.hf", "hf")  # one clear line, not a traceback from deep inside
 
-from cyclr.hf.rangetest import range_test  # noqa: E402
+from cyclr.hf.rangetest import range_test
 
 __all__ = ["range_test"]

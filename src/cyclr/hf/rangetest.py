@@ -13,8 +13,8 @@ import cyclr.torch
 from cyclr.rangetest import RangeTestResult
 from cyclr.rangetest.settings import DEFAULT_END_LR, DEFAULT_NUM_STEPS, DEFAULT_START_LR
 from cyclr.torch import distributed
-from cyclr.torch._engines import MicroBatches, loss_of, scaler_restored
 from cyclr.torch._snapshot import sharding
+from cyclr.torch.engines import MicroBatches, loss_of, scaler_restored
 from cyclr.torch.rangetest import clip_gradients
 
 

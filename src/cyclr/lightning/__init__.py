@@ -11,7 +11,7 @@ from cyclr._extras import require
 
 require("cyclr.lightning", "lightning")  # one clear line, not a traceback from deep inside
 
-from cyclr.lightning.callback import RangeTestCallback  # noqa: E402
-from cyclr.lightning.scheduler import scheduler_config  # noqa: E402
+from cyclr.lightning.callback import RangeTestCallback
+from cyclr.lightning.scheduler import scheduler_config
 
 __all__ = ["RangeTestCallback", "scheduler_config"]

@@ -18,7 +18,7 @@ import cyclr.torch
 from cyclr._base import check_choice, check_count
 from cyclr.rangetest import BoundsSuggestion, RangeTest, RangeTestResult
 from cyclr.rangetest.settings import DEFAULT_END_LR, DEFAULT_NUM_STEPS, DEFAULT_START_LR
-from cyclr.torch._engines import MicroBatches, loss_of, scaler_restored
+from cyclr.torch.engines import MicroBatches, loss_of, scaler_restored
 
 #: The curves the callback can read (its validation passes measure no accuracy).
 _MONITORS = ("loss", "val_loss", "val_accuracy")

@@ -26,7 +26,7 @@ from cyclr.rangetest import RangeTest, RangeTestResult
 from cyclr.rangetest.settings import DEFAULT_END_LR, DEFAULT_NUM_STEPS, DEFAULT_START_LR
 from cyclr.torch import distributed
 from cyclr.torch._snapshot import Snapshot
-from cyclr.torch.scheduler import _set_value, group_ratios
+from cyclr.torch.param_groups import group_ratios, set_value
 
 #: ``amp=`` by name; ``amp=True`` is bfloat16 (no loss scaling needed)
 _AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -248,7 +248,7 @@ class _Trainer:
     def set_lr(self, lr: float) -> None:
         """Every group's lr: the rung's ``lr`` times the group's ratio."""
         for group, ratio in zip(self.optimizer.param_groups, self.ratios, strict=True):
-            _set_value(group, "lr", lr * ratio)
+            set_value(group, "lr", lr * ratio)
 
     def train_rung(self, batches: Iterator[Any], lr: float) -> tuple[float, float | None]:
         """Train one update at ``lr``.

@@ -16,6 +16,7 @@ from cyclr._facade import forwards_to, given_keywords
 from cyclr.cyclic import CyclicSchedule
 from cyclr.ops import PYTHON
 from cyclr.torch._state import restore_schedule, schedule_entry
+from cyclr.torch.param_groups import group_ratios, lr_scale, set_value
 
 _STATE_KEYS = ("step", "schedules", "group_scale")
 #: PyTorch's warning when a scheduler steps before its optimizer has
@@ -35,15 +36,6 @@ _PYTORCH_HINTS = {
     "start_step=last_epoch + 1 (or nothing, to read the "
     "optimizer's own count)"
 }
-
-
-def _set_value(group: dict[str, Any], key: str, value: float) -> None:
-    """Write ``value`` into ``group[key]``; a tensor entry is filled in place (torch.compile)."""
-    current = group[key]
-    if isinstance(current, torch.Tensor):
-        current.fill_(value)
-    else:
-        group[key] = value
 
 
 _MISSING = object()
@@ -72,55 +64,7 @@ def _write_momenta(groups: list[dict[str, Any]], momenta: list[float]) -> None:
         if "betas" in group:
             group["betas"] = (m, *group["betas"][1:])
         else:
-            _set_value(group, "momentum", m)
-
-
-def _lr_scale(group: dict[str, Any], index: int) -> float | None:
-    """The group's ``lr_scale`` key (timm's name), checked; ``None`` when it has none."""
-    if "lr_scale" not in group:
-        return None
-    value = group["lr_scale"]
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        value = math.nan  # refused below
-    if not 0 <= float(value) < math.inf:
-        raise ValueError(
-            f"a parameter group's lr_scale must be a finite number >= 0; received "
-            f"lr_scale={group['lr_scale']!r} in parameter group {index}"
-        )
-    return float(value)
-
-
-def group_ratios(param_groups: list[dict[str, Any]]) -> list[float]:
-    """Each parameter group's share of the lr a schedule or a range-test rung gives.
-
-    A group's ``lr_scale`` key (as timm's layer decay writes it) is its ratio;
-    a group without one gets its initial lr (``initial_lr``, which an
-    ``LRScheduler`` records, else ``lr``) over the largest initial lr among the
-    groups, so the groups keep the ratios they were built with and the one with
-    the largest lr follows the schedule itself. When no group has a positive
-    lr, the groups without ``lr_scale`` get 1.
-
-    Args:
-      param_groups: an optimizer's ``param_groups``.
-
-    Returns:
-      One ratio per group.
-
-    Raises:
-      ValueError: an ``lr_scale`` that is not a finite number >= 0.
-
-    >>> group_ratios([{"lr": 0.25}, {"lr": 1.0}, {"lr": 1.0, "lr_scale": 0.5}])
-    [0.25, 1.0, 0.5]
-    """
-    initial = [float(g.get("initial_lr", g["lr"])) for g in param_groups]
-    top = max(initial, default=0.0)
-    ratios = []
-    for i, (group, lr) in enumerate(zip(param_groups, initial, strict=True)):
-        scale = _lr_scale(group, i)
-        ratios.append(scale if scale is not None else (lr / top if top > 0 else 1.0))
-    return ratios
+            set_value(group, "momentum", m)
 
 
 def _per_group(name: str, value: Any, n_groups: int) -> list[Any]:
@@ -398,7 +342,7 @@ class CyclicLR(LRScheduler):
         groups = self.optimizer.param_groups
         if value is None:  # a group's lr_scale key still scales it
             return [
-                1.0 if (scale := _lr_scale(g, i)) is None else scale for i, g in enumerate(groups)
+                1.0 if (scale := lr_scale(g, i)) is None else scale for i, g in enumerate(groups)
             ]
         if isinstance(value, str):
             if value != "initial_lr":
