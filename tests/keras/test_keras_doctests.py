@@ -14,6 +14,7 @@ pytest.importorskip("keras")
         "cyclr.keras.schedules",
         "cyclr.keras.optimizers",
         "cyclr.keras.callbacks",
+        "cyclr.keras.logs",
         "cyclr.keras.finder",
         "cyclr.app.keras_models",
     ],

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -24,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cyclr._base import check_count
+from cyclr._progress import progress_bar
 from cyclr.jax.hyperparams import KeyPath, lr_path, with_lr
 from cyclr.rangetest import RangeTest, RangeTestResult, RangeTestSettings
 
@@ -264,21 +264,6 @@ def _check_arguments(
     return settings, val_every
 
 
-def _progress_bar(progress: bool | None, total: int) -> Any:
-    if progress is False or jax.process_index() != 0:
-        return None
-    if progress is None:
-        if not sys.stderr.isatty():
-            return None
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            return None
-    else:
-        from tqdm.auto import tqdm  # progress=True asks for it: an ImportError says what's missing
-    return tqdm(total=total, desc="range test", unit="rung", leave=False)
-
-
 def range_test(
     train_step: Callable[..., Any],
     state: Any,
@@ -375,7 +360,7 @@ def range_test(
     if val_fn is not None and val_batches is not None:  # both or neither (checked)
         val_step = jax.jit(val_fn)
         validate = functools.partial(_validate, val_step, val_batches=val_batches)
-    bar = _progress_bar(progress, settings.num_steps)
+    bar = progress_bar(progress, settings.num_steps, lambda: jax.process_index() == 0)
     try:
         rungs = _Rungs(train_step, where, _copy(state), batches, recorder, validate, val_every)
         while not recorder.done:

@@ -9,10 +9,8 @@ learning rate) are what they were before, bit-for-bit (docs/semantics.md, *Resto
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-from collections.abc import Iterator
 from typing import Any, Literal, TypeVar
 
 import keras
@@ -21,6 +19,8 @@ import numpy.typing as npt
 
 from cyclr._base import check_count
 from cyclr.keras import backend
+from cyclr.keras._fit_args import alias, batches_per_epoch, split_validation
+from cyclr.keras._validation import validation_scores
 from cyclr.rangetest import RangeTest, RangeTestResult
 from cyclr.rangetest.settings import DEFAULT_END_LR, DEFAULT_NUM_STEPS, DEFAULT_START_LR
 
@@ -110,8 +110,8 @@ class LRFinder(keras.callbacks.Callback):
         max_lr: float | None = None,
     ) -> None:
         super().__init__()
-        start_lr = _alias("min_lr", min_lr, "start_lr", start_lr, DEFAULT_START_LR)
-        end_lr = _alias("max_lr", max_lr, "end_lr", end_lr, DEFAULT_END_LR)
+        start_lr = alias("min_lr", min_lr, "start_lr", start_lr, DEFAULT_START_LR)
+        end_lr = alias("max_lr", max_lr, "end_lr", end_lr, DEFAULT_END_LR)
         if monitor is None:
             monitor = "loss" if validation_data is None else "val_loss"
         # Validate everything now, not at the start of fit.
@@ -208,24 +208,13 @@ class LRFinder(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def _validate(self) -> dict[str, float]:
-        backend.sync(self.model)
         assert self.validation_data is not None  # only called with validation data
-        x, y = self.validation_data
-        with _torch_rng_kept(), _recalibrated(self.model, x, self.validation_batch_size or 32):
-            scores = self.model.evaluate(
-                x, y, batch_size=self.validation_batch_size, verbose=0, return_dict=True
-            )
-        if keras.backend.backend() == "torch":
-            self.model.train()  # evaluate leaves torch modules in eval mode
-        out = {"val_loss": float(scores["loss"])}
-        if "accuracy" in scores:
-            out["val_accuracy"] = float(scores["accuracy"])
-        elif self._settings["monitor"] == "val_accuracy":
-            raise ValueError(
-                "monitor='val_accuracy' needs the model compiled with "
-                f"metrics=['accuracy']; evaluate returned {sorted(scores)}"
-            )
-        return out
+        return validation_scores(
+            self.model,
+            self.validation_data,
+            self.validation_batch_size,
+            self._settings["monitor"],
+        )
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         """End the test and restore the state (:meth:`finish`)."""
@@ -292,151 +281,6 @@ class LRFinder(keras.callbacks.Callback):
           RuntimeError: the test has not run yet.
         """
         return self._require_result().plot(path, **kwargs)
-
-
-#: Keras' noise layers and the attribute that switches each off at 0.
-_NOISE_LAYERS = (
-    (keras.layers.Dropout, "rate"),  # SpatialDropout1D/2D/3D too
-    (keras.layers.GaussianDropout, "rate"),
-    (keras.layers.AlphaDropout, "rate"),
-    (keras.layers.GaussianNoise, "stddev"),
-)
-
-
-@contextlib.contextmanager
-def _recalibrated(model: keras.Model, x: Any, batch_size: int) -> Iterator[None]:
-    """Replace the training BatchNorm layers' moving averages by their means over ``x``.
-
-    Forward passes over ``x`` in batches of ``batch_size``, in training mode with
-    every noise layer off and each norm's momentum at ``k / (k + 1)`` for the
-    ``k``-th batch: an equal-weight mean of the batches' statistics. Everything is
-    put back on leaving (the averages, momenta and noise rates).
-    """
-    layers = list(model._flatten_layers(include_self=False, recursive=True))
-    norms = [
-        layer
-        for layer in layers
-        if isinstance(layer, keras.layers.BatchNormalization)
-        and layer.trainable
-        and not layer.renorm
-        and layer.built
-    ]
-    if not norms:
-        yield
-        return
-    noise = [
-        (layer, name, getattr(layer, name))
-        for layer in layers
-        for kind, name in _NOISE_LAYERS
-        if isinstance(layer, kind)
-    ]
-    averages = [v for norm in norms for v in (norm.moving_mean, norm.moving_variance)]
-    saved, momenta = backend.snapshot(averages), [norm.momentum for norm in norms]
-    total = int(keras.tree.flatten(x)[0].shape[0])
-    starts = list(range(0, total, batch_size))
-    if len(starts) > 1 and total - starts[-1] == 1:
-        starts.pop()  # a last batch of one has no variance to measure
-    try:
-        for layer, name, _ in noise:
-            setattr(layer, name, 0.0)
-        with _no_grad():
-            for k, start in enumerate(starts):
-                for norm in norms:
-                    norm.momentum = k / (k + 1)
-                part = slice(start, start + batch_size)
-                model(keras.tree.map_structure(lambda a, part=part: a[part], x), training=True)
-        yield  # evaluate: inference mode, where momenta and noise rates play no part
-    finally:
-        for norm, momentum in zip(norms, momenta, strict=True):
-            norm.momentum = momentum
-        for layer, name, value in noise:
-            setattr(layer, name, value)
-        backend.restore(averages, saved)
-
-
-def _torch_rng_kept() -> contextlib.AbstractContextManager[Any]:
-    """Keep torch's CPU generator as it was, on the torch backend.
-
-    ``evaluate``'s data loader draws from it, which would change the dropout masks of
-    the training batches after a validation pass.
-    """
-    if keras.backend.backend() == "torch":
-        import torch
-
-        return torch.random.fork_rng(devices=[])
-    return contextlib.nullcontext()
-
-
-def _no_grad() -> contextlib.AbstractContextManager[Any]:
-    """No autograd graph for the recalibration's forward passes (the torch backend)."""
-    if keras.backend.backend() == "torch":
-        import torch
-
-        return torch.no_grad()
-    return contextlib.nullcontext()
-
-
-def _alias(old: str, old_value: float | None, new: str, new_value: float, default: float) -> float:
-    """``new_value``, or the gist's ``old`` keyword's value when only that was given."""
-    if old_value is None:
-        return new_value
-    if new_value != default:
-        raise ValueError(
-            f"give {new} or the gist's name for it, {old}, not both; received "
-            f"{new}={new_value!r}, {old}={old_value!r}"
-        )
-    return old_value
-
-
-def _batches_per_epoch(x: Any, batch_size: int | None) -> int | None:
-    """Batches in one pass over ``x``, or ``None`` for a generator of unknown length."""
-    if isinstance(x, np.ndarray) or hasattr(x, "shape"):
-        return math.ceil(len(x) / (batch_size or 32))
-    if isinstance(x, (list, tuple, dict)):
-        first = next(iter(x.values())) if isinstance(x, dict) else x[0]
-        return math.ceil(len(first) / (batch_size or 32))
-    try:
-        n = len(x)
-    except TypeError:
-        return None
-    return n if n > 0 else None
-
-
-def _split_validation(x: Any, y: Any, validation_data: Any, split: Any) -> tuple[Any, Any, Any]:
-    """``x, y, validation_data`` with ``model.fit``'s ``validation_split`` made explicit.
-
-    Keras holds out the last ``split`` of the arrays, before shuffling; so does this.
-    """
-    if split is None or (isinstance(split, (int, float)) and split == 0):
-        return x, y, validation_data
-    if isinstance(split, bool) or not isinstance(split, (int, float)) or not 0 < split < 1:
-        raise ValueError(
-            f"validation_split must be a number in (0, 1); received validation_split={split!r}"
-        )
-    if validation_data is not None:
-        raise ValueError(
-            "give validation_data or validation_split, not both; received "
-            f"validation_split={split!r} with validation_data"
-        )
-    leaves = [a for a in keras.tree.flatten((x, y)) if a is not None]
-    if not leaves or not all(hasattr(a, "shape") and len(a.shape) > 0 for a in leaves):
-        raise ValueError(
-            "validation_split holds out part of arrays; with a dataset, a PyDataset or a "
-            f"generator pass validation_data=... instead; received x of type {type(x).__name__}"
-        )
-    n = int(leaves[0].shape[0])
-    cut = math.floor(n * (1.0 - split))  # as keras' own split
-    if not 0 < cut < n:
-        raise ValueError(
-            f"validation_split={split!r} of {n} samples leaves no training or no validation "
-            f"samples; received validation_split={split!r}"
-        )
-
-    def part(lo: int | None, hi: int | None) -> Any:
-        return keras.tree.map_structure(lambda a: None if a is None else a[lo:hi], (x, y))
-
-    (x_train, y_train), held_out = part(None, cut), part(cut, None)
-    return x_train, y_train, held_out
 
 
 def find_lr(
@@ -510,7 +354,7 @@ def find_lr(
     Raises:
       ValueError: naming the parameter and the value received.
     """
-    x, y, validation_data = _split_validation(
+    x, y, validation_data = split_validation(
         x, y, validation_data, fit_kwargs.pop("validation_split", None)
     )
     finder = LRFinder(
@@ -527,7 +371,7 @@ def find_lr(
         val_every=val_every,
         validation_batch_size=validation_batch_size,
     )
-    per_epoch = _batches_per_epoch(x, batch_size)
+    per_epoch = batches_per_epoch(x, batch_size)
     if per_epoch is None:  # a generator: one "epoch" of num_steps batches
         fit_kwargs.setdefault("steps_per_epoch", num_steps)
         fit_kwargs.setdefault("shuffle", False)  # generators yield their own order

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.utilities import GradClipAlgorithmType, rank_zero_info
+from lightning.pytorch.utilities import rank_zero_info
 from lightning.pytorch.utilities.combined_loader import CombinedLoader
 from lightning.pytorch.utilities.model_helpers import is_overridden
-from lightning.pytorch.utilities.signature_utils import is_param_in_hook_signature
 
 import cyclr.torch
 from cyclr._base import check_choice, check_count
+from cyclr.lightning._adapters import (
+    FirstOfCombined,
+    LightningStep,
+    LightningValidation,
+    logging_to,
+)
 from cyclr.rangetest import BoundsSuggestion, RangeTest, RangeTestResult
 from cyclr.rangetest.settings import DEFAULT_END_LR, DEFAULT_NUM_STEPS, DEFAULT_START_LR
-from cyclr.torch.engines import MicroBatches, loss_of, scaler_restored
+from cyclr.torch.engines import MicroBatches, scaler_restored
 
 #: The curves the callback can read (its validation passes measure no accuracy).
 _MONITORS = ("loss", "val_loss", "val_accuracy")
@@ -175,18 +179,8 @@ class RangeTestCallback(pl.Callback):
         self.monitor = None if monitor is None else check_choice("monitor", monitor, _MONITORS)
         self.val_every = check_count("val_every", val_every)
         self.val_batches = check_count("val_batches", val_batches)
-        if not isinstance(val_metric, str) or not val_metric:
-            raise ValueError(
-                "val_metric must be the name validation_step logs its loss under; "
-                f"received val_metric={val_metric!r}"
-            )
-        self.val_metric = val_metric
-        if not isinstance(accuracy_metric, str) or not accuracy_metric:
-            raise ValueError(
-                "accuracy_metric must be the name validation_step logs its accuracy under; "
-                f"received accuracy_metric={accuracy_metric!r}"
-            )
-        self.accuracy_metric = accuracy_metric
+        self.val_metric = _metric_name("val_metric", val_metric, "loss")
+        self.accuracy_metric = _metric_name("accuracy_metric", accuracy_metric, "accuracy")
         self.result: RangeTestResult | None = None
         self.bounds: BoundsSuggestion | None = None
 
@@ -245,8 +239,8 @@ class RangeTestCallback(pl.Callback):
                 "(limit_train_batches=0, or no training_step)"
             )
         if isinstance(loader, (Mapping, list, tuple)):
-            loader = _FirstOfCombined(CombinedLoader(loader, "max_size_cycle"))
-        step = _LightningStep(trainer, pl_module, optimizer)
+            loader = FirstOfCombined(CombinedLoader(loader, "max_size_cycle"))
+        step = LightningStep(trainer, pl_module, optimizer)
         val_batches = [] if self.monitor == "loss" else self._val_batches(trainer, pl_module)
         if not val_batches:
             if self.monitor is not None and self.monitor != "loss":
@@ -262,11 +256,11 @@ class RangeTestCallback(pl.Callback):
         logged: dict[str, Any] = {}
         accuracy = self.accuracy_metric if self.monitor == "val_accuracy" else None
         validate = (
-            _LightningValidation(trainer, pl_module, logged, self.val_metric, accuracy)
+            LightningValidation(trainer, pl_module, logged, self.val_metric, accuracy)
             if val_batches
             else None
         )
-        with _logging_to(pl_module, logged), scaler_restored(step.scaler, optimizer):
+        with logging_to(pl_module, logged), scaler_restored(step.scaler, optimizer):
             return cyclr.torch.range_test(
                 pl_module,
                 optimizer,
@@ -307,148 +301,11 @@ class RangeTestCallback(pl.Callback):
         return batches
 
 
-class _FirstOfCombined:
-    """A ``CombinedLoader``'s batches without its ``(batch, batch_idx, dataloader_idx)`` tuple."""
-
-    def __init__(self, combined: CombinedLoader) -> None:
-        self.combined = combined
-
-    def __iter__(self) -> Iterator[Any]:
-        for batch, _, _ in self.combined:
-            yield batch
-
-
-class _LightningStep:
-    """One optimizer update on a list of micro-batches, as Lightning's automatic optimization."""
-
-    def __init__(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
-        self.trainer, self.pl_module, self.optimizer = trainer, pl_module, optimizer
-        self.scaler: torch.amp.GradScaler | None = getattr(trainer.precision_plugin, "scaler", None)
-        self.batch_idx = 0
-        # As Lightning's loop: batch_idx goes in when training_step takes it.
-        step = pl_module.training_step
-        self.takes_batch_idx = is_param_in_hook_signature(step, "batch_idx", min_args=2)
-
-    def __call__(self, micro_batches: list[Any]) -> float:
-        trainer, strategy = self.trainer, self.trainer.strategy
-        self.optimizer.zero_grad(set_to_none=True)
-        no_sync = getattr(strategy.model, "no_sync", None)  # DDP: all-reduce on the last only
-        total = 0.0
-        for k, batch in enumerate(micro_batches):
-            last = k == len(micro_batches) - 1
-            with contextlib.nullcontext() if last or no_sync is None else no_sync():
-                batch = trainer.precision_plugin.convert_input(batch)
-                # The module's hook, or its datamodule's: as Lightning's training loop.
-                batch = self.pl_module._on_before_batch_transfer(batch, dataloader_idx=0)
-                batch = strategy.batch_to_device(batch, dataloader_idx=0)
-                args = (batch, self.batch_idx) if self.takes_batch_idx else (batch,)
-                loss = loss_of(strategy.training_step(*args), "training_step")
-                self.batch_idx += 1
-                share = loss / len(micro_batches)
-                torch.autograd.backward(share if self.scaler is None else self.scaler.scale(share))
-            total += float(loss.detach())
-        if self.scaler is not None:
-            self.scaler.unscale_(self.optimizer)
-        clip = trainer.gradient_clip_val
-        if clip is not None and clip > 0:
-            algorithm = GradClipAlgorithmType(trainer.gradient_clip_algorithm or "norm")
-            trainer.precision_plugin.clip_gradients(self.optimizer, clip, algorithm)
-        if self.scaler is None:
-            self.optimizer.step()
-        else:
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        return total / len(micro_batches)
-
-
-class _LightningValidation:
-    """A validation batch's loss by ``validation_step``: logged as ``metric``, or returned."""
-
-    def __init__(
-        self,
-        trainer: pl.Trainer,
-        pl_module: pl.LightningModule,
-        logged: dict[str, Any],
-        metric: str,
-        accuracy_metric: str | None = None,
-    ) -> None:
-        self.trainer, self.pl_module, self.logged, self.metric = trainer, pl_module, logged, metric
-        self.accuracy_metric = accuracy_metric
-        # As Lightning's loop calls it: batch_idx when the step takes it, and with several
-        # validation loaders dataloader_idx too (the test reads the first: 0).
-        step = pl_module.validation_step
-        self.indexes: tuple[int, ...] = ()
-        if is_param_in_hook_signature(step, "dataloader_idx", min_args=3):
-            self.indexes = (0, 0)
-        elif is_param_in_hook_signature(step, "batch_idx", min_args=2):
-            self.indexes = (0,)
-
-    def __call__(self, batch: Any) -> Any:
-        trainer, strategy = self.trainer, self.trainer.strategy
-        batch = trainer.precision_plugin.convert_input(batch)
-        batch = self.pl_module._on_before_batch_transfer(batch, dataloader_idx=0)
-        batch = strategy.batch_to_device(batch, dataloader_idx=0)
-        self.logged.clear()
-        returned = strategy.validation_step(batch, *self.indexes)
-        loss = self._loss(returned)
-        if self.accuracy_metric is None:
-            return loss
-        accuracy = self.logged.get(self.accuracy_metric)
-        if accuracy is None:
-            raise ValueError(
-                f"monitor='val_accuracy' reads the accuracy validation_step logs as "
-                f"{self.accuracy_metric!r}, but it logged {sorted(self.logged) or 'nothing'}: "
-                "pass RangeTestCallback(accuracy_metric=...) the name it logs it under"
-            )
-        return loss, accuracy
-
-    def _loss(self, returned: Any) -> Any:
-        """The loss ``validation_step`` logged as ``metric``, or returned."""
-        value = self.logged.get(self.metric)
-        if value is None and isinstance(returned, Mapping):
-            value = returned.get("loss", returned.get(self.metric))
-        elif value is None:
-            value = returned
-        if isinstance(value, torch.Tensor) and value.numel() == 1:
-            return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if value is not None:
-            raise ValueError(
-                f"validation_step's loss {self.metric!r} must be a one-element tensor or a "
-                f"number; received {type(value).__name__}"
-                + (f" of shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else "")
-            )
+def _metric_name(name: str, value: Any, what: str) -> str:
+    """``value``, checked as the name ``validation_step`` logs its ``what`` under."""
+    if not isinstance(value, str) or not value:
         raise ValueError(
-            f"validation_step neither logged {self.metric!r} (it logged "
-            f"{sorted(self.logged) or 'nothing'}) nor returned a loss: pass "
-            "RangeTestCallback(val_metric=...) the name it logs its loss under, or "
-            "monitor='loss' to read the training loss"
+            f"{name} must be the name validation_step logs its {what} under; "
+            f"received {name}={value!r}"
         )
-
-
-@contextlib.contextmanager
-def _logging_to(pl_module: pl.LightningModule, logged: dict[str, Any]) -> Iterator[None]:
-    """``self.log`` and ``self.log_dict`` write into ``logged`` inside, and nowhere else.
-
-    No loop collects them during the test; the validation passes read the loss there.
-    """
-
-    def log(name: str, value: Any, *args: Any, **kwargs: Any) -> None:
-        # detached: a training loss kept here must not keep its graph alive
-        logged[name] = value.detach() if isinstance(value, torch.Tensor) else value
-
-    def log_dict(values: Mapping[str, Any], *args: Any, **kwargs: Any) -> None:
-        for name, value in values.items():
-            log(name, value)
-
-    saved = {name: pl_module.__dict__.get(name) for name in ("log", "log_dict")}
-    pl_module.__dict__["log"], pl_module.__dict__["log_dict"] = log, log_dict
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                del pl_module.__dict__[name]
-            else:
-                pl_module.__dict__[name] = value
+    return value

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from cyclr._files import replace_atomically
-from cyclr.rangetest import _checks
-from cyclr.rangetest._records import as_dict, decode, encode, frozen
-from cyclr.rangetest.bounds import BoundsSettings, BoundsSuggestion, suggest_bounds
+from cyclr.rangetest import _checks, _reading, _records, _sweeps
+from cyclr.rangetest._records import FORMAT, VERSION, frozen
+from cyclr.rangetest.bounds import BoundsSettings, BoundsSuggestion
+from cyclr.rangetest.plotting import plot_result
 from cyclr.rangetest.settings import MONITORS, RangeTestSettings
-from cyclr.rangetest.suggestions import SINGLE_SUGGESTIONS, Suggestion
+from cyclr.rangetest.suggestions import Suggestion
 
 __all__ = [
     "FORMAT",
@@ -29,8 +30,6 @@ __all__ = [
 _Path = TypeVar("_Path", bound="str | os.PathLike[str]")
 
 STOP_REASONS = ("diverged", "non_finite_loss", "end_of_ladder", "interrupted")
-FORMAT = "cyclr.range_test"
-VERSION = 1
 
 
 _DEFAULT_SETTINGS = RangeTestSettings()
@@ -141,27 +140,11 @@ class RangeTestResult:
         Raises:
           ValueError: an unknown monitor, or one this test did not record.
         """
-        monitor = _checks.choice("monitor", monitor or self.settings.monitor, MONITORS)
-        if monitor == "loss":
-            return self.lrs, self.losses, "loss"
-        values = self.val_losses if monitor == "val_loss" else self.val_accuracies
-        if values is None:
-            raise ValueError(f"this range test recorded no {monitor}; received monitor={monitor!r}")
-        measured = ~np.isnan(values)
-        return (
-            self.lrs[measured],
-            values[measured],
-            ("accuracy" if monitor == "val_accuracy" else "loss"),
-        )
+        return _reading.curve(self, monitor)
 
     def _rungs(self, monitor: str | None) -> npt.NDArray[np.intp]:
         """The rung (index into :attr:`lrs`) of each point of :meth:`curve`'s curve."""
-        monitor = _checks.choice("monitor", monitor or self.settings.monitor, MONITORS)
-        if monitor == "loss":
-            return np.arange(self.lrs.size)
-        values = self.val_losses if monitor == "val_loss" else self.val_accuracies
-        assert values is not None  # curve() refused a curve the test did not record
-        return np.flatnonzero(~np.isnan(values))
+        return _reading.rungs(self, monitor)
 
     def bounds(
         self, monitor: str | None = None, settings: BoundsSettings | None = None
@@ -185,25 +168,7 @@ class RangeTestResult:
         Raises:
           ValueError: as :func:`cyclr.suggest_bounds`, or an unknown monitor.
         """
-        key = ("bounds", monitor or self.settings.monitor, settings)
-        if key not in self._cache:
-            lrs, values, mode = self.curve(monitor)
-            k = self._reading_settings(lrs, settings)
-            rungs = self._rungs(monitor)
-            try:
-                read = suggest_bounds(lrs, values, mode=mode, settings=k)
-            except ValueError as error:
-                self._cache[key] = error
-            else:  # the curve's points -> the rungs of ``lrs``
-                self._cache[key] = replace(
-                    read,
-                    base_index=int(rungs[read.base_index]),
-                    max_index=int(rungs[read.max_index]),
-                )
-        found: BoundsSuggestion | ValueError = self._cache[key]
-        if isinstance(found, ValueError):
-            raise ValueError(str(found))
-        return found
+        return _reading.bounds(self, monitor, settings)
 
     def _reading_settings(
         self, lrs: npt.NDArray[np.float64], settings: BoundsSettings | None
@@ -214,12 +179,7 @@ class RangeTestResult:
         validation curve measured every few rungs is read with the delay in its own
         points: the delay counts updates.
         """
-        fine_tuning = self.settings.fine_tuning
-        k = BoundsSettings(fine_tuning=fine_tuning) if settings is None else settings
-        if isinstance(k, BoundsSettings) and 1 < lrs.size < self.lrs.size:
-            every = (self.lrs.size - 1) / (lrs.size - 1)
-            k = replace(k, delay=round(k.delay / every))
-        return k
+        return _reading.reading_settings(self, lrs, settings)
 
     def suggestions(self, monitor: str | None = None) -> dict[str, Suggestion | None]:
         """The single-rate readings by name: ``'steepest'``, ``'valley'``, ``'minimum'``.
@@ -236,20 +196,7 @@ class RangeTestResult:
         Raises:
           ValueError: an unknown monitor, or one this test did not record.
         """
-        key = ("single", monitor or self.settings.monitor)
-        if key not in self._cache:
-            lrs, values, mode = self.curve(monitor)
-            rungs = self._rungs(monitor)
-            found: dict[str, Suggestion | None] = {}
-            for name, reading in SINGLE_SUGGESTIONS.items():
-                try:
-                    single = reading(lrs, values, mode=mode)
-                except ValueError:
-                    found[name] = None
-                else:
-                    found[name] = single._replace(index=int(rungs[single.index]))
-            self._cache[key] = found
-        return dict(self._cache[key])
+        return _reading.suggestions(self, monitor)
 
     def summary(self, monitor: str | None = None) -> str:
         """A few lines of text: what ran, why it stopped, the suggestions.
@@ -263,61 +210,16 @@ class RangeTestResult:
         Raises:
           ValueError: an unknown monitor, or one this test did not record.
         """
-        s = self.settings
-        lines = [
-            f"range test: {self.lrs.size} of {s.num_steps} rungs ({s.step_mode} ladder, "
-            f"{s.start_lr:.3g} -> {s.end_lr:.3g}), stopped: {self.stop_reason}"
-        ]
-        finite = np.isfinite(self.smoothed)
-        if finite.any():
-            i = int(np.flatnonzero(finite)[np.argmin(self.smoothed[finite])])
-            lines.append(
-                f"lowest smoothed training loss {self.smoothed[i]:.4g} at lr={self.lrs[i]:.3g}"
-            )
-        monitor = monitor or s.monitor
-        found = self.suggestions(monitor)
-        bounds = self._bounds_or_none(monitor)
-        read = f"{monitor}, fine-tuning" if s.fine_tuning else monitor
-        lines.append(
-            f"suggested bounds ({read}): "
-            + (
-                f"base_lr={bounds.base_lr:.3g}, max_lr={bounds.max_lr:.3g}"
-                if bounds
-                else "none (too few points or no descent)"
-            )
-        )
-        lines.append(
-            " | ".join(f"{name}: " + (f"{x.lr:.3g}" if x else "none") for name, x in found.items())
-            + f" ({monitor})"
-        )
-        return "\n".join(lines)
+        return _reading.summary(self, monitor)
 
     def _bounds_or_none(self, monitor: str | None = None) -> BoundsSuggestion | None:
-        try:
-            return self.bounds(monitor)
-        except ValueError:
-            return None
+        return _reading.bounds_or_none(self, monitor)
 
     # -- saving ----------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (non-finite floats as ``'NaN'``/``'Infinity'`` strings)."""
-        found: dict[str, Any] = {}
-        if self.lrs.size:
-            found = {"bounds": self._bounds_or_none(), **self.suggestions()}
-        return {
-            "format": FORMAT,
-            "version": VERSION,
-            "settings": asdict(self.settings),
-            "stop_reason": self.stop_reason,
-            "lrs": encode(self.lrs),
-            "losses": encode(self.losses),
-            "smoothed": encode(self.smoothed),
-            "val_losses": encode(self.val_losses),
-            "val_accuracies": encode(self.val_accuracies),
-            # informative only; from_dict recomputes them
-            "suggestions": {k: (as_dict(v) if v else None) for k, v in found.items()},
-        }
+        return _records.to_record(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RangeTestResult:
@@ -332,29 +234,7 @@ class RangeTestResult:
         Raises:
           ValueError: not a cyclr range-test record, or a newer version.
         """
-        fmt = data.get("format") if isinstance(data, dict) else None
-        if fmt != FORMAT:
-            raise ValueError(
-                f"not a cyclr range-test result: expected format={FORMAT!r}; "
-                f"received format={fmt!r}"
-            )
-        if data.get("version") != VERSION:
-            raise ValueError(
-                f"unsupported range-test result version; expected {VERSION}, "
-                f"received version={data.get('version')!r}"
-            )
-        try:
-            return cls(
-                decode(data["lrs"]),
-                decode(data["losses"]),
-                decode(data["smoothed"]),
-                data["stop_reason"],
-                RangeTestSettings(**data["settings"]),
-                decode(data.get("val_losses")),
-                decode(data.get("val_accuracies")),
-            )
-        except (KeyError, TypeError) as error:
-            raise ValueError(f"malformed range-test result: {error!r}") from None
+        return _records.from_record(cls, data)
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
         """The result as strict JSON text; also written to ``path`` when given.
@@ -440,14 +320,14 @@ class RangeTestResult:
           ValueError: a missing column (naming the file, the column and the columns
             found), a cell that is not a number, or a ladder that is not one.
         """
-        from cyclr.rangetest.logged import read_csv
-
-        return read_csv(
-            path,
-            lr_column=lr_column,
-            loss_column=loss_column,
-            smoothed_beta=smoothed_beta,
-            delimiter=delimiter,
+        return cls(
+            *_sweeps.csv_sweep(
+                path,
+                lr_column=lr_column,
+                loss_column=loss_column,
+                smoothed_beta=smoothed_beta,
+                delimiter=delimiter,
+            )
         )
 
     @classmethod
@@ -480,10 +360,10 @@ class RangeTestResult:
           ValueError: a missing tag (listing the tags found), no common step, or a
             ladder that is not one.
         """
-        from cyclr.rangetest.logged import read_tensorboard
-
-        return read_tensorboard(
-            logdir_or_file, lr_tag=lr_tag, loss_tag=loss_tag, smoothed_beta=smoothed_beta
+        return cls(
+            *_sweeps.tensorboard_sweep(
+                logdir_or_file, lr_tag=lr_tag, loss_tag=loss_tag, smoothed_beta=smoothed_beta
+            )
         )
 
     @classmethod
@@ -503,9 +383,7 @@ class RangeTestResult:
           ValueError: not an lr finder with ``results['lr']`` and ``results['loss']``,
             or a ladder that is not one.
         """
-        from cyclr.rangetest.logged import read_lightning
-
-        return read_lightning(lr_finder, start_step=start_step)
+        return cls(*_sweeps.lightning_sweep(lr_finder, start_step=start_step))
 
     def plot(
         self,
@@ -531,6 +409,4 @@ class RangeTestResult:
         Raises:
           ValueError: the result has no rungs, or an unknown monitor.
         """
-        from cyclr.rangetest.plotting import plot_result
-
         return plot_result(self, path, monitor=monitor, title=title, dpi=dpi)
