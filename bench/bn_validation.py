@@ -30,7 +30,7 @@ import time
 
 import torch
 
-import cyclr.torch.rangetest as torch_rangetest
+import cyclr.torch._validation as torch_validation
 from bench import common
 from bench.judging import JUDGING, Judging
 from bench.suggest_bounds import judging_range_test
@@ -41,12 +41,12 @@ TASKS = ("shapes ResNet", "digits ResNet")
 @contextlib.contextmanager
 def running_averages():
     """Validation passes with BatchNorm's running averages, as before the recalibration."""
-    shipped = torch_rangetest._recalibrated
-    torch_rangetest._recalibrated = lambda module: False
+    shipped = torch_validation._recalibrated
+    torch_validation._recalibrated = lambda module: False
     try:
         yield
     finally:
-        torch_rangetest._recalibrated = shipped
+        torch_validation._recalibrated = shipped
 
 
 def readings(job: Judging, seed: int) -> dict[str, tuple[float, float]]:
