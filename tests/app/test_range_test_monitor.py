@@ -16,7 +16,7 @@ from cli_helpers import read_csv
 
 import cyclr
 from cyclr.app.data import load_data
-from cyclr.app.workflow import (
+from cyclr.app.monitor import (
     RANGE_TEST_MIN_VAL_EXAMPLES,
     range_test_monitor,
     range_test_record,

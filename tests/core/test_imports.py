@@ -16,8 +16,10 @@ import pathlib
 import pytest
 
 SRC = pathlib.Path(__file__).parents[2] / "src"
-#: The framework adapters and the app built on them, left out (their cycles are their own).
+#: The framework adapters and the app built on them, left out of the core's test.
 ADAPTERS = ("cyclr.torch", "cyclr.keras", "cyclr.lightning", "cyclr.jax", "cyclr.hf", "cyclr.app")
+#: The command's application code and its command line, checked with the core they build on.
+APP = ("cyclr.app", "cyclr.cli")
 
 
 def module_names() -> dict[str, pathlib.Path]:
@@ -121,6 +123,18 @@ def test_the_core_modules_import_no_cycle():
     core = {m: {t for t in ts if is_core(t)} for m, ts in graph.items() if is_core(m)}
     assert "cyclr.rangetest.result" in core and "cyclr.cyclic" in core
     assert cycles(core) == []
+
+
+def is_app(name: str) -> bool:
+    return any(name == a or name.startswith(a + ".") for a in APP)
+
+
+def test_the_app_and_the_cli_import_no_cycle():
+    graph = import_graph()
+    kept = {m for m in graph if is_core(m) or is_app(m)}
+    app = {m: graph[m] & kept for m in kept}
+    assert "cyclr.app.workflow" in app and "cyclr.app.session" in app and "cyclr.cli" in app
+    assert cycles(app) == []
 
 
 def test_the_graph_sees_imports_inside_functions():

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from cyclr.app.files import write_json
+from cyclr.app.runner import Runner
 
 FORMAT = "cyclr.train.checkpoint"
 VERSION = 1
@@ -52,7 +53,7 @@ def _rows(rows: list[dict]) -> list[dict]:
 
 
 def write_checkpoint(
-    out: Path, runner: Any, epoch: int, step: int, log: Any, identity: dict, rates: dict
+    out: Path, runner: Runner, epoch: int, step: int, log: Any, identity: dict, rates: dict
 ) -> Path:
     """Save the runner's state and ``checkpoint.json`` into ``out``; return the JSON's path.
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from cyclr.app.files import write_csv, write_json, write_text
+from cyclr.app.monitor import MONITORS, range_test_monitor
 from cyclr.app.policies import (
     COMPARED,
     RANGE_TEST_DEFAULTS,
@@ -31,14 +32,13 @@ from cyclr.app.policies import (
     range_tested,
 )
 from cyclr.app.report import write_report
+from cyclr.app.runner import Runner
 from cyclr.app.session import MetricsLog, make_runner, progress_bar
 from cyclr.app.workflow import (
-    MONITORS,
     Rates,
     default_epochs,
     find_bounds,
     half_cycle,
-    range_test_monitor,
     train_plan,
 )
 from cyclr.plotting import new_figure, save_figure
@@ -89,7 +89,7 @@ class CompareSettings:
         :class:`cyclr.app.torch_runner.TorchRunner`); None: float32.
       monitor: the curve the range tests' rates are read from: ``'loss'`` (the
         training loss) or ``'val_loss'`` (the command line's default: a batch of the
-        validation split, see :func:`cyclr.app.workflow.range_test_monitor`, which
+        validation split, see :func:`cyclr.app.monitor.range_test_monitor`, which
         falls back to ``'loss'`` without one).
       fine_tuning: the model starts from trained weights: the range tests' bounds are
         read for fine-tuning (``BoundsSettings(fine_tuning=True)``).
@@ -416,7 +416,7 @@ def _rates(readings: Mapping[str, Rates], policy: str) -> dict[str, Any]:
     return rates
 
 
-def _runner(settings: CompareSettings, data, seed: int):
+def _runner(settings: CompareSettings, data, seed: int) -> Runner:
     return make_runner(
         settings.framework,
         data,

@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from cyclr.app.files import write_json
+from cyclr.app.monitor import range_test_record
+from cyclr.app.runner import Runner
 from cyclr.app.usermodel import model_kind
-from cyclr.app.workflow import range_test_record
 from cyclr.rangetest import RangeTestResult
 
 FORMAT = "cyclr.range_test.run"
@@ -66,7 +67,7 @@ def model_identity(model: str) -> dict[str, str | None]:
 
 
 def range_test_identity(
-    runner: Any,
+    runner: Runner,
     data: Any,
     model: str,
     optimizer: str,

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from cyclr.app.files import write_csv
+from cyclr.app.runner import Runner
 
 STEP_COLUMNS = ("step", "epoch", "lr", "momentum", "loss")
 EPOCH_COLUMNS = ("val_loss", "val_accuracy", "test_loss", "test_accuracy")
@@ -24,7 +25,7 @@ def make_runner(
     loss: str | None = None,
     device: str | None = None,
     amp: str | None = None,
-):
+) -> Runner:
     """The framework's runner (imported only now: a framework import takes seconds).
 
     ``device`` and ``amp`` are PyTorch's (:class:`cyclr.app.torch_runner.TorchRunner`);

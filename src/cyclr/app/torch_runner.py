@@ -19,10 +19,10 @@ from cyclr.app.layout import (
     image_shape,
     in_layout,
 )
+from cyclr.app.monitor import RANGE_TEST_VAL_EVERY, range_test_validation
 from cyclr.app.policies import Plan
 from cyclr.app.torch_models import build
 from cyclr.app.usermodel import call_factory, first_line, mismatch, model_kind
-from cyclr.app.workflow import RANGE_TEST_VAL_EVERY, range_test_validation
 from cyclr.torch import CyclicLR, range_test
 
 
@@ -276,8 +276,8 @@ class TorchRunner:
         """A range test on the current model; it leaves the model as it found it.
 
         ``monitor='val_loss'``: the validation batch of
-        :func:`cyclr.app.workflow.range_test_validation` is measured every
-        :data:`~cyclr.app.workflow.RANGE_TEST_VAL_EVERY` rungs, and the result reads it.
+        :func:`cyclr.app.monitor.range_test_validation` is measured every
+        :data:`~cyclr.app.monitor.RANGE_TEST_VAL_EVERY` rungs, and the result reads it.
         ``fine_tuning``: the model starts from trained weights (the result's bounds are
         read for fine-tuning).
         """

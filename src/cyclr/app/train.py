@@ -17,6 +17,7 @@ from cyclr import CyclicSchedule, steps_per_epoch
 from cyclr.app.checkpoint import restored_rows, write_checkpoint
 from cyclr.app.policies import CYCLICAL, Plan, make_plan, needs_range_test
 from cyclr.app.report import plot_curves, plot_lr_momentum, write_report
+from cyclr.app.runner import Runner
 from cyclr.app.session import MetricsLog, make_runner
 from cyclr.app.workflow import (
     Rates,
@@ -58,7 +59,7 @@ class TrainSpec:
         cross-entropy).
       progress: progress bars (None: on a terminal; False: ``--quiet``).
       monitor: the curve the range test's rates are read from: ``'loss'`` or
-        ``'val_loss'`` (resolved by :func:`cyclr.app.workflow.range_test_monitor`).
+        ``'val_loss'`` (resolved by :func:`cyclr.app.monitor.range_test_monitor`).
       fine_tuning: the model starts from trained weights: the range test's bounds are
         read for fine-tuning (``BoundsSettings(fine_tuning=True)``).
       device, amp: PyTorch's device (None: CUDA when PyTorch sees a GPU, else the CPU)
@@ -226,7 +227,7 @@ class SavedRangeTest:
 
 def _rates(
     spec: TrainSpec,
-    runner: Any,
+    runner: Runner,
     out: Path,
     say: Callable[[str], None],
     record: dict | None = None,
@@ -311,7 +312,7 @@ def train_run(
     out: Path,
     config: dict,
     say: Callable[[str], None] = print,
-    runner: Any = None,
+    runner: Runner | None = None,
     resume: dict | None = None,
     record: dict | None = None,
     saved: SavedRangeTest | None = None,

@@ -9,82 +9,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
+from typing import Any
 
 import numpy as np
 
 from cyclr import check, step_size_for
 from cyclr.app.files import write_json
 from cyclr.app.policies import Plan
+from cyclr.app.reuse import write_record
+from cyclr.app.runner import Runner
 from cyclr.app.session import EpochBars, MetricsLog, printer, show_progress
 from cyclr.rangetest import RangeTestResult
-
-#: The curves ``--monitor`` reads: the validation loss (the default), the training loss.
-MONITORS = ("val_loss", "loss")
-#: The range test's validation set: the first this many examples of the validation split,
-#: evaluated as one batch ...
-RANGE_TEST_VAL_EXAMPLES = 256
-#: ... after the update of every this many rungs (``bench/suggest_bounds.py --judging``).
-RANGE_TEST_VAL_EVERY = 2
-#: Fewer validation examples than this read too noisy a curve: the range test falls back
-#: to the training loss.
-RANGE_TEST_MIN_VAL_EXAMPLES = 32
-
-
-def range_test_monitor(monitor: str, data) -> tuple[str, str | None]:
-    """The curve a range test on ``data`` reads, and the line saying why, if it fell back.
-
-    ``'val_loss'`` needs a validation split of at least
-    :data:`RANGE_TEST_MIN_VAL_EXAMPLES` examples; without one the test reads the
-    training loss (``'loss'``).
-
-    Args:
-      monitor: ``'val_loss'`` or ``'loss'`` (``--monitor``).
-      data: a :class:`cyclr.app.data.Data`.
-
-    Returns:
-      ``(monitor, note)``: the curve read, and ``None`` or the line to print.
-
-    Raises:
-      ValueError: an unknown ``monitor``.
-    """
-    if monitor not in MONITORS:
-        raise ValueError(
-            f"--monitor must be one of {', '.join(MONITORS)}; received --monitor={monitor!r}"
-        )
-    n_val = len(data.x_val)
-    if monitor == "val_loss" and n_val < RANGE_TEST_MIN_VAL_EXAMPLES:
-        why = "no validation split" if n_val == 0 else f"only {n_val} validation examples"
-        return "loss", (
-            f"note: {why} (the range test's validation loss needs "
-            f"{RANGE_TEST_MIN_VAL_EXAMPLES}): reading the training loss (--monitor loss)"
-        )
-    return monitor, None
-
-
-def range_test_validation(data):
-    """``(x, y)``: the range test's validation batch, the first examples of the validation split.
-
-    At most :data:`RANGE_TEST_VAL_EXAMPLES` of them, the same ones in every run.
-
-    Raises:
-      ValueError: ``data`` has too few validation examples (see :func:`range_test_monitor`).
-    """
-    n = min(RANGE_TEST_VAL_EXAMPLES, len(data.x_val))
-    if n < RANGE_TEST_MIN_VAL_EXAMPLES:
-        raise ValueError(
-            f"monitor='val_loss' needs at least {RANGE_TEST_MIN_VAL_EXAMPLES} validation "
-            f"examples; received {len(data.x_val)} in {data.name}"
-        )
-    return data.x_val[:n], data.y_val[:n]
-
-
-def range_test_record(monitor: str, data, fine_tuning: bool = False) -> dict[str, object]:
-    """What a run records of its range test's reading: monitor, validation set, fine-tuning."""
-    found: dict[str, object] = {"monitor": monitor, "fine_tuning": fine_tuning}
-    if monitor == "val_loss":
-        found["val_examples"] = min(RANGE_TEST_VAL_EXAMPLES, len(data.x_val))
-        found["val_every"] = RANGE_TEST_VAL_EVERY
-    return found
 
 
 @dataclass(frozen=True)
@@ -129,7 +64,7 @@ class Rates:
 
 
 def find_bounds(
-    runner,
+    runner: Runner,
     optimizer: str,
     start_lr: float,
     end_lr: float,
@@ -144,10 +79,11 @@ def find_bounds(
     """Run the range test; save its JSON and plot into ``out``; read the rates off it.
 
     ``progress``: draw a progress bar (None: on a terminal). ``monitor``: the curve the
-    rates are read from, ``'loss'`` or ``'val_loss'`` (:func:`range_test_validation`
-    measured every :data:`RANGE_TEST_VAL_EVERY` rungs; resolve it with
-    :func:`range_test_monitor` first). ``fine_tuning``: the model starts from trained
-    weights; the bounds are read for it (``BoundsSettings(fine_tuning=True)``).
+    rates are read from, ``'loss'`` or ``'val_loss'``
+    (:func:`~cyclr.app.monitor.range_test_validation` measured every
+    :data:`~cyclr.app.monitor.RANGE_TEST_VAL_EVERY` rungs; resolve it with
+    :func:`~cyclr.app.monitor.range_test_monitor` first). ``fine_tuning``: the model starts
+    from trained weights; the bounds are read for it (``BoundsSettings(fine_tuning=True)``).
     ``record``: what the test ran on (:func:`cyclr.app.reuse.range_test_identity`),
     saved beside its JSON the moment the test ends, so that a later run may reuse it.
 
@@ -183,8 +119,6 @@ def read_rates(
     if out is not None:
         result.to_json(out / f"{stem}.json")
         if record is not None:
-            from cyclr.app.reuse import write_record
-
             write_record(out, record, stem)
         result.plot(out / f"{stem}.png")
     try:
@@ -313,7 +247,7 @@ class DeferredInterrupt:
 
 
 def train_plan(
-    runner,
+    runner: Runner,
     plan: Plan,
     epochs: int,
     log: MetricsLog,
@@ -374,6 +308,13 @@ def train_plan(
         log.on_step(*values)
         interrupt.check()
 
+    options: dict[str, Any] = {}  # what the run sets; the runner's defaults otherwise
+    if total != epochs * spe:
+        options["max_steps"] = total
+    if resume is not None:
+        options["resume"] = resume
+    if checkpoint is not None:
+        options["checkpoint"] = checkpoint
     try:
         with DeferredInterrupt() as interrupt:
             runner.train(
@@ -382,10 +323,8 @@ def train_plan(
                 on_step,
                 on_epoch,
                 progress=bars,
-                **({} if total == epochs * spe else {"max_steps": total}),
-                **({} if resume is None else {"resume": resume}),
-                **({} if checkpoint is None else {"checkpoint": checkpoint}),
                 test_each_epoch=test_every_epoch,
+                **options,
             )
             if not test_every_epoch and log.epochs:
                 log.on_test(*runner.evaluate(runner.data.x_test, runner.data.y_test))

@@ -213,7 +213,7 @@ def range_test_monitor(args, data) -> str:
 
     A fallback is said in one printed line.
     """
-    from cyclr.app.workflow import range_test_monitor as resolve
+    from cyclr.app.monitor import range_test_monitor as resolve
 
     monitor, note = resolve(args.monitor, data)
     if note is not None:

@@ -54,8 +54,8 @@ def parse_policies(text: str) -> list[str]:
 
 def run(args) -> int:
     from cyclr.app.compare import CompareSettings, compare, write_outputs
+    from cyclr.app.monitor import range_test_record
     from cyclr.app.policies import BASELINES, TORCH_ONLY, grid_rates, range_tested
-    from cyclr.app.workflow import range_test_record
 
     policies = parse_policies(args.policies)
     torch_only = [p for p in policies if p in TORCH_ONLY]

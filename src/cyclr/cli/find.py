@@ -21,9 +21,10 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from cyclr.app.files import write_text
+    from cyclr.app.monitor import range_test_record
     from cyclr.app.reuse import range_test_identity
     from cyclr.app.snippets import snippet
-    from cyclr.app.workflow import find_bounds, half_cycle, range_test_record, save_summary
+    from cyclr.app.workflow import find_bounds, half_cycle, save_summary
 
     optimizer = args.optimizer or "sgd"
     settings = _common.range_test_settings(args, optimizer)

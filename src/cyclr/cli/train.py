@@ -238,6 +238,7 @@ def run(args) -> int:
 def _run(args) -> int:
     from cyclr.app.checkpoint import STATE_NAME, read_checkpoint
     from cyclr.app.files import write_json
+    from cyclr.app.monitor import range_test_record
     from cyclr.app.reuse import own_range_test, range_test_identity, saved_range_test
     from cyclr.app.train import (
         SavedRangeTest,
@@ -247,7 +248,6 @@ def _run(args) -> int:
         run_shape,
         train_run,
     )
-    from cyclr.app.workflow import range_test_record
 
     spec = _spec(args)
     resume = None
