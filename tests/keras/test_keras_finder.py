@@ -430,3 +430,45 @@ def test_validation_split_of_a_generator_is_refused_with_a_message():
 
     with pytest.raises(ValueError, match="with a dataset, a PyDataset or a generator pass"):
         ck.find_lr(classifier(), batches(), num_steps=4, validation_split=0.2)
+
+
+class OwnLoss(keras.Model):
+    """A model that computes its own loss (``add_loss``), compiled without one."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(1)
+
+    def call(self, inputs):
+        x, target = inputs
+        prediction = self.dense(x)[:, 0]
+        self.add_loss(keras.ops.mean((prediction - target) ** 2))
+        return prediction
+
+
+def test_a_model_that_adds_its_own_loss_is_tested_on_that_loss():
+    """docs/getting-started/keras.md: find_lr trains through fit, so a model whose loss is
+    its own (add_loss, compile without a loss) reads that loss, one batch per rung."""
+    keras.utils.set_random_seed(0)
+    x, _ = data()
+    target = (x[:, 0] - 2 * x[:, 1]).astype("float32")
+    model = OwnLoss()
+    model.compile(keras.optimizers.SGD(0.01))
+    model((x[:2], target[:2]))  # build
+    before = [w.copy() for w in model.get_weights()]
+    result = ck.find_lr(
+        model,
+        (x, target),
+        batch_size=BATCH,
+        start_lr=1e-3,
+        end_lr=1.0,
+        num_steps=8,
+        shuffle=False,
+    )
+    # rung 0's loss is the first batch's mean squared error at the starting weights
+    model.set_weights(before)
+    first = keras.ops.convert_to_numpy(model((x[:BATCH], target[:BATCH])))
+    expected = float(np.mean((first - target[:BATCH]) ** 2))
+    assert result.losses[0] == pytest.approx(expected, rel=1e-5)
+    assert len(result.losses) == 8 and np.all(np.isfinite(result.losses))
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), before, strict=True))
