@@ -17,13 +17,12 @@ checkpoint, or a state file whose hash does not match, is refused.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from pathlib import Path
 from typing import Any
 
-from cyclr.app.files import write_json
+from cyclr.app.files import sha256_file, write_json
 from cyclr.app.runner import Runner
 
 FORMAT = "cyclr.train.checkpoint"
@@ -31,14 +30,6 @@ VERSION = 1
 STATE_NAME = "checkpoint.json"
 #: The keys that identify a run: a checkpoint resumes only the run it came from.
 IDENTITY = ("framework", "model", "dataset", "policy", "optimizer", "total_steps", "epochs")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _plain(value: Any) -> Any:
@@ -76,7 +67,7 @@ def write_checkpoint(
         "epoch": epoch,
         "step": step,
         "state_file": state.name,
-        "sha256": _sha256(state),
+        "sha256": sha256_file(state),
         "rates": {k: _plain(v) for k, v in rates.items()},
         "seconds": log.seconds,
         "rows": _rows(log.rows),
@@ -122,7 +113,7 @@ def read_checkpoint(run_dir: Path | str, identity: dict | None = None) -> dict:
     state = Path(run_dir) / name
     if Path(name).name != name or not state.is_file():
         raise ValueError(f"{where}: the state file {name!r} is missing")
-    if _sha256(state) != record["sha256"]:
+    if sha256_file(state) != record["sha256"]:
         raise ValueError(f"{where}: {name} does not match {STATE_NAME} (corrupt)")
     for key, value in (identity or {}).items():
         if record.get(key) != value:

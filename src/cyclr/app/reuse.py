@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from cyclr.app.files import write_json
+from cyclr.app.files import sha256_file, write_json
 from cyclr.app.monitor import range_test_record
 from cyclr.app.runner import Runner
 from cyclr.app.usermodel import model_kind
@@ -30,14 +30,6 @@ VERSION = 1
 #: The result and its record, in a run folder.
 RESULT_NAME = "range_test.json"
 RECORD_NAME = "range_test_run.json"
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def data_sha256(data: Any) -> str:
@@ -63,7 +55,7 @@ def model_identity(model: str) -> dict[str, str | None]:
     if kind == "factory" and not where.endswith(".py"):
         return {"model": model, "model_sha256": None}  # an installed module
     resolved = str(path.resolve()) + (f":{name}" if name else "")
-    return {"model": resolved, "model_sha256": _sha256_file(path) if path.is_file() else None}
+    return {"model": resolved, "model_sha256": sha256_file(path) if path.is_file() else None}
 
 
 def range_test_identity(
@@ -114,7 +106,7 @@ def write_record(out: Path, identity: dict[str, Any], stem: str = "range_test") 
             "format": FORMAT,
             "version": VERSION,
             "result": result.name,
-            "sha256": _sha256_file(result),
+            "sha256": sha256_file(result),
             "run": identity,
         },
     )
@@ -188,7 +180,7 @@ def saved_range_test(
             f"{where}: {record_path.name} has version {record.get('version')!r}; this cyclr "
             f"reads version {VERSION}"
         )
-    if _sha256_file(result_path) != record.get("sha256"):
+    if sha256_file(result_path) != record.get("sha256"):
         raise ValueError(
             f"{where}: {result_path.name} does not match {record_path.name} (changed since the "
             "range test wrote it)"
