@@ -78,7 +78,7 @@ def landmarks(job: Judging, seed: int) -> dict[str, float | None]:
     result = judging_range_test(job, job.build(seed, data), data, seed)
     lrs, values, mode = result.curve()
     # read as result.bounds() reads it: the same settings, the same code
-    at = _reading_landmarks(lrs, values, mode, result._reading_settings(lrs, None))
+    at = _reading_landmarks(lrs, values, mode, result.bounds_settings())
     found: dict[str, float | None] = {"reading": result.bounds().max_lr}
     for name in POINTS:
         point = getattr(at, name)

@@ -273,6 +273,8 @@ def table(rows: list[dict]) -> str:
 
 
 def method_notes(info: dict, warning: str) -> str:
+    from cyclr.jax.rangetest import AHEAD_SECONDS, MAX_AHEAD
+
     fixed = "; ".join(
         f"{model}, {idiom}: {us:,.0f} µs" for (model, idiom), us in info["fixed"].items()
     )
@@ -300,8 +302,10 @@ def method_notes(info: dict, warning: str) -> str:
                 "step in all its calls, the warm-up round's included"
             ),
             (
-                "- the range test reads each rung's loss (it stops on it) two rungs after "
-                "dispatching it, so JAX runs those while Python records; a call's own work "
+                "- the range test reads each rung's loss (it stops on it) 2 rungs after "
+                f"dispatching it, up to {MAX_AHEAD} for short steps (as many as take "
+                f"{AHEAD_SECONDS * 1e3:g} ms), so JAX runs those while Python reads and "
+                "records; a call's own work "
                 "(its copy of the state, the checks, the result: a 2-rung test less 2 rungs of "
                 f"the plain loop, the fastest of each): {fixed}; in the range test's time per "
                 "rung above, once per call"

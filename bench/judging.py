@@ -29,6 +29,14 @@ and they differ from the fitting tasks in what a reading could overfit to:
 - **Friedman-1 regression**: an MLP (10-64-64-1) on ``make_friedman1`` (noise 1.0),
   inputs and targets standardized, mean squared error; SGD (momentum 0.9) and Adam;
   judged by test MSE.
+- **digits ViT**: a vision transformer on sklearn's 8x8 digits: 2x2 patches embedded
+  (16 tokens and a class token, width 64, learned positions), 2 pre-norm layers (4 heads,
+  GELU), the class token into a linear head; AdamW with weight decay 0.05 on the
+  matrices, 8 epochs; judged by test accuracy.
+- **MNIST-1D LSTM**: an LSTM (hidden 128) reading MNIST-1D's 40 samples 4 at a time (10
+  steps), its last state into a linear head, on an MNIST-1D made again with seed 23 (no
+  fitting task trained on it: 3800 train, 200 validation, 1000 test); Adam, 8 epochs;
+  judged by test accuracy.
 
 Every dataset is made or read offline. Each task splits its data three ways: ``train``
 (the range test and the training), ``val`` (the range test's validation monitor, one
@@ -170,6 +178,12 @@ OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
 #: reading was scored. Then ``BoundsSettings(fine_tuning=True)`` (both bounds a factor 2
 #: lower) was fitted on the two fitting fine-tunings (MNIST-1D, transformer), and the
 #: gratings fine-tuning added as a new judging task before anything was scored on it.
+#: On 2026-12-06, for issue 26's per-policy study, two more judging tasks of new kinds
+#: were added, and fixed, before anything was scored on them: the digits ViT (a vision
+#: transformer, AdamW) and the MNIST-1D LSTM (a recurrent classifier, Adam). Their grids
+#: were checked on one seed (seed 0, triangular, every grid pair) and not widened: the
+#: best pair lies inside each (digits ViT: 3e-3 / 3, 94.9%, against 9.7-35% at 0.1 and
+#: 35-41% at 1e-4; MNIST-1D LSTM: 3e-2 / 3, 91.2%, against 76% at 0.1 and 27-29% at 1e-4).
 JUDGING = (
     Judging(
         "char transformer",
@@ -215,6 +229,8 @@ JUDGING = (
         GRID_FINE_TUNE,
         0.01,
     ),
+    Judging("digits ViT", "adamw", "accuracy", "digits", "vit", 32, 82, 4, GRID_ADAM, 0.05),
+    Judging("MNIST-1D LSTM", "adam", "accuracy", "mnist1d_fresh", "lstm", 32, 238, 4, GRID_ADAM),
     Judging(
         "shapes ResNet",
         "sgd",

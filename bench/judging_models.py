@@ -1,9 +1,9 @@
 """The models of the judging tasks (``bench.judging``) and their pre-training.
 
-Holds the char transformer and GRU, the residual networks, the fine-tuning CNN, the
-pre-training of the fine-tuning tasks (once per seed, cached in memory), the builders
-that give each seed its starting weights, and :data:`MODELS`, the registry a
-:class:`bench.judging.Judging` names its model by.
+Holds the char transformer and GRU, the vision transformer, the LSTM classifier, the
+residual networks, the fine-tuning CNN, the pre-training of the fine-tuning tasks (once
+per seed, cached in memory), the builders that give each seed its starting weights, and
+:data:`MODELS`, the registry a :class:`bench.judging.Judging` names its model by.
 """
 
 from __future__ import annotations
@@ -61,6 +61,59 @@ class CharTransformer(nn.Module):
         h = self.embed(ids) + self.position[:n]
         h = self.blocks(h, mask=self.mask[:n, :n], is_causal=True)
         return self.head(self.norm(h))
+
+
+class PatchViT(nn.Module):
+    """A vision transformer: square patches embedded, a class token, learned positions,
+    pre-norm layers (GELU), the class token's final state into a linear head.
+
+    >>> PatchViT(10, size=8, patch=2)(torch.zeros(3, 1, 8, 8)).shape
+    torch.Size([3, 10])
+    """
+
+    def __init__(
+        self, classes: int, size: int, patch: int, width: int = 64, heads: int = 4, layers: int = 2
+    ):
+        super().__init__()
+        self.embed = nn.Conv2d(1, width, patch, stride=patch)
+        self.cls = nn.Parameter(torch.zeros(1, 1, width))
+        self.position = nn.Parameter(0.02 * torch.randn((size // patch) ** 2 + 1, width))
+        layer = nn.TransformerEncoderLayer(
+            width,
+            heads,
+            2 * width,
+            dropout=0.0,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
+        )
+        self.blocks = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(width)
+        self.head = nn.Linear(width, classes)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        tokens = self.embed(images).flatten(2).transpose(1, 2)
+        tokens = torch.cat([self.cls.expand(len(tokens), -1, -1), tokens], 1) + self.position
+        return self.head(self.norm(self.blocks(tokens))[:, 0])
+
+
+class SequenceLSTM(nn.Module):
+    """An LSTM classifier over a sequence read ``chunk`` samples a step: its last hidden
+    state into a linear head.
+
+    >>> SequenceLSTM(10)(torch.zeros(3, 1, 40)).shape
+    torch.Size([3, 10])
+    """
+
+    def __init__(self, classes: int, chunk: int = 4, hidden: int = 128):
+        super().__init__()
+        self.chunk = chunk
+        self.lstm = nn.LSTM(chunk, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.lstm(x.reshape(len(x), -1, self.chunk))
+        return self.head(out[:, -1])
 
 
 class CharGRU(nn.Module):
@@ -294,6 +347,17 @@ def _fine_tune_transformer(seed: int, data: Split) -> nn.Module:
     return model
 
 
+def _vit(seed: int, data: Split) -> nn.Module:
+    """A :class:`PatchViT` over 2x2 patches of an 8x8 image (16 tokens and the class's)."""
+    torch.manual_seed(seed)
+    return PatchViT(int(data.y.max()) + 1, size=data.x.shape[-1], patch=2)
+
+
+def _lstm(seed: int, data: Split) -> nn.Module:
+    torch.manual_seed(seed)
+    return SequenceLSTM(int(data.y.max()) + 1)
+
+
 def _regression_mlp(seed: int, data: Split) -> nn.Module:
     torch.manual_seed(seed)
     return nn.Sequential(
@@ -311,4 +375,6 @@ MODELS: dict[str, Callable[[int, Split], nn.Module]] = {
     "gratings_resnet": _gratings_resnet,
     "finetune_gru": _fine_tune_gru,
     "finetune_gratings": _fine_tune_gratings,
+    "vit": _vit,
+    "lstm": _lstm,
 }

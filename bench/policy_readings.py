@@ -77,9 +77,7 @@ def ladder_range_test(
         job.make_optimizer(model, start),
         job.criterion,
         SeededBatches(data.x, data.y, job.batch_size, seed),
-        start_lr=start,
-        end_lr=end,
-        num_steps=rungs,
+        settings=cyclr.RangeTestSettings(start, end, rungs),
         progress=False,
     )
 

@@ -62,8 +62,8 @@ def judging_range_test(
         job.make_optimizer(model, 1e-3),
         job.criterion,
         SeededBatches(data.x, data.y, job.batch_size, seed),
+        settings=cyclr.RangeTestSettings(val_every=JUDGING_VAL_EVERY),
         val_loader=[(data.x_val, data.y_val)],
-        val_every=JUDGING_VAL_EVERY,
         val_accuracy=job.metric == "accuracy",
         progress=False,
     )

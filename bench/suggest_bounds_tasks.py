@@ -81,9 +81,9 @@ def range_test(model, x, y, task, seed, *, val=None, **ladder):
     """``cyclr.torch.range_test`` on ``model`` (left as it was), read on the training loss.
 
     Its ladder is the shipped default unless ``ladder`` gives ``start_lr``, ``end_lr``
-    or ``num_steps``. ``val``, an ``(inputs, targets)`` pair, adds the validation loss
-    and accuracy of every rung (for the tests' fixtures); the readings still read the
-    training loss.
+    or ``num_steps`` (of ``cyclr.RangeTestSettings``). ``val``, an ``(inputs, targets)``
+    pair, adds the validation loss and accuracy of every rung (for the tests' fixtures);
+    the readings still read the training loss.
     """
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=MOMENTUM)
     return cyclr.torch.range_test(
@@ -91,11 +91,10 @@ def range_test(model, x, y, task, seed, *, val=None, **ladder):
         opt,
         nn.CrossEntropyLoss(),
         SeededBatches(x, y, task.batch_size, seed),
+        settings=cyclr.RangeTestSettings(**ladder, val_every=1, monitor="loss"),
         val_loader=None if val is None else [val],
         val_accuracy=val is not None,
-        monitor="loss",
         progress=False,
-        **ladder,
     )
 
 

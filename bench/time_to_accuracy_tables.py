@@ -21,7 +21,7 @@ from bench.time_to_accuracy_tasks import (
 
 def bench_columns(comparison):
     """``cyclr compare``'s columns with the seconds to target and the two ratios added."""
-    from cyclr.app.compare import Column, iterations_cell, mean_iterations, reached
+    from cyclr.app.comparison import Column, iterations_cell, mean_iterations, reached
 
     budget = comparison.budget
     fixed_its = mean_iterations(comparison.runs_of("fixed"))
@@ -50,7 +50,7 @@ def bench_columns(comparison):
 
 def task_section(task: Task, data, comparison) -> str:
     """The task's paragraph, its tables and whether the goals were met."""
-    from cyclr.app.compare import grid_table, policy_table
+    from cyclr.app.comparison import grid_table, policy_table
 
     c = comparison
     readings = "; ".join(
@@ -192,7 +192,7 @@ def headline_goal(comparison, best: str, final: float, grid_cost: int) -> str:
 
 def goals_note(task: Task, comparison) -> str:
     """Whether the issue's goals were met on this task, in words."""
-    from cyclr.app.compare import mean_iterations, reached
+    from cyclr.app.comparison import mean_iterations, reached
 
     c = comparison
     fixed_its = mean_iterations(c.runs_of("fixed"))

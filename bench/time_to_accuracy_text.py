@@ -230,18 +230,18 @@ def text_range_test(
     """Seed 0's range test: ``(result, seconds, base_lr, max_lr, valley)``."""
     import cyclr.torch
     from bench.suggest_bounds import SeededBatches
-    from cyclr.rangetest.settings import DEFAULT_NUM_STEPS
+    from cyclr import RangeTestSettings
 
     model = job.build(0, data)
+    ladder = {} if task.rungs is None else {"num_steps": task.rungs}
     started = time.perf_counter()
     result = cyclr.torch.range_test(
         model,
         job.make_optimizer(model, 1e-3),
         job.criterion,
         SeededBatches(data.x, data.y, task.batch_size, 100).forever(),
+        settings=RangeTestSettings(**ladder, val_every=VAL_EVERY),
         val_loader=[(data.x_val, data.y_val)],
-        val_every=VAL_EVERY,
-        num_steps=DEFAULT_NUM_STEPS if task.rungs is None else task.rungs,
         progress=False,
     )
     range_seconds = time.perf_counter() - started

@@ -73,7 +73,7 @@ def main(argv=None):
 
     # 1. The range test, as the seed runs it (the seed's LRFinder(min_lr=1e-4, max_lr=1)) in a fit.
     model = fresh_model()
-    finder = cyclr.keras.LRFinder(start_lr=1e-4, end_lr=1)
+    finder = cyclr.keras.LRFinder(min_lr=1e-4, max_lr=1)  # the ladder spans the fit
     model.fit(
         x_train,
         y_train,

@@ -132,9 +132,7 @@ def main(argv=None) -> int:
         optimizer,
         criterion,
         train_data,
-        start_lr=args.start_lr,
-        end_lr=args.end_lr,
-        num_steps=args.range_steps,
+        settings=cyclr.RangeTestSettings(args.start_lr, args.end_lr, args.range_steps),
     )
     print(result.summary())
     if args.out:

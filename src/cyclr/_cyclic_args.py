@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cyclr._base import check_count, check_rate
-from cyclr._facade import as_scalar
+from cyclr._facade import _Unset, as_scalar
 
 DEFAULT_BASE_MOMENTUM = 0.85
 DEFAULT_MAX_MOMENTUM = 0.95
@@ -76,3 +76,22 @@ def resolve_momentum(base_momentum: Any, max_momentum: Any) -> tuple[float, floa
             f"base_momentum={base!r}, max_momentum={top!r}"
         )
     return base, top
+
+
+def torch_momentum(cycle_momentum: bool, base: Any, top: Any) -> tuple[Any, Any]:
+    """PyTorch's momentum bounds: ``(None, None)`` without ``cycle_momentum``.
+
+    Bounds given explicitly next to ``cycle_momentum=False`` are refused, not ignored (the
+    defaults of ``from_torch_kwargs`` are ``_Unset`` floats, so they pass).
+    """
+    if cycle_momentum:
+        return base, top
+    given = {
+        k: v for k, v in (("base_momentum", base), ("max_momentum", top)) if type(v) is not _Unset
+    }
+    if given:
+        raise ValueError(
+            "momentum bounds do not apply with cycle_momentum=False; "
+            "received " + ", ".join(f"{k}={v!r}" for k, v in given.items())
+        )
+    return None, None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from cyclr._base import Schedule, check_choice, check_rate, register
 from cyclr._cyclic_args import DEFAULT_BASE_MOMENTUM as DEFAULT_BASE_MOMENTUM
 from cyclr._cyclic_args import DEFAULT_MAX_MOMENTUM as DEFAULT_MAX_MOMENTUM
-from cyclr._cyclic_args import resolve_momentum, resolve_step_sizes
+from cyclr._cyclic_args import resolve_momentum, resolve_step_sizes, torch_momentum
 from cyclr._facade import ScaleFn, _Unset, as_scalar, default_scale_mode, whole_steps
 from cyclr.ops import Ops
 
@@ -212,17 +212,7 @@ class CyclicSchedule(Schedule):
         >>> CyclicSchedule.from_torch_kwargs(0.01, 0.1, 4, cycle_momentum=False)
         CyclicSchedule(base_lr=0.01, max_lr=0.1, step_size_up=4)
         """
-        if not cycle_momentum:
-            given = {
-                k: v
-                for k, v in (("base_momentum", base_momentum), ("max_momentum", max_momentum))
-                if type(v) is not _Unset
-            }
-            if given:
-                raise ValueError(
-                    "momentum bounds do not apply with cycle_momentum=False; "
-                    "received " + ", ".join(f"{k}={v!r}" for k, v in given.items())
-                )
+        base_momentum, max_momentum = torch_momentum(cycle_momentum, base_momentum, max_momentum)
         return cls(
             base_lr,
             max_lr,
@@ -234,8 +224,8 @@ class CyclicSchedule(Schedule):
             decay_target=decay_target,
             scale_fn=scale_fn,
             scale_mode=default_scale_mode(scale_fn, scale_mode),
-            base_momentum=base_momentum if cycle_momentum else None,
-            max_momentum=max_momentum if cycle_momentum else None,
+            base_momentum=base_momentum,
+            max_momentum=max_momentum,
         )
 
     @classmethod

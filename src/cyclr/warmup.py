@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import KW_ONLY, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from cyclr._base import Schedule, check_choice, check_count, check_rate, register
 from cyclr._facade import as_scalar
@@ -116,9 +116,35 @@ class _Warmup(Schedule):
         return self.peak_lr + (final_lr - self.peak_lr) * decayed_fraction(decay, p, ops)
 
 
+@dataclass(frozen=True, repr=False)
+class _WarmupDecay(_Warmup):
+    """A warm-up to ``peak_lr``, then one decay to ``final_lr`` at ``total_steps``.
+
+    ``WarmupCosine`` and ``WarmupLinear`` differ only in the decay's shape, ``_shape``.
+    """
+
+    peak_lr: float
+    total_steps: int
+    warmup_steps: int
+    _: KW_ONLY
+    init_lr: float = 0.0
+    final_lr: float = 0.0
+    _shape: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        self._check_rates("init_lr", "final_lr")
+        self._check_steps(self.total_steps)
+
+    def lr_at(self, t: TensorLike, ops: Ops) -> TensorLike:
+        """The learning rate at float step ``t`` (a scalar, array or tensor)."""
+        steps = self.total_steps - self.warmup_steps
+        after = self._cool_down(t, ops, self.warmup_steps, steps, self._shape, self.final_lr)
+        return self._warm_up(t, ops, after)
+
+
 @register
 @dataclass(frozen=True, repr=False)
-class WarmupCosine(_Warmup):
+class WarmupCosine(_WarmupDecay):
     """A linear warm-up to ``peak_lr``, then a cosine decay to ``final_lr`` at ``total_steps``.
 
     With ``w = warmup_steps`` and ``T = total_steps``::
@@ -155,22 +181,7 @@ class WarmupCosine(_Warmup):
     [0.0, 0.5, 1.0, 0.75, 0.25, 0.0, 0.0]
     """
 
-    peak_lr: float
-    total_steps: int
-    warmup_steps: int
-    _: KW_ONLY
-    init_lr: float = 0.0
-    final_lr: float = 0.0
-
-    def __post_init__(self) -> None:
-        self._check_rates("init_lr", "final_lr")
-        self._check_steps(self.total_steps)
-
-    def lr_at(self, t: TensorLike, ops: Ops) -> TensorLike:
-        """The learning rate at float step ``t`` (a scalar, array or tensor)."""
-        steps = self.total_steps - self.warmup_steps
-        after = self._cool_down(t, ops, self.warmup_steps, steps, "cosine", self.final_lr)
-        return self._warm_up(t, ops, after)
+    _shape: ClassVar[str] = "cosine"
 
 
 @register
@@ -234,7 +245,7 @@ class WarmupStableDecay(_Warmup):
 
 @register
 @dataclass(frozen=True, repr=False)
-class WarmupLinear(_Warmup):
+class WarmupLinear(_WarmupDecay):
     """A linear warm-up to ``peak_lr``, then a linear decay to ``final_lr`` at ``total_steps``.
 
     The schedule Bergsma et al. (2025) find best for LLM pre-training (decay to zero). With
@@ -261,22 +272,7 @@ class WarmupLinear(_Warmup):
     [0.0, 0.5, 1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
     """
 
-    peak_lr: float
-    total_steps: int
-    warmup_steps: int
-    _: KW_ONLY
-    init_lr: float = 0.0
-    final_lr: float = 0.0
-
-    def __post_init__(self) -> None:
-        self._check_rates("init_lr", "final_lr")
-        self._check_steps(self.total_steps)
-
-    def lr_at(self, t: TensorLike, ops: Ops) -> TensorLike:
-        """The learning rate at float step ``t`` (a scalar, array or tensor)."""
-        steps = self.total_steps - self.warmup_steps
-        after = self._cool_down(t, ops, self.warmup_steps, steps, "linear", self.final_lr)
-        return self._warm_up(t, ops, after)
+    _shape: ClassVar[str] = "linear"
 
 
 @register

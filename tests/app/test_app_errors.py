@@ -189,18 +189,48 @@ def test_a_downloaded_dataset_without_keras_names_what_to_install(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "keras", None)  # import keras fails, as if absent
     monkeypatch.setattr("cyclr._extras._absent", lambda name: name == "keras")
-    with pytest.raises(MissingExtra, match=r"--dataset mnist .*pip install \"cyclr\[keras\]\""):
+    with pytest.raises(MissingExtra, match=r"dataset='mnist' .*pip install \"cyclr\[keras\]\""):
         load_download("mnist")
 
 
-def test_only_the_runners_own_names_are_spelled_as_options():
-    from cyclr.cli._common import option_names
+def test_only_the_commands_own_parameters_are_spelled_as_options():
+    from cyclr.cli import command_options
+    from cyclr.cli.errors import as_options
 
+    options = command_options("train")
+    assert options["device"] == "--device" and options["range_test"] == "--range-test"
     message = "amp='fp16' needs a CUDA device; received amp='fp16' with device='cpu'"
-    assert option_names(message) == (
+    assert as_options(message, options) == (
         "--amp='fp16' needs a CUDA device; received --amp='fp16' with --device='cpu'"
     )
     # a user's own message passed through (a factory's error) keeps its words
-    assert option_names("timestamp=3, subdevice=2, --device=x") == (
+    assert as_options("timestamp=3, subdevice=2, --device=x", options) == (
         "timestamp=3, subdevice=2, --device=x"
+    )
+    # a name with an underscore wherever it stands as a word, a one-word name only as
+    # the message's subject or given a value; never inside a path or a file's name
+    assert as_options(
+        "epochs must be >= 1; received epochs=0 for the data in runs/base_lr "
+        "(widen start_lr, end_lr; range_test.json stays)",
+        options,
+    ) == (
+        "--epochs must be >= 1; received --epochs=0 for the data in runs/base_lr "
+        "(widen --start-lr, --end-lr; range_test.json stays)"
+    )
+    # the core's schedule parameters are options of preview, not of train
+    assert as_options("step_size=0", options) == "step_size=0"
+    assert as_options("step_size=0", command_options("preview")) == "--step-size=0"
+
+
+def test_an_app_error_names_the_parameter_and_the_command_its_option(cyclr_cli, tmp_path):
+    from cyclr.app.files import prepare_out
+
+    out = tmp_path / "full"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep me")
+    with pytest.raises(ValueError, match=r"^out='.*full' already exists .*overwrite=False"):
+        prepare_out(out, overwrite=False)
+    one_line_error(
+        cyclr_cli("find", "--framework", "torch", "--out", out),
+        f"--out={str(out)!r} already exists and is not empty; received --overwrite=False",
     )

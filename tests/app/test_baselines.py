@@ -8,8 +8,17 @@ import math
 import numpy as np
 import pytest
 
-from cyclr import Constant, Linear, OneCycle, WarmupConstant, WarmupStableDecay, join
-from cyclr.app.compare import CompareSettings, compare, grid_table, write_outputs
+from cyclr import (
+    Constant,
+    Linear,
+    OneCycle,
+    RangeTestSettings,
+    WarmupConstant,
+    WarmupStableDecay,
+    join,
+)
+from cyclr.app.compare import CompareSettings, compare
+from cyclr.app.comparison import grid_table, write_outputs
 from cyclr.app.data import load_data
 from cyclr.app.policies import (
     ADAMW_WEIGHT_DECAY,
@@ -181,7 +190,10 @@ def test_compare_tunes_each_baseline_over_its_grid_and_keeps_the_best(small_digi
         epochs=2,
         seeds=1,
         grid={"wsd": [1e-4, 1e-3, 1e-2]},
-        range_tests={"sgd": (1e-4, 10.0, 60), "adam": (1e-5, 1.0, 60)},
+        range_test={
+            "sgd": RangeTestSettings(1e-4, 10.0, 60, monitor="loss"),
+            "adam": RangeTestSettings(1e-5, 1.0, 60, monitor="loss"),
+        },
     )
     c = compare(settings, small_digits, log=lambda line: None, progress=False)
     grid = c.grid_of("wsd")

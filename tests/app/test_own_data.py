@@ -38,13 +38,13 @@ def test_rgb_images_keep_three_channels_and_can_be_resized(tmp_path):
 def test_a_folder_with_one_class_is_refused(tmp_path):
     root = digits_folder(tmp_path / "one", classes=(7,), per_class=5)
     with pytest.raises(
-        ValueError, match=r"--data .*one: .*at least 2 classes; found 1 \(digit_7\)"
+        ValueError, match=r"^data='.*one': .*at least 2 classes; found 1 \(digit_7\)"
     ):
         load_image_folder(root)
 
 
 def test_a_missing_folder_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="no such file or folder"):
+    with pytest.raises(ValueError, match=r"^data='.*nowhere': no such file or folder"):
         load_data(data=tmp_path / "nowhere")
 
 
@@ -53,7 +53,9 @@ def test_images_of_two_sizes_name_both_files(tmp_path):
 
     root = digits_folder(tmp_path / "mixed", classes=(0, 1), per_class=3)
     Image.new("L", (9, 9)).save(root / "digit_1" / "odd.png")
-    with pytest.raises(ValueError, match=r"odd.png: is 9x9 but .* is 8x8; .*--image-size"):
+    with pytest.raises(
+        ValueError, match=r"digit_1/odd.png is 9x9 but digit_0/.* is 8x8; .*\(image_size\)"
+    ):
         load_image_folder(root)
     x, *_ = load_image_folder(root, image_size=(8, 8))  # resizing fixes it
     assert x.shape[1:] == (8, 8)
@@ -62,7 +64,9 @@ def test_images_of_two_sizes_name_both_files(tmp_path):
 def test_a_file_that_is_not_an_image_is_named(tmp_path):
     root = digits_folder(tmp_path / "broken", classes=(0, 1), per_class=3)
     (root / "digit_0" / "zzz.png").write_bytes(b"not a png")
-    with pytest.raises(ValueError, match=r"zzz.png: not a readable image"):
+    with pytest.raises(
+        ValueError, match=r"^data='.*broken': digit_0/zzz.png: not a readable image"
+    ):
         load_image_folder(root)
 
 
@@ -88,7 +92,7 @@ def test_a_csv_with_named_labels(tmp_path):
 def test_a_non_numeric_feature_column_is_named_with_its_line(tmp_path):
     path = write_csv(tmp_path / "bad.csv", ("a", "colour", "label"), [(1, 2, 0), (3, "red", 1)])
     with pytest.raises(
-        ValueError, match=r"bad.csv: column 'colour' is not numeric: line 3 .*'red'"
+        ValueError, match=r"^data='.*bad.csv': column 'colour' is not numeric: line 3 .*'red'"
     ):
         load_csv(path, "label")
 
@@ -96,8 +100,8 @@ def test_a_non_numeric_feature_column_is_named_with_its_line(tmp_path):
 @pytest.mark.parametrize(
     "label,message",
     [
-        (None, r"--label must name the label column; the columns are a, b, label"),
-        ("target", r"has no column --label='target'; the columns are a, b, label"),
+        (None, r"label must name the label column, one of a, b, label; received label=None"),
+        ("target", r"has no column label='target'; the columns are a, b, label"),
     ],
 )
 def test_the_label_column_must_exist(tmp_path, label, message):
@@ -129,10 +133,16 @@ def test_csv_regression_keeps_float_targets(tmp_path):
 
 def test_options_that_do_not_apply_to_the_data_are_refused(tmp_path):
     root = digits_folder(tmp_path / "imgs", classes=(0, 1), per_class=3)
-    with pytest.raises(ValueError, match="--label applies to a CSV"):
+    with pytest.raises(
+        ValueError, match=r"^label applies when data is a CSV file; received label="
+    ):
         load_data(data=root, label="y")
-    with pytest.raises(ValueError, match="--image-size applies to an image folder"):
+    with pytest.raises(
+        ValueError, match=r"^image_size applies when data is a folder of images; received "
+    ):
         load_data("digits", image_size=(8, 8))
+    with pytest.raises(ValueError, match=r"^validation_split must be in \[0, 1\); received "):
+        load_data("digits", validation_split=1.0)
     with pytest.raises(ValueError, match="a regression loss needs float targets"):
         load_data(data=root, task="regression")
 

@@ -221,7 +221,7 @@ def test_compare_on_your_own_data_writes_a_report(own, capsys):
     page = (own / "cmp" / "report.html").read_text()
     assert "triangular: final accuracy" in page and page.count("data:image/png;base64") == 2
     config = json.loads((own / "cmp" / "compare_config.json").read_text())
-    assert config["model"] == "net.py:make" and config["range_tests"]["sgd"][2] == 60
+    assert config["model"] == "net.py:make" and config["num_steps"] == 60
 
 
 @pytest.mark.parametrize(
@@ -229,13 +229,13 @@ def test_compare_on_your_own_data_writes_a_report(own, capsys):
     [
         (
             "net.py:fixed_size",
-            "--model net.py:fixed_size does not fit the data: a batch (2, 1, 8, 8) fails",
+            "--model='net.py:fixed_size' does not fit the data: a batch (2, 1, 8, 8) fails",
         ),
         ("net.py:not_a_module", "returned a str, not a torch.nn.Module"),
         ("net.py:missing", "'net.py' has no function 'missing'"),
         ("nowhere.py:make", "no such file 'nowhere.py'"),
         ("no_such_package_xyz.models:make", "cannot import module 'no_such_package_xyz.models'"),
-        ("model.keras", "is a Keras model; run it with --framework keras"),
+        ("model.keras", "--model='model.keras' is a Keras model; run it with --framework='keras'"),
         ("resnet", "--model must be one of auto, seed_cnn, cnn1d, mlp, a saved Keras model"),
     ],
 )
@@ -266,8 +266,8 @@ def test_a_model_with_the_wrong_output_size_names_both(own, capsys):
     [
         ("bad_csv", ("--data", "bad.csv", "--label", "species"), "column 'f2' is not numeric"),
         ("one_class", ("--data", "one"), "at least 2 classes; found 1 (digit_5)"),
-        ("", ("--data", "missing_folder"), "--data missing_folder: no such file or folder"),
-        ("", ("--data", "images", "--label", "y"), "--label applies to a CSV"),
+        ("", ("--data", "missing_folder"), "--data='missing_folder': no such file or folder"),
+        ("", ("--data", "images", "--label", "y"), "--label='y' with --data='images'"),
     ],
 )
 def test_bad_data_is_one_line_before_anything_trains(own, capsys, setup, args, needle):

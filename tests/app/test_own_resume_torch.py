@@ -91,7 +91,10 @@ def test_a_corrupt_state_file_is_refused(checkpointed, capsys):
     state = next(checkpointed.glob("checkpoint-*.pt"))
     state.write_bytes(state.read_bytes()[:-10] + b"0123456789")
     line = _resume_error(capsys, checkpointed)
-    assert f"{state.name} does not match checkpoint.json (corrupt)" in line
+    assert line == (
+        f"cyclr: error: --resume={str(checkpointed)!r}: {state.name} does not match "
+        "checkpoint.json (corrupt)"
+    )
 
 
 def test_a_corrupt_or_foreign_checkpoint_json_is_refused(checkpointed, own, capsys):

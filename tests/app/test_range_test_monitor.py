@@ -15,6 +15,7 @@ pytest.importorskip("torch")
 from cli_helpers import read_csv
 
 import cyclr
+from cyclr import RangeTestSettings
 from cyclr.app.data import load_data
 from cyclr.app.monitor import (
     RANGE_TEST_MIN_VAL_EXAMPLES,
@@ -48,6 +49,9 @@ def test_find_reads_the_validation_loss_by_default(cyclr_cli, tmp_path):
         256,
         2,
     )
+    # the library's ladder, for SGD as for Adam, the rungs as asked
+    assert (summary["start_lr"], summary["end_lr"], summary["num_steps"]) == (1e-5, 10.0, 100)
+    assert (result.settings.start_lr, result.settings.end_lr) == (1e-5, 10.0)
     assert "suggested bounds (val_loss)" in proc.stdout
     assert "note:" not in proc.stdout
 
@@ -92,7 +96,7 @@ def test_find_without_a_validation_split_falls_back_and_says_so(cyclr_cli, tmp_p
     notes = [line for line in proc.stdout.splitlines() if line.startswith("note:")]
     assert notes == [
         "note: no validation split (the range test's validation loss needs 32): "
-        "reading the training loss (--monitor loss)"
+        "reading the training loss (--monitor='loss')"
     ]
     result = cyclr.RangeTestResult.from_json(out / "range_test.json")
     assert result.settings.monitor == "loss" and result.val_losses is None
@@ -180,6 +184,7 @@ def test_compare_records_the_monitor(cyclr_cli, tmp_path):
     assert_validated_every_2_rungs(result)
     config = json.loads((out / "compare_config.json").read_text())
     assert (config["monitor"], config["val_every"]) == ("val_loss", 2)
+    assert (config["start_lr"], config["end_lr"], config["num_steps"]) == (1e-5, 10.0, 100)
     bounds = result.bounds(monitor="val_loss")
     (triangular,) = [r for r in read_csv(out / "compare.csv") if r["policy"] == "triangular"]
     assert float(triangular["base_lr"]) == pytest.approx(bounds.base_lr, rel=1e-12)
@@ -188,8 +193,10 @@ def test_compare_records_the_monitor(cyclr_cli, tmp_path):
 
 def test_the_fallback_rule_and_the_validation_batch():
     data = load_data("digits", validation_split=0.2)
-    assert range_test_monitor("val_loss", data) == ("val_loss", None)
-    assert range_test_monitor("loss", data) == ("loss", None)
+    val_loss, loss = RangeTestSettings(monitor="val_loss"), RangeTestSettings(monitor="loss")
+    assert range_test_monitor(val_loss, data) == (val_loss, None)
+    assert range_test_monitor(loss, data) == (loss, None)
+    assert range_test_monitor(RangeTestSettings(), data) == (val_loss, None)
     x, y = range_test_validation(data)
     assert (
         len(x) == 256
@@ -198,16 +205,24 @@ def test_the_fallback_rule_and_the_validation_batch():
     )
     few = load_data("digits", validation_split=0.01)  # 14 examples
     assert len(few.x_val) < RANGE_TEST_MIN_VAL_EXAMPLES
-    monitor, note = range_test_monitor("val_loss", few)
-    assert monitor == "loss" and note is not None and f"only {len(few.x_val)} validation" in note
+    settings, note = range_test_monitor(val_loss, few)
+    assert settings == loss and note is not None and f"only {len(few.x_val)} validation" in note
+    assert note.endswith("reading the training loss (monitor='loss')")
+    assert range_test_monitor(RangeTestSettings(), few) == (loss, None)  # None: no note
     with pytest.raises(ValueError, match="needs at least 32 validation examples; received 14"):
         range_test_validation(few)
-    assert range_test_record("loss", few) == {"monitor": "loss", "fine_tuning": False}
-    assert range_test_record("val_loss", data, True) == {
+    ladder = {"start_lr": 1e-5, "end_lr": 10.0, "num_steps": 450}
+    assert range_test_record(loss, few) == ladder | {"monitor": "loss", "fine_tuning": False}
+    tuned = RangeTestSettings(monitor="val_loss", val_every=3, fine_tuning=True)
+    assert range_test_record(tuned, data) == ladder | {
         "monitor": "val_loss",
         "fine_tuning": True,
         "val_examples": 256,
-        "val_every": 2,
+        "val_every": 3,
     }
-    with pytest.raises(ValueError, match="--monitor='val_accuracy'"):
-        range_test_monitor("val_accuracy", data)
+    with pytest.raises(ValueError, match=r"^monitor must be .*; received monitor='val_accuracy'"):
+        range_test_monitor(RangeTestSettings(monitor="val_accuracy"), data)
+    with pytest.raises(ValueError, match="received start_lr=None"):
+        range_test_monitor(RangeTestSettings(start_lr=None), data)
+    with pytest.raises(ValueError, match="received monitor=None"):
+        range_test_record(RangeTestSettings(), data)

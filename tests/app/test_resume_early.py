@@ -169,11 +169,11 @@ def test_a_saved_range_test_of_another_run_is_refused_naming_what_differs(own, c
     capsys.readouterr()
     line = _refused(capsys, *_train("x", "--range-test", "found", "--batch-size", "16"))
     assert (
-        "--range-test found: its range test ran on other data, model or settings than this "
-        "run: batch_size=32 there, 16 here" in line
+        "--range-test='found': its range test ran on other data, model or settings than this "
+        "run: --batch-size=32 there, 16 here" in line
     )
     line = _refused(capsys, *_train("x", "--range-test", "found", "--end-lr", "1"))
-    assert "end_lr=10.0 there, 1.0 here" in line
+    assert "--end-lr=10.0 there, 1.0 here" in line
     line = _refused(capsys, *_train("x", "--range-test", "found", "--validation-split", "0.1"))
     assert "the data ('digits' there, 'digits' here, other arrays)" in line
     (own / "net.py").write_text(NET.replace("32", "24"))
@@ -188,11 +188,12 @@ def test_a_saved_range_test_of_another_run_is_refused_naming_what_differs(own, c
     (own / "bare").mkdir()
     shutil.copy(own / "found" / "range_test.json", own / "bare")
     line = _refused(capsys, *_train("x", "--range-test", "bare"))
-    assert "--range-test bare: no range_test_run.json beside range_test.json" in line
+    assert "--range-test='bare': no range_test_run.json beside range_test.json" in line
+    assert "or give --base-lr and --max-lr" in line
     result = own / "found" / "range_test.json"
     result.write_text(result.read_text().replace('"exp"', '"linear"'))
     line = _refused(capsys, *_train("x", "--range-test", "found"))
     assert "range_test.json does not match range_test_run.json" in line
     line = _refused(capsys, *_train("x", "--range-test", "nowhere"))
-    assert "--range-test nowhere: no such file or folder" in line
+    assert "--range-test='nowhere': no such file or folder" in line
     assert not (own / "x").exists()  # refused before the run folder is made

@@ -392,7 +392,7 @@ def test_suggest_bounds_judging_quick_scores_every_reading_on_every_judging_task
     pytest.importorskip("torch")
     pytest.importorskip("mnist1d")
     out = tmp_path / "judging.md"
-    done = run_bench("suggest_bounds", "--judging", "--quick", "--out", out)
+    done = run_bench("suggest_bounds", "--judging", "--quick", "--out", out, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     written = out.read_text()
     assert_header(
@@ -404,6 +404,8 @@ def test_suggest_bounds_judging_quick_scores_every_reading_on_every_judging_task
         "gratings ResNet",
         "GRU fine-tuning",
         "gratings fine-tuning",
+        "digits ViT",
+        "MNIST-1D LSTM",
     )
     methods, roles = {}, {}
     for line in written.splitlines():
@@ -428,6 +430,8 @@ def test_suggest_bounds_judging_quick_scores_every_reading_on_every_judging_task
         "gratings ResNet / SGD": accuracy_task,
         "GRU fine-tuning / AdamW": [default, training, tuned, *singles, *last],
         "gratings fine-tuning / AdamW": [default, training, tuned, *singles, val_acc, *last],
+        "digits ViT / AdamW": accuracy_task,
+        "MNIST-1D LSTM / Adam": accuracy_task,
     }
     assert roles == dict.fromkeys(tasks, "judging")
     assert "## The grids" in written and "**char transformer / AdamW** (mean test loss)" in written

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cyclr.rangetest import RangeTest
+from cyclr.rangetest import RangeTest, RangeTestSettings
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -27,7 +27,7 @@ def cli(*args, cwd):
 
 @pytest.fixture
 def saved(tmp_path):
-    test = RangeTest(1e-4, 1.0, 40)
+    test = RangeTest(RangeTestSettings(1e-4, 1.0, 40))
     for i in range(40):
         test.record(2.0 - i / 40 if i < 30 else 2.0 + (i - 30) ** 2)
         if test.done:

@@ -22,7 +22,9 @@ def main(out):
     t = common.trainer(out, processes=2)  # its Accelerator joins the processes (gloo)
     common.one_update(t)
     before = common.state(t)
-    result = cyclr.hf.range_test(t, json_path=os.path.join(out, "result.json"), **common.LADDER)
+    result = cyclr.hf.range_test(
+        t, json_path=os.path.join(out, "result.json"), settings=common.LADDER
+    )
     mine = {
         "rank": dist.get_rank(),
         "world": dist.get_world_size(),

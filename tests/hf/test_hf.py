@@ -1,6 +1,7 @@
 """cyclr.hf.range_test and cyclr.torch.CyclicLR in a real transformers.Trainer on CPU."""
 
 import copy
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ import cyclr
 import cyclr.hf
 from cyclr.torch import CyclicLR
 
-LADDER = dict(start_lr=1e-5, end_lr=10.0, num_steps=40)
+LADDER = cyclr.RangeTestSettings(1e-5, 10.0, 40)
 
 
 def same(a, b):
@@ -62,7 +63,7 @@ def test_range_test_accumulates_like_the_trainer_and_restores_everything(tmp_pat
     forwards = Forwards(t.model)
     t.model.eval()
 
-    result = cyclr.hf.range_test(t, **LADDER)
+    result = cyclr.hf.range_test(t, settings=LADDER)
 
     assert len(forwards.autocast) == 2 * len(result.lrs) and len(result.lrs) >= 10
     assert same(t.model.state_dict(), model_state)
@@ -76,7 +77,7 @@ def test_range_test_accumulates_like_the_trainer_and_restores_everything(tmp_pat
 def test_the_bounds_drive_cyclic_lr_and_training_is_as_without_the_test(tmp_path):
     rates = Rates()
     tested = trainer(tmp_path / "a", gradient_accumulation_steps=2, callbacks=[rates])
-    result = cyclr.hf.range_test(tested, **LADDER)
+    result = cyclr.hf.range_test(tested, settings=LADDER)
     assert tested.optimizer is None  # left as found
     optimizer = tested.create_optimizer()  # the Trainer's own, from the TrainingArguments
     assert isinstance(optimizer, torch.optim.AdamW)
@@ -102,7 +103,7 @@ def test_a_learning_rate_set_after_the_test_is_the_one_train_uses(tmp_path):
     one from the arguments as they are (before, it trained at the old rate, silently)."""
     rates = Rates()
     t = trainer(tmp_path, callbacks=[rates])
-    result = cyclr.hf.range_test(t, **LADDER)
+    result = cyclr.hf.range_test(t, settings=LADDER)
     assert t.optimizer is None and t.lr_scheduler is None
     _, max_lr = result.bounds()
     assert max_lr != t.args.learning_rate
@@ -116,7 +117,7 @@ def test_a_learning_rate_set_after_the_test_is_the_one_train_uses(tmp_path):
 def test_an_optimizer_the_trainer_already_had_is_kept(tmp_path):
     t = trainer(tmp_path)
     optimizer = t.create_optimizer()
-    cyclr.hf.range_test(t, **LADDER)
+    cyclr.hf.range_test(t, settings=LADDER)
     assert t.optimizer is optimizer
 
 
@@ -146,7 +147,7 @@ def test_cyclic_lr_in_optimizers_counts_updates_not_micro_batches(tmp_path):
 def test_bf16_runs_the_test_under_the_accelerators_autocast(tmp_path):
     t = trainer(tmp_path, bf16=True)
     forwards = Forwards(t.model)
-    result = cyclr.hf.range_test(t, **LADDER)
+    result = cyclr.hf.range_test(t, settings=LADDER)
     assert len(forwards.autocast) == len(result.lrs) and all(forwards.autocast)
 
 
@@ -154,7 +155,7 @@ def test_a_model_without_labels_needs_a_criterion(tmp_path):
     t = trainer(tmp_path, labels=False)
     weights = copy.deepcopy(t.model.state_dict())
     with pytest.raises(ValueError, match="the model returned no loss") as error:
-        cyclr.hf.range_test(t, **LADDER)
+        cyclr.hf.range_test(t, settings=LADDER)
     message = str(error.value)
     assert "['attention_mask', 'input_ids'] (label_names=['labels'])" in message
     assert "criterion=None" in message
@@ -164,7 +165,7 @@ def test_a_model_without_labels_needs_a_criterion(tmp_path):
         target = (batch["input_ids"] == 3).any(dim=1).long()
         return torch.nn.functional.cross_entropy(outputs.logits, target)
 
-    result = cyclr.hf.range_test(t, criterion=criterion, **LADDER)
+    result = cyclr.hf.range_test(t, criterion=criterion, settings=LADDER)
     assert len(result.lrs) >= 10 and result.losses[0] == pytest.approx(0.69, abs=0.05)
     assert same(t.model.state_dict(), weights)
 
@@ -174,13 +175,15 @@ def test_bad_arguments_are_named(tmp_path):
         cyclr.hf.range_test(object())
     with pytest.raises(ValueError, match="criterion=3"):
         cyclr.hf.range_test(trainer(tmp_path), criterion=3)
-    with pytest.raises(ValueError, match="num_steps"):
-        cyclr.hf.range_test(trainer(tmp_path), num_steps=1)
+    with pytest.raises(ValueError, match=r"settings must be a cyclr\.RangeTestSettings; received"):
+        cyclr.hf.range_test(trainer(tmp_path), settings={"num_steps": 40})
+    with pytest.raises(ValueError, match=r"no accuracy; received settings\.monitor='val_acc"):
+        cyclr.hf.range_test(trainer(tmp_path), settings=replace(LADDER, monitor="val_accuracy"))
 
 
 def test_max_grad_norm_of_the_arguments_applies_to_the_test(tmp_path):
-    free = cyclr.hf.range_test(trainer(tmp_path / "a"), **LADDER)
-    clipped = cyclr.hf.range_test(trainer(tmp_path / "b", max_grad_norm=1e-9), **LADDER)
+    free = cyclr.hf.range_test(trainer(tmp_path / "a"), settings=LADDER)
+    clipped = cyclr.hf.range_test(trainer(tmp_path / "b", max_grad_norm=1e-9), settings=LADDER)
     assert free.stop_reason == "diverged"
     # Updates of norm 1e-9 * lr (Adam: its normalized step) cannot make the loss diverge.
     assert clipped.stop_reason == "end_of_ladder"
@@ -236,7 +239,7 @@ def test_an_error_in_the_middle_of_the_test_restores_model_and_optimizer(tmp_pat
         return outputs.loss
 
     with pytest.raises(RuntimeError, match="boom"):
-        cyclr.hf.range_test(t, criterion=criterion, **LADDER)
+        cyclr.hf.range_test(t, criterion=criterion, settings=LADDER)
     assert same(t.model.state_dict(), model_state)
     assert same(t.optimizer.state_dict(), optimizer_state)
 
@@ -253,7 +256,7 @@ def test_the_accelerators_loss_scaler_scales_the_test_and_is_put_back(tmp_path):
         scales.append(scaler.get_scale())
         return outputs.loss
 
-    result = cyclr.hf.range_test(t, criterion=criterion, **LADDER)
+    result = cyclr.hf.range_test(t, criterion=criterion, settings=LADDER)
     assert len(scales) == len(result.lrs) and max(scales) > 1024.0
     assert scaler.state_dict() == saved and not scaler._per_optimizer_states
 
@@ -261,18 +264,21 @@ def test_the_accelerators_loss_scaler_scales_the_test_and_is_put_back(tmp_path):
 def test_an_eval_dataset_is_measured_and_read_for_the_bounds(tmp_path):
     t = trainer(tmp_path)
     t.eval_dataset = Tokens(n=32, seed=1)
-    result = cyclr.hf.range_test(t, **LADDER, val_every=2)
+    result = cyclr.hf.range_test(t, settings=LADDER)
     assert result.settings.monitor == "val_loss"
+    # every settings.val_every-th rung, 2 by default
     measured = ~np.isnan(result.val_losses)
     assert measured[::2].all() and not measured[1::2].any()
     # the default reading is the validation curve's; the training loss is still there
     assert result.bounds() == result.bounds(monitor="val_loss")
     assert result.bounds(monitor="loss").max_lr > 0
-    # val_every=0: the training loss only
-    plain = cyclr.hf.range_test(trainer(tmp_path), **LADDER, val_every=0)
+    spaced = cyclr.hf.range_test(t, settings=replace(LADDER, val_every=5))
+    measured = ~np.isnan(spaced.val_losses)
+    assert measured.tolist() == [i % 5 == 0 for i in range(len(spaced.lrs))]
+    # monitor='loss': no passes over the eval_dataset, the training loss read
+    plain = cyclr.hf.range_test(t, settings=replace(LADDER, monitor="loss"))
     assert plain.val_losses is None and plain.settings.monitor == "loss"
-    with pytest.raises(ValueError, match="val_every=-1"):
-        cyclr.hf.range_test(t, **LADDER, val_every=-1)
+    assert plain.losses[0] == result.losses[0]  # the same test, less the passes
 
 
 def test_fine_tuning_reads_the_same_curve_a_factor_two_lower(tmp_path):
@@ -280,12 +286,10 @@ def test_fine_tuning_reads_the_same_curve_a_factor_two_lower(tmp_path):
 
     t = trainer(tmp_path)
     t.eval_dataset = Tokens(n=32, seed=1)
-    plain = cyclr.hf.range_test(t, **LADDER, val_every=2)
-    tuned = cyclr.hf.range_test(t, **LADDER, val_every=2, fine_tuning=True)  # t as it was
+    plain = cyclr.hf.range_test(t, settings=LADDER)
+    tuned = cyclr.hf.range_test(t, settings=replace(LADDER, fine_tuning=True))  # t as it was
     assert tuned.settings.fine_tuning and not plain.settings.fine_tuning
     np.testing.assert_array_equal(tuned.val_losses, plain.val_losses)
     lowered = 10.0**FINE_TUNING_DECADES
     assert tuned.bounds().max_lr == pytest.approx(plain.bounds().max_lr / lowered, rel=1e-12)
     assert tuned.bounds().base_lr == pytest.approx(plain.bounds().base_lr / lowered, rel=1e-12)
-    with pytest.raises(ValueError, match="fine_tuning=None"):
-        cyclr.hf.range_test(t, **LADDER, fine_tuning=None)

@@ -24,13 +24,13 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 from hf_setup import LENGTH, VOCAB, Tokens, collate
 
-from cyclr.rangetest import RangeTestResult
+from cyclr.rangetest import RangeTestResult, RangeTestSettings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GLOBAL_BATCH = 8
 #: 16 global batches of training data, 4 of validation data, in every process count
 N_TRAIN, N_EVAL = 128, 32
-LADDER = dict(start_lr=1e-5, end_lr=10.0, num_steps=40, val_every=4)
+LADDER = RangeTestSettings(1e-5, 10.0, 40, val_every=4)
 RTOL = 1e-7
 
 
@@ -146,7 +146,7 @@ def test_two_processes_agree_restore_each_and_match_one_process(tmp_path):
     single = trainer(tmp_path / "single", processes=1)
     one_update(single)
     before = state(single)
-    reference = cyclr.hf.range_test(single, **LADDER)
+    reference = cyclr.hf.range_test(single, settings=LADDER)
     assert same(state(single), before)
     assert result.stop_reason == reference.stop_reason
     assert len(result.losses) == len(reference.losses) > 10

@@ -30,7 +30,7 @@ def test_fp16_on_the_gpu_restores_model_optimizer_scaler_and_rng(tmp_path):
     scaler_state = copy.deepcopy(scaler.state_dict())
     cuda_rng = torch.cuda.get_rng_state()
 
-    result = cyclr.hf.range_test(t, **LADDER)
+    result = cyclr.hf.range_test(t, settings=LADDER)
 
     assert len(result.lrs) >= 10
     assert same(model.state_dict(), model_state)

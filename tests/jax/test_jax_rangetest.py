@@ -38,7 +38,9 @@ def test_each_rung_records_its_batchs_loss_at_its_rate():
     assert result.lrs.tolist() == [1.0, 2.0, 3.0, 4.0]
     assert result.losses.tolist() == [1.0, 2.0, 3.0, 4.0]
     assert result.smoothed.tolist() == [1.0, 2.0, 3.0, 4.0]  # beta=0: the raw losses
-    assert result.stop_reason == "end_of_ladder" and result.settings == LADDER
+    # the settings passed, the curve read resolved (no validation: the training loss)
+    assert result.stop_reason == "end_of_ladder" and LADDER.monitor is None
+    assert result.settings == dataclasses.replace(LADDER, monitor="loss")
     assert result.val_losses is None
 
 
@@ -60,7 +62,7 @@ def test_the_default_settings_are_the_default_ladder():
     result = range_test(
         lambda w, batch, lr: (w, jnp.float32(1.0)), jnp.zeros(()), [0.0], progress=False
     )
-    assert result.settings == cyclr.RangeTestSettings()
+    assert result.settings == cyclr.RangeTestSettings(monitor="loss")
     assert len(result.lrs) == 450 and result.lrs[0] == 1e-5 and result.lrs[-1] == 10.0
 
 
@@ -236,7 +238,9 @@ def test_validation_is_size_weighted_after_every_val_every_th_update():
     def val_fn(w, batch):  # the state after the rung's update, plus the batch's mean
         return w + batch.mean()
 
-    settings = cyclr.RangeTestSettings(1.0, 5.0, 5, "linear", beta=0.0, diverge_factor=100.0)
+    settings = cyclr.RangeTestSettings(
+        1.0, 5.0, 5, "linear", beta=0.0, diverge_factor=100.0, val_every=2, monitor="val_loss"
+    )
     val_batches = [np.ones(3, np.float32), np.full(1, 4.0, np.float32)]
     result = range_test(
         rate_step,
@@ -245,8 +249,8 @@ def test_validation_is_size_weighted_after_every_val_every_th_update():
         settings=settings,
         val_fn=val_fn,
         val_batches=val_batches,
-        val_every=2,
     )
+    assert result.settings == settings
     # (3 * 1 + 1 * 4) / 4 = 1.75 by size (2.5 per batch), on w = 1, 1+2+3, 1+2+3+4+5
     assert np.array_equal(result.val_losses, [2.75, np.nan, 7.75, np.nan, 16.75], equal_nan=True)
 
@@ -261,7 +265,8 @@ def test_validation_reads_its_rungs_state_though_the_next_rung_donates_it():
             m = m @ w / 200
         return w.mean() + 0.0 * m.sum()
 
-    settings = cyclr.RangeTestSettings(1.0, 40.0, 40, "linear", diverge_factor=1e9)
+    # every rung measured, to compare each with its own rate
+    settings = cyclr.RangeTestSettings(1.0, 40.0, 40, "linear", diverge_factor=1e9, val_every=1)
     result = range_test(
         step, jnp.eye(200), [0.0], settings=settings, val_fn=val_fn, val_batches=[0.0]
     )
@@ -275,10 +280,13 @@ def test_without_settings_val_fn_makes_the_validation_curve_the_one_read():
         [0.0],
         val_fn=lambda w, batch: w + batch,
         val_batches=[np.float32(2.0)],
-        val_every=100,
+        progress=False,
     )
     assert result.settings == cyclr.RangeTestSettings(monitor="val_loss")
-    assert np.flatnonzero(np.isfinite(result.val_losses)).tolist() == [0, 100, 200, 300, 400]
+    # measured every settings.val_every = 2 rungs by default, from rung 0
+    assert result.settings.val_every == 2
+    measured = np.flatnonzero(np.isfinite(result.val_losses)).tolist()
+    assert measured == list(range(0, 450, 2))
 
 
 def test_an_iterator_long_enough_for_the_test_is_enough():
@@ -288,6 +296,33 @@ def test_an_iterator_long_enough_for_the_test_is_enough():
     )
     with pytest.raises(ValueError, match="batches ran out: an iterator cannot be restarted"):
         range_test(rate_step, jnp.zeros(()), iter([jnp.float32(1.0)] * 3), settings=LADDER)
+
+
+def test_rungs_dispatched_ahead_of_the_stop_change_nothing(monkeypatch):
+    """Short steps are dispatched up to MAX_AHEAD rungs ahead of the loss read; the ones past
+    the rung the test stops at are thrown away: the result is the one of a test that reads
+    each loss AHEAD rungs behind, and the batches read past the stop are exactly that many."""
+    from cyclr.jax import rangetest
+
+    def counted(read):  # the loss is the batch: 1 for 40 rungs, then 100 (diverged at once)
+        for i in range(100):
+            read.append(i)
+            yield jnp.float32(1.0 if i < 40 else 100.0)
+
+    def step(w, batch, lr):
+        return w + lr, batch
+
+    settings = cyclr.RangeTestSettings(1.0, 2.0, 100, "linear", beta=0.0)
+    monkeypatch.setattr(rangetest, "AHEAD_SECONDS", 1e9)  # as if every step were short
+    deep_read, shallow_read = [], []
+    deep = range_test(step, jnp.zeros(()), counted(deep_read), settings=settings)
+    assert deep.stop_reason == "diverged" and len(deep.losses) == 41
+    # MAX_AHEAD from rung 17 on (measured over the first 16): 16 batches past the stop
+    assert len(deep_read) == 41 + rangetest.MAX_AHEAD
+    monkeypatch.setattr(rangetest, "MAX_AHEAD", rangetest.AHEAD)
+    shallow = range_test(step, jnp.zeros(()), counted(shallow_read), settings=settings)
+    assert len(shallow_read) == 41 + rangetest.AHEAD
+    assert shallow == deep
 
 
 def test_a_result_written_to_json_reads_back(tmp_path):
@@ -307,7 +342,7 @@ def test_a_result_written_to_json_reads_back(tmp_path):
         (
             dict(settings={"num_steps": 4}),
             ValueError,
-            r"settings must be a cyclr.RangeTestSettings or None; received settings=\{",
+            r"settings must be a cyclr.RangeTestSettings; received settings=\{'num_steps': 4\}",
         ),
         (
             dict(val_fn=lambda s, b: 0.0),
@@ -319,7 +354,12 @@ def test_a_result_written_to_json_reads_back(tmp_path):
             ValueError,
             "val_batches is read once per measurement, so it must be re-iterable",
         ),
-        (dict(val_every=0), ValueError, "val_every must be >= 1; received val_every=0"),
+        (
+            dict(settings=cyclr.RangeTestSettings(start_lr=None)),
+            ValueError,
+            r"received settings.start_lr=None: give the first rung",
+        ),
+        (dict(val_every=2), TypeError, "unexpected keyword argument 'val_every'"),
         (
             dict(settings=cyclr.RangeTestSettings(monitor="val_loss")),
             ValueError,

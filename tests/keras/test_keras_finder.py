@@ -1,5 +1,7 @@
 """LRFinder and find_lr: the batch's own loss, restore bit-for-bit, divergence, NaN, inputs."""
 
+import dataclasses
+import re
 import warnings
 
 import numpy as np
@@ -7,10 +9,16 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+import cyclr
 import cyclr.keras as ck
 from cyclr.keras import backend as kb
 
 N, BATCH = 64, 16  # four batches per epoch
+
+
+def ladder(start_lr, end_lr, num_steps, **kwargs):
+    """A RangeTestSettings of ``num_steps`` rungs from ``start_lr`` to ``end_lr``."""
+    return cyclr.RangeTestSettings(start_lr, end_lr, num_steps, **kwargs)
 
 
 def data(seed=0):
@@ -72,7 +80,7 @@ class Boom(keras.callbacks.Callback):
 def test_recorded_loss_is_the_batch_loss_computed_by_hand():
     model = classifier()
     x, y = data()
-    finder, before = ck.LRFinder(1e-3, 1e-1), WeightsBefore()
+    finder, before = ck.LRFinder(min_lr=1e-3, max_lr=1e-1), WeightsBefore()  # spans the fit
     model.fit(
         x, y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0, callbacks=[finder, before]
     )
@@ -94,7 +102,7 @@ def test_weights_and_optimizer_state_restored_after_the_ladder():
     model = classifier()
     x, y = data()
     before = state(model)
-    finder = ck.LRFinder(1e-3, 1e-1)
+    finder = ck.LRFinder(min_lr=1e-3, max_lr=1e-1)
     model.fit(x, y, batch_size=BATCH, epochs=2, verbose=0, callbacks=[finder])
     assert finder.result.stop_reason == "end_of_ladder"
     assert_bit_identical(before, state(model))
@@ -104,7 +112,7 @@ def test_divergence_stops_fit_and_restores():
     model = classifier()
     x, y = data()
     before = state(model)
-    finder = ck.LRFinder(1e-2, 1e6, num_steps=40)
+    finder = ck.LRFinder(ladder(1e-2, 1e6, 40))
     model.fit(x, y, batch_size=BATCH, epochs=10, verbose=0, callbacks=[finder])
     assert finder.result.stop_reason in ("diverged", "non_finite_loss")
     assert 5 <= len(finder.result.losses) < 40
@@ -117,7 +125,7 @@ def test_nan_loss_stops_at_that_rung():
     weights = np.ones(N, "float32")
     weights[2 * BATCH + 3] = np.nan  # the third batch's loss is NaN, on every backend
     before = state(model)
-    finder = ck.LRFinder(1e-3, 1e-2)
+    finder = ck.LRFinder(min_lr=1e-3, max_lr=1e-2)
     model.fit(
         x,
         y,
@@ -137,7 +145,7 @@ def test_exception_mid_fit_restores_with_the_context_manager():
     model = classifier()
     x, y = data()
     before = state(model)
-    with pytest.raises(RuntimeError, match="boom"), ck.LRFinder(1e-3, 1.0) as finder:
+    with pytest.raises(RuntimeError, match="boom"), ck.LRFinder(min_lr=1e-3, max_lr=1.0) as finder:
         model.fit(x, y, batch_size=BATCH, epochs=3, verbose=0, callbacks=[finder, Boom()])
     assert finder.result.stop_reason == "interrupted"
     assert len(finder.result.losses) == 3
@@ -149,7 +157,9 @@ def test_find_lr_restores_after_an_exception():
     x, y = data()
     before = state(model)
     with pytest.raises(RuntimeError, match="boom"):
-        ck.find_lr(model, x, y, batch_size=BATCH, num_steps=10, callbacks=[Boom()])
+        ck.find_lr(
+            model, x, y, batch_size=BATCH, settings=ladder(1e-3, 1.0, 10), callbacks=[Boom()]
+        )
     assert_bit_identical(before, state(model))
 
 
@@ -157,7 +167,7 @@ def test_find_lr_on_arrays_returns_a_result_with_bounds(tmp_path, png_header):
     model = classifier()
     x, y = data()
     before = state(model)
-    result = ck.find_lr(model, x, y, batch_size=BATCH, start_lr=1e-4, end_lr=10.0, num_steps=60)
+    result = ck.find_lr(model, x, y, batch_size=BATCH, settings=ladder(1e-4, 10.0, 60))
     assert result.lrs[0] == pytest.approx(1e-4) and len(result.losses) <= 60
     assert result.stop_reason in ("end_of_ladder", "diverged", "non_finite_loss")
     assert_bit_identical(before, state(model))
@@ -175,11 +185,11 @@ def test_find_lr_on_arrays_returns_a_result_with_bounds(tmp_path, png_header):
     # the same test of a model that starts from trained weights: read a factor 2 lower
     from cyclr.rangetest.bounds import FINE_TUNING_DECADES
 
-    ladder = dict(batch_size=BATCH, start_lr=1e-4, end_lr=10.0, num_steps=60, shuffle=False)
+    fit = dict(batch_size=BATCH, shuffle=False)
     keras.utils.set_random_seed(0)
-    plain = ck.find_lr(model, *data(), **ladder)
+    plain = ck.find_lr(model, *data(), settings=ladder(1e-4, 10.0, 60), **fit)
     keras.utils.set_random_seed(0)
-    tuned = ck.find_lr(model, *data(), **ladder, fine_tuning=True)
+    tuned = ck.find_lr(model, *data(), settings=ladder(1e-4, 10.0, 60, fine_tuning=True), **fit)
     assert tuned.settings.fine_tuning and tuned.losses.tolist() == plain.losses.tolist()
     lowered = 10.0**FINE_TUNING_DECADES
     assert tuned.bounds().max_lr == pytest.approx(plain.bounds().max_lr / lowered, rel=1e-12)
@@ -194,11 +204,8 @@ def test_find_lr_reads_a_validation_metric():
         x,
         y,
         batch_size=BATCH,
-        start_lr=1e-3,
-        end_lr=1.0,
-        num_steps=10,
+        settings=ladder(1e-3, 1.0, 10, monitor="val_accuracy", val_every=1),  # every rung
         validation_data=(xv[:32], yv[:32]),
-        monitor="val_accuracy",
     )
     assert result.val_accuracies is not None
     assert len(result.val_accuracies) == len(result.losses)
@@ -226,53 +233,124 @@ def test_find_lr_takes_a_pydataset_and_a_generator():
                 yield x[i * BATCH : (i + 1) * BATCH], y[i * BATCH : (i + 1) * BATCH]
 
     for source in (Batches(x, y), forever()):
-        result = ck.find_lr(classifier(), source, start_lr=1e-3, end_lr=1e-1, num_steps=10)
+        result = ck.find_lr(classifier(), source, settings=ladder(1e-3, 1e-1, 10))
         assert len(result.losses) == 10 and result.stop_reason == "end_of_ladder"
 
 
 def test_errors_name_the_parameter_and_value():
     with pytest.raises(ValueError, match="end_lr"):
-        ck.LRFinder(1.0, 0.1)
-    with pytest.raises(ValueError, match="monitor='val_loss'"):
-        ck.LRFinder(monitor="val_loss")
-    with pytest.raises(ValueError, match="fine_tuning='yes'"):
-        ck.LRFinder(fine_tuning="yes")
+        ck.LRFinder(min_lr=1.0, max_lr=0.1)
+    with pytest.raises(ValueError, match=r"settings\.monitor='val_loss' reads a validation curve"):
+        ck.LRFinder(cyclr.RangeTestSettings(monitor="val_loss"))
     model = classifier()
     model.compile(
         keras.optimizers.SGD(ck.CyclicalLearningRate(0.1, 1.0, 2)),
         "sparse_categorical_crossentropy",
     )
     with pytest.raises(ValueError, match="learning_rate=CyclicalLearningRate"):
-        ck.find_lr(model, *data(), num_steps=4)
+        ck.find_lr(model, *data(), settings=ladder(1e-3, 1.0, 4))
     with pytest.raises(RuntimeError, match="has not run"):
         ck.LRFinder().plot("x.png")
+
+
+@pytest.mark.parametrize("settings", [{"num_steps": 10}, 0.01, "loss"])
+def test_settings_that_are_not_a_range_test_settings_are_refused_by_name(settings):
+    message = r"settings must be a cyclr.RangeTestSettings; received settings="
+    with pytest.raises(ValueError, match=message + re.escape(repr(settings))):
+        ck.LRFinder(settings)
+    with pytest.raises(ValueError, match=message):
+        ck.find_lr(classifier(train_first=False), *data(), settings=settings)
+
+
+def test_the_ladder_keywords_are_gone():
+    """One settings object: the old keywords are a TypeError, with no shim."""
+    with pytest.raises(TypeError, match="num_steps"):
+        ck.LRFinder(num_steps=10)
+    with pytest.raises(TypeError, match="start_lr"):
+        ck.find_lr(classifier(train_first=False), *data(), start_lr=1e-3)
+
+
+def test_the_result_holds_the_settings_passed_monitor_resolved():
+    x, y = data()
+    xv, yv = data(2)
+    settings = ladder(1e-3, 1e-1, 6, beta=0.5, diverge_factor=50.0, val_every=3)
+    plain = ck.find_lr(classifier(), x, y, batch_size=BATCH, settings=settings)
+    assert settings.monitor is None
+    assert plain.settings == dataclasses.replace(settings, monitor="loss")
+    held_out = ck.find_lr(
+        classifier(), x, y, batch_size=BATCH, settings=settings, validation_data=(xv, yv)
+    )
+    assert held_out.settings == dataclasses.replace(settings, monitor="val_loss")
+    finder = ck.LRFinder(settings)
+    classifier().fit(x, y, batch_size=BATCH, epochs=5, verbose=0, callbacks=[finder])
+    assert finder.result.settings == dataclasses.replace(settings, monitor="loss")
+    assert len(finder.result.losses) == 6  # fit stopped at the ladder's end, not its 20 batches
+
+
+def test_without_settings_the_ladder_spans_the_fit_with_the_default_settings():
+    x, y = data()
+    finder = ck.LRFinder()
+    classifier().fit(x, y, batch_size=BATCH, epochs=3, verbose=0, callbacks=[finder])
+    # 4 batches a pass, 3 passes: 12 rungs of the default ladder, 1e-5 -> 10
+    expected = cyclr.RangeTestSettings(num_steps=12, monitor="loss")
+    assert finder.result.settings == expected
+    np.testing.assert_allclose(finder.result.lrs, np.geomspace(1e-5, 10.0, 12), rtol=1e-12)
+
+
+def test_start_lr_none_starts_at_the_compiled_optimizers_rate():
+    """settings.start_lr=None: the optimizer's learning rate when fit begins (as torch-lr-finder
+    starts); the optimizer's rate is put back afterwards."""
+    model = classifier(lr=0.003)
+    before = state(model)
+    settings = cyclr.RangeTestSettings(start_lr=None, end_lr=0.3, num_steps=8)
+    result = ck.find_lr(model, *data(), batch_size=BATCH, settings=settings)
+    start = result.lrs[0]
+    assert start == pytest.approx(0.003, rel=1e-6)  # the float32 variable's value
+    assert result.settings == dataclasses.replace(settings, start_lr=start, monitor="loss")
+    np.testing.assert_allclose(result.lrs, np.geomspace(result.lrs[0], 0.3, 8), rtol=1e-12)
+    assert_bit_identical(before, state(model))
+    # a rate at or above end_lr cannot start the ladder: named when fit begins
+    with pytest.raises(ValueError, match="end_lr"):
+        ck.find_lr(classifier(lr=0.5), *data(), batch_size=BATCH, settings=settings)
 
 
 def test_the_gists_min_lr_max_lr_work_as_there():
     """LRFinder(min_lr, max_lr) is the gist's spelling: kept for its users, no warning."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        finder = ck.LRFinder(min_lr=1e-3, max_lr=1e-1, num_steps=10)
-    assert finder._settings["start_lr"] == 1e-3 and finder._settings["end_lr"] == 1e-1
-    with pytest.raises(ValueError, match=r"start_lr=0\.01, min_lr=0\.001"):
-        ck.LRFinder(start_lr=1e-2, min_lr=1e-3)
+        finder = ck.LRFinder(min_lr=1e-3, max_lr=1e-1)
+    assert finder._settings.start_lr == 1e-3 and finder._settings.end_lr == 1e-1
+    # with settings of the default ladder, they set its ends; with its own ends, refused
+    finder = ck.LRFinder(cyclr.RangeTestSettings(num_steps=10), min_lr=1e-3, max_lr=1e-1)
+    assert finder._settings == ladder(1e-3, 1e-1, 10, monitor="loss")
+    with pytest.raises(ValueError, match=r"settings.start_lr=0\.01, min_lr=0\.001"):
+        ck.LRFinder(cyclr.RangeTestSettings(start_lr=1e-2), min_lr=1e-3)
+    with pytest.raises(ValueError, match=r"settings.end_lr=1\.0, max_lr=0\.1"):
+        ck.LRFinder(cyclr.RangeTestSettings(end_lr=1.0), max_lr=1e-1)
 
 
 def test_the_default_monitor_follows_validation_data():
     x, y = data()
     xv, yv = data(2)
-    ladder = dict(batch_size=BATCH, start_lr=1e-3, end_lr=1e-1, num_steps=6)
-    plain = ck.find_lr(classifier(), x, y, **ladder)
+    fit = dict(batch_size=BATCH, settings=ladder(1e-3, 1e-1, 6, val_every=1))  # every rung
+    plain = ck.find_lr(classifier(), x, y, **fit)
     assert plain.settings.monitor == "loss" and plain.val_losses is None
-    held_out = ck.find_lr(classifier(), x, y, validation_data=(xv, yv), **ladder)
+    held_out = ck.find_lr(classifier(), x, y, validation_data=(xv, yv), **fit)
     assert held_out.settings.monitor == "val_loss"
     assert held_out.val_losses is not None and np.all(np.isfinite(held_out.val_losses))
     # the validation curve is a different curve from the training one
     assert not np.allclose(held_out.val_losses, held_out.losses)
-    asked = ck.find_lr(classifier(), x, y, validation_data=(xv, yv), monitor="loss", **ladder)
+    asked = ck.find_lr(
+        classifier(),
+        x,
+        y,
+        validation_data=(xv, yv),
+        batch_size=BATCH,
+        settings=ladder(1e-3, 1e-1, 6, monitor="loss"),
+    )
     assert asked.settings.monitor == "loss"
-    assert ck.LRFinder().test is None and ck.LRFinder()._settings["monitor"] == "loss"
-    assert ck.LRFinder(validation_data=(xv, yv))._settings["monitor"] == "val_loss"
+    assert ck.LRFinder().test is None and ck.LRFinder()._settings.monitor == "loss"
+    assert ck.LRFinder(validation_data=(xv, yv))._settings.monitor == "val_loss"
 
 
 def test_val_every_measures_every_nth_rung_after_its_update():
@@ -280,7 +358,8 @@ def test_val_every_measures_every_nth_rung_after_its_update():
     x, y = data()
     xv, yv = data(2)
     before = state(model)
-    finder, seen = ck.LRFinder(1e-3, 1e-1, validation_data=(xv, yv), val_every=3), WeightsBefore()
+    finder = ck.LRFinder(ladder(1e-3, 1e-1, 12, val_every=3), validation_data=(xv, yv))
+    seen = WeightsBefore()
     model.fit(x, y, batch_size=BATCH, epochs=3, shuffle=False, verbose=0, callbacks=[seen, finder])
     result = finder.result
     assert result.stop_reason == "end_of_ladder" and len(result.losses) == 12
@@ -305,14 +384,12 @@ def test_the_result_reads_the_validation_curve_by_default():
         x,
         y,
         batch_size=BATCH,
-        start_lr=1e-4,
-        end_lr=10.0,
-        num_steps=80,
+        settings=ladder(1e-4, 10.0, 80),
         validation_data=(xv, yv),
         validation_batch_size=N,
-        val_every=2,
     )
     assert_bit_identical(before, state(model))
+    assert result.settings.val_every == 2  # the default: every second rung, from rung 0
     measured = np.isfinite(result.val_losses)
     assert measured[::2].all() and not measured[1::2].any()
     assert result.bounds() == result.bounds(monitor="val_loss")
@@ -323,14 +400,10 @@ def test_the_result_reads_the_validation_curve_by_default():
 
 def test_validation_errors_name_the_parameter_and_value():
     xv, yv = data(2)
-    with pytest.raises(ValueError, match="val_every=0"):
-        ck.LRFinder(validation_data=(xv, yv), val_every=0)
-    with pytest.raises(ValueError, match=r"val_every=1\.5"):
-        ck.find_lr(classifier(), *data(), validation_data=(xv, yv), val_every=1.5)
     with pytest.raises(ValueError, match=r"monitor='val_accuracy'.*validation_data=None"):
-        ck.find_lr(classifier(), *data(), monitor="val_accuracy")
-    with pytest.raises(ValueError, match="monitor='accuracy'"):
-        ck.LRFinder(validation_data=(xv, yv), monitor="accuracy")
+        ck.find_lr(classifier(), *data(), settings=cyclr.RangeTestSettings(monitor="val_accuracy"))
+    with pytest.raises(ValueError, match="validation_data must be a pair"):
+        ck.LRFinder(validation_data=(xv, yv, xv))
 
 
 def normed(trainable_norm=True):
@@ -372,7 +445,12 @@ def test_batchnorm_is_validated_with_averages_recalibrated_on_validation_data(tr
         model = normed(trainable_norm)
         before = state(model)
         finder, seen = (
-            ck.LRFinder(1e-3, 1.0, validation_data=validation, validation_batch_size=16),
+            ck.LRFinder(
+                # every rung validated: rung 5 below is odd
+                ladder(1e-3, 1.0, 8, val_every=1),
+                validation_data=validation,
+                validation_batch_size=16,
+            ),
             WeightsBefore(),
         )
         model.fit(
@@ -396,10 +474,10 @@ def test_validation_split_holds_out_the_last_samples_as_validation_data():
     (before, it went on to fit, which validated at the epoch's end, and cyclr read the
     training loss)."""
     x, y = data()
-    ladder = dict(batch_size=BATCH, start_lr=1e-3, end_lr=1e-1, num_steps=6, shuffle=False)
-    split = ck.find_lr(classifier(), x, y, validation_split=0.25, **ladder)
+    fit = dict(batch_size=BATCH, settings=ladder(1e-3, 1e-1, 6), shuffle=False)
+    split = ck.find_lr(classifier(), x, y, validation_split=0.25, **fit)
     assert split.settings.monitor == "val_loss"
-    explicit = ck.find_lr(classifier(), x[:48], y[:48], validation_data=(x[48:], y[48:]), **ladder)
+    explicit = ck.find_lr(classifier(), x[:48], y[:48], validation_data=(x[48:], y[48:]), **fit)
     np.testing.assert_array_equal(split.losses, explicit.losses)
     np.testing.assert_array_equal(split.val_losses, explicit.val_losses)
 
@@ -418,7 +496,7 @@ def test_validation_split_holds_out_the_last_samples_as_validation_data():
 def test_a_bad_validation_split_is_named(kwargs, message):
     x, y = data()
     with pytest.raises(ValueError, match=message):
-        ck.find_lr(classifier(), x, y, batch_size=BATCH, num_steps=4, **kwargs)
+        ck.find_lr(classifier(), x, y, batch_size=BATCH, settings=ladder(1e-3, 1.0, 4), **kwargs)
 
 
 def test_validation_split_of_a_generator_is_refused_with_a_message():
@@ -429,7 +507,7 @@ def test_validation_split_of_a_generator_is_refused_with_a_message():
             yield x[:BATCH], y[:BATCH]
 
     with pytest.raises(ValueError, match="with a dataset, a PyDataset or a generator pass"):
-        ck.find_lr(classifier(), batches(), num_steps=4, validation_split=0.2)
+        ck.find_lr(classifier(), batches(), settings=ladder(1e-3, 1.0, 4), validation_split=0.2)
 
 
 class OwnLoss(keras.Model):
@@ -460,9 +538,7 @@ def test_a_model_that_adds_its_own_loss_is_tested_on_that_loss():
         model,
         (x, target),
         batch_size=BATCH,
-        start_lr=1e-3,
-        end_lr=1.0,
-        num_steps=8,
+        settings=ladder(1e-3, 1.0, 8),
         shuffle=False,
     )
     # rung 0's loss is the first batch's mean squared error at the starting weights

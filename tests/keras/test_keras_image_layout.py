@@ -135,6 +135,6 @@ def test_a_model_that_takes_no_image_layout_names_both_shapes(own, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1, err
     assert (
-        "--model small.keras does not fit the data: it takes inputs (6, 6, 1); the data "
+        "--model='small.keras' does not fit the data: it takes inputs (6, 6, 1); the data "
         "(digits) has inputs (8, 8, 1)" in err[0]
     )

@@ -153,10 +153,10 @@ def test_a_saved_model_that_does_not_fit_is_one_line(own, capsys, make, needle):
 
 def test_missing_or_corrupt_model_files(own, capsys):
     line = _error(capsys, "find", "--model", "absent.keras", "--data", "images")
-    assert "--model absent.keras: no such file" in line
+    assert "--model='absent.keras': no such file" in line
     (own / "junk.keras").write_bytes(b"not a zip file")
     line = _error(capsys, "find", "--model", "junk.keras", "--data", "images")
-    assert "--model junk.keras: not a loadable Keras model" in line
+    assert "--model='junk.keras': not a loadable Keras model" in line
     (own / "torchy.py").write_text("def make(shape, classes):\n    return object()\n")
     line = _error(capsys, "find", "--model", "torchy.py:make", "--data", "images")
     assert "returned a object, not a Keras model" in line
@@ -176,4 +176,4 @@ def test_regression_with_a_factory_reports_the_mean_absolute_error(own, capsys):
     assert summary["metric"] == "mae" and summary["test_mae"] > 0
     line = _error(capsys, "train", "--model", "mlp", "--data", "reg.csv", "--label", "y", "--loss",
                   "mse")  # fmt: skip
-    assert "--model mlp ends in a softmax over classes; a regression loss needs your own" in line
+    assert "--model='mlp' ends in a softmax over classes; a regression loss needs your own" in line

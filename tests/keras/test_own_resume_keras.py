@@ -87,6 +87,6 @@ def test_a_truncated_state_file_is_refused(own, capsys):
     state.write_bytes(state.read_bytes()[:100])
     assert main(["train", "--resume", str(own / "run")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"cyclr: error: --resume {own / 'run'}: {state.name} does not match " + (
+    assert err == f"cyclr: error: --resume={str(own / 'run')!r}: {state.name} does not match " + (
         "checkpoint.json (corrupt)"
     )

@@ -28,7 +28,7 @@ def main(out):
             world_size=trainer.world_size,
         )
 
-    callback = RangeTestCallback(**LADDER, on_bounds=on_bounds, verbose=False)
+    callback = RangeTestCallback(LADDER, on_bounds=on_bounds, verbose=False)
     module = Validated(shuffle=True)
     fit = trainer(strategy="ddp", devices=2, max_steps=3, callbacks=[callback])
     fit.fit(module)

@@ -11,7 +11,7 @@ from cyclr.lightning import scheduler_config
 N_SAMPLES = 192
 BATCH = 16
 STEP_SIZE = 3
-LADDER = dict(start_lr=1e-3, end_lr=30.0, num_steps=40)
+LADDER = cyclr.RangeTestSettings(1e-3, 30.0, 40)
 
 
 class Samples(torch.utils.data.Dataset):

@@ -2,6 +2,7 @@
 
 import copy
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -60,7 +61,7 @@ def test_range_test_at_fit_start_restores_everything_and_reconfigures(optimizer)
     module = Classifier(optimizer=optimizer, returns="dict")
     before = Before()
     after = After(before)
-    callback = RangeTestCallback(**LADDER, verbose=False)
+    callback = RangeTestCallback(LADDER, verbose=False)
     module.net.eval()  # a mode to restore: the test trains in train mode
     trainer(max_steps=1, accumulate_grad_batches=2, callbacks=[before, callback, after]).fit(module)
 
@@ -78,7 +79,7 @@ def test_range_test_at_fit_start_restores_everything_and_reconfigures(optimizer)
 
 def test_bf16_precision_runs_the_test_under_autocast():
     module = Classifier()
-    callback = RangeTestCallback(**LADDER, verbose=False)
+    callback = RangeTestCallback(LADDER, verbose=False)
     trainer(max_steps=1, precision="bf16-mixed", callbacks=[callback]).fit(module)
     assert len(module.autocast_seen) == len(callback.result.lrs) + 1
     assert all(module.autocast_seen)
@@ -90,7 +91,7 @@ def test_on_bounds_hook_sees_the_bounds_on_the_module():
     def on_bounds(trainer, pl_module, bounds):
         seen.append((tuple(bounds), pl_module.hparams.base_lr, pl_module.hparams.max_lr))
 
-    callback = RangeTestCallback(**LADDER, on_bounds=on_bounds, reconfigure=False, verbose=False)
+    callback = RangeTestCallback(LADDER, on_bounds=on_bounds, reconfigure=False, verbose=False)
     module = Classifier()
     recorder = RateRecorder()
     trainer(max_steps=2, callbacks=[callback, recorder]).fit(module)
@@ -107,7 +108,7 @@ def test_training_step_without_a_loss_is_named_and_the_model_restored(returns, g
     module = Classifier(returns=returns)
     weights = copy.deepcopy(module.state_dict())
     with pytest.raises(ValueError, match="training_step") as error:
-        trainer(max_steps=1, callbacks=[RangeTestCallback(**LADDER, verbose=False)]).fit(module)
+        trainer(max_steps=1, callbacks=[RangeTestCallback(LADDER, verbose=False)]).fit(module)
     assert got in str(error.value)
     assert same(module.state_dict(), weights)
 
@@ -122,14 +123,14 @@ def test_manual_optimization_is_refused_by_name():
             return None
 
     with pytest.raises(ValueError, match="automatic_optimization=False"):
-        trainer(max_steps=1, callbacks=[RangeTestCallback(**LADDER, verbose=False)]).fit(Manual())
+        trainer(max_steps=1, callbacks=[RangeTestCallback(LADDER, verbose=False)]).fit(Manual())
 
 
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(num_steps=1), "num_steps"),
-        (dict(start_lr=-1.0), "start_lr"),
+        (dict(settings=dict(num_steps=40)), r"settings=\{'num_steps': 40\}"),
+        (dict(settings=cyclr.RangeTestResult), "settings must be a cyclr.RangeTestSettings"),
         (dict(on_bounds=3), "on_bounds=3"),
     ],
 )
@@ -151,7 +152,7 @@ def test_float16_loss_scaling_goes_through_the_trainers_scaler_and_is_put_back()
     # growth_interval=1: the scale doubles after every update the test makes
     scaler = torch.amp.GradScaler("cpu", init_scale=1024.0, growth_interval=1)
     saved = copy.deepcopy(scaler.state_dict())
-    callback = RangeTestCallback(**LADDER, verbose=False)
+    callback = RangeTestCallback(LADDER, verbose=False)
     plugin = MixedPrecision("16-mixed", "cpu", scaler=scaler)
     trainer(max_steps=0, plugins=[plugin], callbacks=[callback]).fit(module)
     assert len(module.scales) == len(callback.result.lrs) and max(module.scales) > 1024.0
@@ -160,7 +161,7 @@ def test_float16_loss_scaling_goes_through_the_trainers_scaler_and_is_put_back()
 
 
 def test_gradient_clipping_of_the_trainer_applies_to_the_test():
-    clipped, free = (RangeTestCallback(**LADDER, verbose=False) for _ in range(2))
+    clipped, free = (RangeTestCallback(LADDER, verbose=False) for _ in range(2))
     trainer(max_steps=0, callbacks=[free]).fit(Classifier())
     trainer(max_steps=0, gradient_clip_val=1e-6, callbacks=[clipped]).fit(Classifier())
     assert free.result.stop_reason == "diverged"
@@ -178,7 +179,7 @@ def test_several_train_dataloaders_come_as_lightning_combines_them():
             return super().training_step(batch["a"], batch_idx)
 
     module = Two()
-    callback = RangeTestCallback(**LADDER, verbose=False)
+    callback = RangeTestCallback(LADDER, verbose=False)
     trainer(max_steps=1, callbacks=[callback]).fit(module)
     assert module.calls == len(callback.result.lrs) + 1 and len(callback.result.lrs) >= 10
 
@@ -189,7 +190,7 @@ def test_a_training_step_without_batch_idx_is_called_as_lightning_calls_it():
             return super().training_step(batch, None)
 
     module = NoIndex()
-    callback = RangeTestCallback(**LADDER, verbose=False)
+    callback = RangeTestCallback(LADDER, verbose=False)
     trainer(max_steps=1, callbacks=[callback]).fit(module)
     assert module.calls == len(callback.result.lrs) + 1
 
@@ -206,7 +207,7 @@ def test_a_datamodules_batch_hook_shapes_the_tests_batches_too():
             return {"x": x, "y": y}  # what Classifier.training_step reads
 
     module = Classifier()
-    callback = RangeTestCallback(**LADDER, verbose=False)
+    callback = RangeTestCallback(LADDER, verbose=False)
     trainer(max_steps=1, callbacks=[callback]).fit(module, datamodule=Pairs())
     assert module.calls == len(callback.result.lrs) + 1 and len(callback.result.lrs) >= 10
 
@@ -227,7 +228,7 @@ def test_an_error_in_the_middle_of_the_test_restores_the_module_and_optimizer():
             self.same = same(state_copy(pl_module, before.optimizer), before.state)
 
     check = Check()
-    callback = RangeTestCallback(**LADDER, verbose=False)
+    callback = RangeTestCallback(LADDER, verbose=False)
     with pytest.raises(RuntimeError, match="boom"):
         trainer(max_steps=1, callbacks=[before, callback, check]).fit(module)
     assert module.calls == 7 and check.same and callback.result is None
@@ -245,10 +246,9 @@ def plain_range_test(module, val_batches):
         optimizer,
         torch.nn.functional.cross_entropy,
         module.train_dataloader(),
+        settings=LADDER,  # val_every=2, the callback's too
         batch_fn=lambda batch: (batch["x"], batch["y"]),
         val_loader=val_batches,
-        val_every=2,
-        **LADDER,
     )
 
 
@@ -256,7 +256,7 @@ def plain_range_test(module, val_batches):
 def test_with_a_validation_step_the_bounds_read_the_validation_loss(val_batches):
     module = Validated()
     reference = plain_range_test(module, list(module.val_dataloader())[:val_batches])
-    callback = RangeTestCallback(**LADDER, val_batches=val_batches, verbose=False)
+    callback = RangeTestCallback(LADDER, val_batches=val_batches, verbose=False)
     trainer(max_steps=0, num_sanity_val_steps=0, callbacks=[callback]).fit(module)
     result = callback.result
     assert result.settings.monitor == "val_loss"
@@ -277,7 +277,7 @@ def test_fine_tuning_reads_the_same_curve_for_fine_tuning():
 
     module = Validated()
     reference = plain_range_test(module, list(module.val_dataloader())[:1])
-    callback = RangeTestCallback(**LADDER, fine_tuning=True, verbose=False)
+    callback = RangeTestCallback(replace(LADDER, fine_tuning=True), verbose=False)
     trainer(max_steps=0, num_sanity_val_steps=0, callbacks=[callback]).fit(module)
     result = callback.result
     assert result.settings.fine_tuning and result.settings.monitor == "val_loss"
@@ -290,7 +290,7 @@ def test_fine_tuning_reads_the_same_curve_for_fine_tuning():
 
 def test_a_validation_step_that_returns_its_loss_needs_no_log():
     module = Validated(logs=None, returns_val=True)
-    callback = RangeTestCallback(**LADDER, verbose=False)
+    callback = RangeTestCallback(LADDER, verbose=False)
     trainer(max_steps=0, num_sanity_val_steps=0, callbacks=[callback]).fit(module)
     reference = plain_range_test(Validated(), list(module.val_dataloader())[:1])
     np.testing.assert_allclose(callback.result.val_losses, reference.val_losses, rtol=1e-6)
@@ -303,10 +303,10 @@ def test_the_logged_name_is_val_metric_and_a_wrong_one_is_named():
         trainer(
             max_steps=0,
             num_sanity_val_steps=0,
-            callbacks=[RangeTestCallback(**LADDER, verbose=False)],
+            callbacks=[RangeTestCallback(LADDER, verbose=False)],
         ).fit(module)
     assert same(module.state_dict(), weights)
-    callback = RangeTestCallback(**LADDER, val_metric="val/loss", verbose=False)
+    callback = RangeTestCallback(LADDER, val_metric="val/loss", verbose=False)
     trainer(max_steps=0, num_sanity_val_steps=0, callbacks=[callback]).fit(
         Validated(logs="val/loss")
     )
@@ -315,15 +315,16 @@ def test_the_logged_name_is_val_metric_and_a_wrong_one_is_named():
 
 def test_monitor_loss_skips_validation_and_val_loss_without_a_validation_step_is_refused(capsys):
     module = Validated()
-    callback = RangeTestCallback(**LADDER, monitor="loss", verbose=False)
+    callback = RangeTestCallback(replace(LADDER, monitor="loss"), verbose=False)
     trainer(max_steps=0, num_sanity_val_steps=0, callbacks=[callback]).fit(module)
     assert callback.result.val_losses is None and module.val_modes == []
     with pytest.raises(ValueError, match="monitor='val_loss' needs a validation_step"):
-        trainer(max_steps=0, callbacks=[RangeTestCallback(**LADDER, monitor="val_loss")]).fit(
-            Classifier()
-        )
+        trainer(
+            max_steps=0,
+            callbacks=[RangeTestCallback(replace(LADDER, monitor="val_loss"))],
+        ).fit(Classifier())
     # the default falls back to the training loss and says so
-    callback = RangeTestCallback(**LADDER, verbose=False)
+    callback = RangeTestCallback(LADDER, verbose=False)
     trainer(max_steps=0, limit_val_batches=0, callbacks=[callback]).fit(Validated())
     assert callback.result.settings.monitor == "loss" and callback.result.val_losses is None
 
@@ -331,9 +332,7 @@ def test_monitor_loss_skips_validation_and_val_loss_without_a_validation_step_is
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(monitor="val_acc"), "monitor='val_acc'"),
         (dict(accuracy_metric=""), "accuracy_metric=''"),
-        (dict(val_every=0), "val_every=0"),
         (dict(val_batches=1.5), "val_batches=1.5"),
         (dict(val_metric=""), "val_metric=''"),
     ],
@@ -352,7 +351,7 @@ def test_with_validation_everything_is_put_back_too():
     before = Before()
     after = After(before)
     module.net.eval()
-    callback = RangeTestCallback(**LADDER, verbose=False)
+    callback = RangeTestCallback(LADDER, verbose=False)
     trainer(max_steps=1, num_sanity_val_steps=0, callbacks=[before, callback, after]).fit(module)
     assert callback.result.settings.monitor == "val_loss"
     assert after.same_state and after.same_grads and after.same_rng and after.same_modes
@@ -367,7 +366,7 @@ def test_with_several_validation_loaders_the_first_is_read_as_lightning_calls_th
             assert dataloader_idx == 0  # Lightning passes it with several loaders
             return super().validation_step(batch, batch_idx)
 
-    one, two = (RangeTestCallback(**LADDER, verbose=False) for _ in range(2))
+    one, two = (RangeTestCallback(LADDER, verbose=False) for _ in range(2))
     trainer(max_steps=0, num_sanity_val_steps=0, callbacks=[one]).fit(Validated())
     trainer(max_steps=0, num_sanity_val_steps=0, callbacks=[two]).fit(Two())
     np.testing.assert_array_equal(two.result.val_losses, one.result.val_losses)
@@ -391,15 +390,15 @@ def test_monitor_val_accuracy_reads_the_accuracy_validation_step_logs():
         optimizer,
         torch.nn.functional.cross_entropy,
         module.train_dataloader(),
+        settings=replace(LADDER, monitor="val_accuracy"),
         batch_fn=lambda batch: (batch["x"], batch["y"]),
         val_loader=list(module.val_dataloader())[:1],
-        val_every=2,
         val_accuracy=True,
-        monitor="val_accuracy",
-        **LADDER,
     )
     callback = RangeTestCallback(
-        **LADDER, monitor="val_accuracy", accuracy_metric="val_acc", verbose=False
+        replace(LADDER, monitor="val_accuracy"),
+        accuracy_metric="val_acc",
+        verbose=False,
     )
     trainer(max_steps=0, num_sanity_val_steps=0, callbacks=[callback]).fit(module)
     result = callback.result
@@ -412,5 +411,5 @@ def test_monitor_val_accuracy_reads_the_accuracy_validation_step_logs():
         trainer(
             max_steps=0,
             num_sanity_val_steps=0,
-            callbacks=[RangeTestCallback(**LADDER, monitor="val_accuracy", verbose=False)],
+            callbacks=[RangeTestCallback(replace(LADDER, monitor="val_accuracy"), verbose=False)],
         ).fit(Scored())

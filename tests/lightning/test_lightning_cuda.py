@@ -35,7 +35,7 @@ class Snapshots(pl.Callback):
 
 def test_range_test_under_16_mixed_on_the_gpu_restores_everything():
     before, after = Snapshots(), Snapshots()
-    callback = RangeTestCallback(**LADDER, reconfigure=False, verbose=False)
+    callback = RangeTestCallback(LADDER, reconfigure=False, verbose=False)
     module = Validated()
     trainer(
         accelerator="gpu", precision="16-mixed", max_steps=1, callbacks=[before, callback, after]

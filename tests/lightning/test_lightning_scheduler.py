@@ -36,15 +36,15 @@ def test_resume_from_a_checkpoint_continues_the_cycle(tmp_path):
         t.fit(module, **fit)
         return t, module, recorder
 
-    whole_test = RangeTestCallback(**LADDER, verbose=False)
+    whole_test = RangeTestCallback(LADDER, verbose=False)
     _, whole, whole_rates = run(4, [whole_test])
 
-    first_test = RangeTestCallback(**LADDER, verbose=False)
+    first_test = RangeTestCallback(LADDER, verbose=False)
     first_trainer, _, first_rates = run(2, [first_test])
     path = tmp_path / "half.ckpt"
     first_trainer.save_checkpoint(path)
 
-    resumed_test = RangeTestCallback(**LADDER, verbose=False)
+    resumed_test = RangeTestCallback(LADDER, verbose=False)
     _, resumed, resumed_rates = run(4, [resumed_test], ckpt_path=path)
 
     # The resumed fit took the result from the checkpoint: no new test, the same bounds.

@@ -21,7 +21,7 @@ def sigmoid_curve(n=120, noise=0.05, seed=0):
 
 def recorded(n=120, **metrics):
     _lrs, losses = sigmoid_curve(n)
-    test = RangeTest(1e-5, 10.0, n)
+    test = RangeTest(RangeTestSettings(1e-5, 10.0, n))
     for i, loss in enumerate(losses):
         if not test.record(loss, **{k: v[i] for k, v in metrics.items()}):
             break
@@ -47,7 +47,7 @@ def test_json_round_trip_through_a_file(tmp_path):
 
 
 def test_non_finite_values_survive_as_strict_json():
-    test = RangeTest(1e-3, 1.0, 10)
+    test = RangeTest(RangeTestSettings(1e-3, 1.0, 10))
     for loss in (2.0, 1.0, math.inf):
         test.record(loss)
     text = test.result().to_json()
@@ -71,6 +71,7 @@ def test_json_carries_settings_and_the_suggestions_for_readers():
         "beta": 0.98,
         "diverge_factor": 4.0,
         "min_steps_before_stop": 5,
+        "val_every": 2,
         "monitor": "loss",
         "fine_tuning": False,
     }
@@ -122,7 +123,7 @@ def test_suggestions_of_a_result_are_those_of_its_curve():
 
 def recorded_fine_tuning(n=120):
     _lrs, losses = sigmoid_curve(n)
-    test = RangeTest(1e-5, 10.0, n, fine_tuning=True)
+    test = RangeTest(RangeTestSettings(1e-5, 10.0, n, fine_tuning=True))
     for loss in losses:
         if not test.record(loss):
             break

@@ -5,7 +5,14 @@ import math
 import numpy as np
 import pytest
 
-from cyclr.rangetest import RangeTestResult, RangeTestSettings, lr_ladder, smooth_losses
+import cyclr
+from cyclr.rangetest import (
+    BoundsSettings,
+    RangeTestResult,
+    RangeTestSettings,
+    lr_ladder,
+    smooth_losses,
+)
 
 
 def validation_read_result(every=3, n=240):
@@ -74,11 +81,8 @@ def test_a_real_validation_read_range_test_indexes_its_rungs():
         opt,
         torch.nn.functional.cross_entropy,
         loader,
-        start_lr=1e-4,
-        end_lr=10.0,
-        num_steps=120,
+        settings=cyclr.RangeTestSettings(1e-4, 10.0, 120, val_every=4),
         val_loader=val,
-        val_every=4,
         progress=False,
     )
     assert result.settings.monitor == "val_loss"
@@ -90,3 +94,18 @@ def test_a_real_validation_read_range_test_indexes_its_rungs():
     b = result.bounds()
     assert not math.isnan(result.val_losses[b.base_index])
     assert not math.isnan(result.val_losses[b.max_index])
+
+
+def test_bounds_settings_are_what_bounds_reads_a_sparse_curve_with():
+    lrs = lr_ladder(1e-5, 10.0, 451)
+    x = np.log10(lrs)
+    loss = 2.3 - 1.5 / (1 + np.exp(-(x + 3) * 3)) + np.exp((x - 0.2) * 4)
+    val = np.full_like(loss, np.nan)
+    val[::3] = loss[::3] + 0.1
+    r = cyclr.RangeTestResult(lrs, loss, smooth_losses(loss, 0.98), "end_of_ladder", val_losses=val)
+    k = r.bounds_settings()
+    assert k.delay == round(BoundsSettings().delay / 3) != BoundsSettings().delay
+    assert r.bounds_settings("loss") == BoundsSettings()
+    c_lrs, values, mode = r.curve()
+    read = cyclr.suggest_bounds(c_lrs, values, mode=mode, settings=k)
+    assert (read.base_lr, read.max_lr) == tuple(r.bounds())

@@ -19,7 +19,7 @@ def main(out):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import test_torch_ddp as common
 
-    from cyclr import CyclicSchedule
+    from cyclr import CyclicSchedule, RangeTestSettings
     from cyclr.torch import CyclicLR, range_test
 
     train_set, _ = common.datasets()
@@ -80,7 +80,7 @@ def main(out):
         return loss
 
     result = range_test(
-        model, opt, None, loader, step_fn=step_fn, start_lr=1e-3, end_lr=1e3, num_steps=40
+        model, opt, None, loader, settings=RangeTestSettings(1e-3, 1e3, 40), step_fn=step_fn
     )
     mine["result"] = result.to_dict()
     mine["restored"] = (

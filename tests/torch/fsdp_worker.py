@@ -21,6 +21,7 @@ def main(kind, out):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import test_torch_ddp as common
 
+    from cyclr import RangeTestSettings
     from cyclr.torch import CyclicLR, range_test
     from cyclr.torch._snapshot import Snapshot, local_model_state
 
@@ -141,7 +142,7 @@ def main(kind, out):
     for name, options in storages.items():
         storage[0] = name
         r = range_test(
-            net, opt, criterion, train_loader, start_lr=1e-3, end_lr=10.0, num_steps=25, **options
+            net, opt, criterion, train_loader, settings=RangeTestSettings(1e-3, 10.0, 25), **options
         )
         curves[name] = r.losses.tolist()
         restored[name] = same(before, local_state(net, opt)) and not net.training
@@ -155,7 +156,7 @@ def main(kind, out):
         return torch.nn.functional.cross_entropy(outputs, targets)
 
     try:
-        range_test(net, opt, failing, train_loader, start_lr=1e-3, num_steps=10)
+        range_test(net, opt, failing, train_loader, settings=RangeTestSettings(1e-3, num_steps=10))
     except RuntimeError:
         restored["exception"] = same(before, local_state(net, opt))
     mine.update(curves=curves, restored=restored, files_seen=files_seen[0])
@@ -180,7 +181,7 @@ def main(kind, out):
             torch.nn.functional.cross_entropy(net(x), y).backward()
             opt.step()
         before = local_state(net, opt)
-        range_test(net, opt, criterion, train_loader, start_lr=1e-3, end_lr=10.0, num_steps=15)
+        range_test(net, opt, criterion, train_loader, settings=RangeTestSettings(1e-3, 10.0, 15))
         mine["orig_params_restored"] = same(before, local_state(net, opt))
         with Snapshot(net, opt, [], None) as snap:
             # weights once (the flat shard), gradients and momentum of each original parameter

@@ -24,7 +24,7 @@ def train_loop_per_worker(config):
     sys.path.insert(0, config["here"])
     import test_torch_ddp as common
 
-    from cyclr import CyclicSchedule
+    from cyclr import CyclicSchedule, RangeTestSettings
     from cyclr.torch import CyclicLR, distributed, range_test
 
     train_set, _ = common.datasets()
@@ -40,9 +40,7 @@ def train_loop_per_worker(config):
         opt,
         torch.nn.functional.cross_entropy,
         loader,
-        start_lr=1e-3,
-        end_lr=1e3,
-        num_steps=40,
+        settings=RangeTestSettings(1e-3, 1e3, 40),
     )
     restored = all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
     base_lr, max_lr = result.bounds()

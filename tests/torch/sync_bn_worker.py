@@ -12,9 +12,11 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_torch_ddp import GLOBAL_BATCH, datasets  # the data of the CPU DDP test
 
+from cyclr import RangeTestSettings
+
 # Up to where the loss has fallen and begun to climb, short of divergence: float64 keeps
 # the two runs within ~1e-12 of each other there (sums in another order).
-RANGE_TEST = dict(start_lr=1e-3, end_lr=3.0, num_steps=40, val_every=4)
+RANGE_TEST = RangeTestSettings(1e-3, 3.0, 40, val_every=4)
 
 
 def model():
@@ -44,7 +46,7 @@ def run(net, train_loader, val_loader):
         torch.nn.functional.cross_entropy,
         train_loader,
         val_loader=val_loader,
-        **RANGE_TEST,
+        settings=RANGE_TEST,
     )
     after = net.state_dict()
     restored = all(torch.equal(v, after[k]) for k, v in before.items())

@@ -15,9 +15,10 @@ and "Leslie Smith's approach"::
                          step_mode="linear")
 
 In cyclr the same is one call, ``range_test(model, optimizer, criterion, trainloader,
-start_lr=None, end_lr=..., num_steps=..., step_mode=...)``: ``start_lr=None`` is the finder's
-default (the optimizer's own lr), ``num_iter`` is ``num_steps``, and there is no ``reset()``
-to forget: the model and the optimizer are restored when the call returns.
+settings=RangeTestSettings(start_lr=None, end_lr=..., num_steps=..., step_mode=...))``:
+``start_lr=None`` is the finder's default (the optimizer's own lr), ``num_iter`` is
+``num_steps``, and there is no ``reset()`` to forget: the model and the optimizer are restored
+when the call returns.
 """
 
 import copy
@@ -29,6 +30,7 @@ torch = pytest.importorskip("torch")
 
 from torch.utils.data import DataLoader, TensorDataset
 
+from cyclr import RangeTestSettings
 from cyclr.torch import range_test
 
 
@@ -66,9 +68,7 @@ def test_readme_usage_start_lr_is_the_optimizers_own_lr():
         optimizer,
         torch.nn.CrossEntropyLoss(),
         data(),
-        start_lr=None,
-        end_lr=100,
-        num_steps=100,
+        settings=RangeTestSettings(start_lr=None, end_lr=100, num_steps=100),
     )
     ladder = 1e-7 * (100 / 1e-7) ** (np.arange(len(result.lrs)) / 99)
     np.testing.assert_allclose(result.lrs, ladder, rtol=1e-12)
@@ -88,11 +88,8 @@ def test_leslie_smiths_approach_linear_ladder_with_validation():
         optimizer,
         torch.nn.CrossEntropyLoss(),
         data(),
+        settings=RangeTestSettings(start_lr=None, end_lr=1, num_steps=100, step_mode="linear"),
         val_loader=data(n=64, seed=1),
-        start_lr=None,
-        end_lr=1,
-        num_steps=100,
-        step_mode="linear",
     )
     n = len(result.lrs)
     np.testing.assert_allclose(result.lrs, 0.1 + 0.9 * np.arange(n) / 99, rtol=1e-12)

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 import torch.nn.functional as F
 from test_torch_range_test import assert_same, digits, everything
 
+from cyclr import RangeTestSettings
 from cyclr.torch import range_test
 
 CUDA = torch.device("cuda")
@@ -77,11 +78,8 @@ def test_the_range_test_on_the_gpu_restores_everything_the_devices_rng_included(
         opt,
         F.cross_entropy,
         batches,
-        start_lr=1e-5,
-        end_lr=10.0,
-        num_steps=120,
+        settings=RangeTestSettings(1e-5, 10.0, 120, val_every=4),
         val_loader=val,
-        val_every=4,
         amp=amp,
         grad_scaler=scaler,
         max_grad_norm=5.0,
@@ -107,7 +105,12 @@ def test_float16_with_a_scaler_reads_the_bounds_float32_reads_on_the_gpu(seed):
         torch.manual_seed(100 + seed)
         batches = on_gpu(train_loader)
         result = range_test(
-            model, opt, F.cross_entropy, batches, start_lr=1e-4, end_lr=10.0, num_steps=60, amp=amp
+            model,
+            opt,
+            F.cross_entropy,
+            batches,
+            settings=RangeTestSettings(1e-4, 10.0, 60),
+            amp=amp,
         )
         readings.append(result.bounds())
     full, half = readings
@@ -136,9 +139,7 @@ def test_cpu_offload_keeps_the_starting_state_off_the_gpu_and_restores_it():
             opt,
             F.cross_entropy,
             [(x, y)],
-            start_lr=1e-5,
-            end_lr=1.0,
-            num_steps=5,
+            settings=RangeTestSettings(1e-5, 1.0, 5),
             cpu_offload=offload,
         )
         peaks[offload] = torch.cuda.max_memory_allocated() - start

@@ -15,14 +15,14 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from cyclr import CyclicSchedule
-from cyclr.rangetest import RangeTestResult
+from cyclr.rangetest import RangeTestResult, RangeTestSettings
 
 GLOBAL_BATCH = 32
 SCHEDULE = CyclicSchedule(0.01, 0.1, step_size=4, base_momentum=0.8, max_momentum=0.95)
 SCHEDULE_STEPS = 24
-RANGE_TEST = dict(start_lr=1e-3, end_lr=1e3, num_steps=40, val_every=5)
+RANGE_TEST = dict(settings=RangeTestSettings(1e-3, 1e3, 40, val_every=5))
 # Gradients clipped to a norm below theirs from the first rung on (fsdp_worker.py, float32).
-CLIPPED_RANGE_TEST = dict(start_lr=1e-3, end_lr=10.0, num_steps=25, max_grad_norm=0.05)
+CLIPPED_RANGE_TEST = dict(settings=RangeTestSettings(1e-3, 10.0, 25), max_grad_norm=0.05)
 
 
 def as_float32(batch):

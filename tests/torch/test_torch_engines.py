@@ -21,6 +21,7 @@ from test_torch_range_test import (
 )
 from torch.utils.data import DataLoader
 
+from cyclr import RangeTestSettings
 from cyclr.torch import range_test
 
 VOCAB, LENGTH = 48, 10
@@ -96,11 +97,8 @@ def test_a_hugging_face_model_trains_on_its_own_loss_validates_and_restores_bit_
         opt,
         None,
         loader,
-        start_lr=1e-4,
-        end_lr=100.0,
-        num_steps=30,
+        settings=RangeTestSettings(1e-4, 100.0, 30, val_every=4),
         val_loader=val,
-        val_every=4,
     )
     assert_same(before, everything(model, opt))
     assert result.settings.monitor == "val_loss"
@@ -119,7 +117,7 @@ def test_own_loss_is_the_loss_a_criterion_on_the_logits_gives():
         model = tiny_bert()
         opt = torch.optim.SGD(model.parameters(), lr=0.1)
         if own:
-            result = range_test(model, opt, None, loader, start_lr=1e-3, end_lr=1.0, num_steps=8)
+            result = range_test(model, opt, None, loader, settings=RangeTestSettings(1e-3, 1.0, 8))
         else:
 
             def unpack(batch):
@@ -134,10 +132,8 @@ def test_own_loss_is_the_loss_a_criterion_on_the_logits_gives():
                 opt,
                 criterion,
                 loader,
+                settings=RangeTestSettings(1e-3, 1.0, 8),
                 batch_fn=unpack,
-                start_lr=1e-3,
-                end_lr=1.0,
-                num_steps=8,
             )
         results.append(result.losses)
     np.testing.assert_allclose(results[0], results[1], rtol=1e-6)
@@ -148,7 +144,7 @@ def test_a_language_model_trains_on_its_own_loss_and_restores():
     model = tiny_gpt2()
     opt = warmed_up(model, loader)
     before = everything(model, opt)
-    result = range_test(model, opt, None, loader, start_lr=1e-4, end_lr=10.0, num_steps=12)
+    result = range_test(model, opt, None, loader, settings=RangeTestSettings(1e-4, 10.0, 12))
     assert_same(before, everything(model, opt))
     # next-token loss over 48 tokens starts near ln 48 = 3.87
     assert len(result.losses) >= 5 and 3.0 < result.losses[0] < 4.5
@@ -165,7 +161,7 @@ def test_a_model_output_without_a_loss_says_to_pass_a_criterion_or_labels():
         match=r"returned a SequenceClassifierOutput with no loss; pass a criterion, or put "
         r"the labels in the batch",
     ):
-        range_test(model, opt, None, unlabelled, start_lr=1e-3, num_steps=3)
+        range_test(model, opt, None, unlabelled, settings=RangeTestSettings(1e-3, num_steps=3))
     assert_same(before, everything(model, opt))
     # a plain module returns a tensor: no loss either
     plain = Scale()
@@ -195,10 +191,7 @@ def test_own_loss_from_a_tuple_batch_and_a_dict_output():
         opt,
         None,
         DataLoader(data, batch_size=4),  # batches are [x, y] lists: model(x, y)
-        start_lr=0.1,
-        end_lr=0.2,
-        num_steps=2,
-        step_mode="linear",
+        settings=RangeTestSettings(0.1, 0.2, 2, step_mode="linear"),
     )
     assert result.losses.tolist() == pytest.approx([4.0, 2.56], rel=1e-6)
     assert model.w.item() == 2.0
@@ -244,7 +237,7 @@ def test_step_fn_trains_at_the_ladders_lrs_and_records_what_the_criterion_path_r
         seen = []
         opt.register_step_pre_hook(lambda o, a, k, seen=seen: seen.append(o.param_groups[0]["lr"]))
         torch.manual_seed(3)
-        kwargs = dict(start_lr=1e-4, end_lr=10.0, num_steps=40)
+        kwargs = dict(settings=RangeTestSettings(1e-4, 10.0, 40))
         if engine:
             result = range_test(
                 model, opt, None, train_loader, step_fn=manual_step(model, opt), **kwargs
@@ -278,12 +271,9 @@ def test_step_fn_validates_through_the_models_own_loss():
         opt,
         None,
         loader,
+        settings=RangeTestSettings(1e-4, 1.0, 6, val_every=2),
         step_fn=step_fn,
-        start_lr=1e-4,
-        end_lr=1.0,
-        num_steps=6,
         val_loader=val,
-        val_every=2,
     )
     assert_same(before, everything(model, opt))
     assert np.isfinite(result.val_losses[::2]).all() and np.isnan(result.val_losses[1::2]).all()
@@ -307,10 +297,8 @@ def test_step_fn_restores_bit_for_bit_after_finishing_and_after_an_exception(tmp
         opt,
         None,
         train_loader,
+        settings=RangeTestSettings(1e-5, 1e3, 60),
         step_fn=step,
-        start_lr=1e-5,
-        end_lr=1e3,
-        num_steps=60,
         checkpoint_dir=tmp_path if checkpoint else None,
     )
     assert result.stop_reason in ("diverged", "non_finite_loss") and len(result.losses) > 10
@@ -325,7 +313,12 @@ def test_step_fn_restores_bit_for_bit_after_finishing_and_after_an_exception(tmp
 
     with pytest.raises(Boom):
         range_test(
-            model, opt, None, train_loader, step_fn=fails_on_fifth, start_lr=1e-3, num_steps=20
+            model,
+            opt,
+            None,
+            train_loader,
+            settings=RangeTestSettings(1e-3, num_steps=20),
+            step_fn=fails_on_fifth,
         )
     assert_same(before, everything(model, opt))
 
@@ -347,7 +340,14 @@ def test_step_fn_returning_something_other_than_a_loss_is_refused(returned, erro
     model = Scale()
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
     with pytest.raises(error, match=message):
-        range_test(model, opt, None, const_batches(1), step_fn=lambda b: returned, num_steps=3)
+        range_test(
+            model,
+            opt,
+            None,
+            const_batches(1),
+            settings=RangeTestSettings(num_steps=3),
+            step_fn=lambda b: returned,
+        )
     assert model.w.item() == 100.0 and opt.param_groups[0]["lr"] == 0.5
 
 
@@ -391,9 +391,7 @@ def test_a_schedule_free_wrapper_is_an_optimizer_too_and_is_restored():
         opt,
         torch.nn.functional.cross_entropy,
         train_loader,
-        start_lr=1e-4,
-        end_lr=10.0,
-        num_steps=30,
+        settings=RangeTestSettings(1e-4, 10.0, 30),
     )
     assert len(result.losses) > 10 and result.losses.min() < result.losses[0]
     assert_same(before, everything(model, opt))
@@ -476,7 +474,7 @@ def test_accelerate_steps_through_step_fn_with_its_accelerated_optimizer(acceler
     model.eval()
     before = everything(model, opt)
     result = range_test(
-        model, opt, None, loader, step_fn=step_fn, start_lr=1e-4, end_lr=10.0, num_steps=15
+        model, opt, None, loader, settings=RangeTestSettings(1e-4, 10.0, 15), step_fn=step_fn
     )
     assert_same(before, everything(model, opt))
     assert seen == [[lr] for lr in result.lrs.tolist()]
@@ -503,7 +501,7 @@ def test_lightning_fabric_steps_through_step_fn():
     train(raw_model, raw_opt, train_loader, 3)
     before = everything(raw_model, raw_opt)
     result = range_test(
-        model, opt, None, loader, step_fn=step_fn, start_lr=1e-4, end_lr=10.0, num_steps=40
+        model, opt, None, loader, settings=RangeTestSettings(1e-4, 10.0, 40), step_fn=step_fn
     )
     assert_same(before, everything(raw_model, raw_opt))
     assert result.losses.min() < result.losses[0] and math.isfinite(result.losses[0])
@@ -545,7 +543,7 @@ def test_a_model_returning_logits_and_loss_trains_on_its_loss(loss_first):
     loader = next_token_batches()
     before = everything(model, opt)
     result = range_test(
-        model, opt, None, loader, start_lr=1e-4, end_lr=1.0, num_steps=8, val_loader=loader[:2]
+        model, opt, None, loader, settings=RangeTestSettings(1e-4, 1.0, 8), val_loader=loader[:2]
     )
     assert_same(before, everything(model, opt))
     x, y = loader[0]
@@ -566,17 +564,15 @@ def test_the_documented_adapter_names_the_loss_of_a_tuple():
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     loader = next_token_batches()
     with pytest.raises(ValueError, match=r"received several, at \[1, 2\] among outputs") as error:
-        range_test(model, opt, None, loader, start_lr=1e-3, num_steps=3)
+        range_test(model, opt, None, loader, settings=RangeTestSettings(1e-3, num_steps=3))
     assert "batch_fn=lambda batch: (tuple(batch), batch)" in str(error.value)
     result = range_test(
         model,
         opt,
         lambda outputs, batch: outputs[1],
         loader,
+        settings=RangeTestSettings(1e-4, 1.0, 6),
         batch_fn=lambda batch: (tuple(batch), batch),
-        start_lr=1e-4,
-        end_lr=1.0,
-        num_steps=6,
     )
     x, y = loader[0]
     assert result.losses[0] == pytest.approx(float(TinyGPT()(x, y)[1]), rel=1e-6)
@@ -604,12 +600,8 @@ def test_val_step_fn_gives_loss_and_accuracy_for_the_accuracy_curve():
                 opt,
                 torch.nn.functional.cross_entropy,
                 train_loader,
-                start_lr=1e-3,
-                end_lr=1.0,
-                num_steps=12,
+                settings=RangeTestSettings(1e-3, 1.0, 12, val_every=3, monitor="val_accuracy"),
                 val_loader=val_loader,
-                val_every=3,
-                monitor="val_accuracy",
                 val_step_fn=val_step if engine else None,
             )
         )

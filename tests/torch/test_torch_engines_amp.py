@@ -13,6 +13,7 @@ torch = pytest.importorskip("torch")
 
 from test_torch_range_test import Scale, assert_same, digits, everything, mean_loss, mlp, train
 
+from cyclr import RangeTestSettings
 from cyclr.torch import range_test
 from cyclr.torch.rangetest import MIN_LOSS_SCALE
 
@@ -55,9 +56,7 @@ def test_an_update_the_scaler_skips_is_not_a_rung_the_lr_trains_again_on_the_nex
         opt,
         mean_loss,
         const_batches(1, 2, 3, 4, 5, 6, 7),
-        start_lr=1.0,
-        end_lr=4.0,
-        num_steps=3,
+        settings=RangeTestSettings(1.0, 4.0, 3),
         grad_scaler=scaler,
     )
     assert len(passes) == 6
@@ -86,9 +85,7 @@ def test_the_users_scaler_works_after_the_test_even_one_interrupted_mid_step():
             opt,
             mean_loss,
             const_batches(1),
-            start_lr=1.0,
-            end_lr=4.0,
-            num_steps=3,
+            settings=RangeTestSettings(1.0, 4.0, 3),
             grad_scaler=scaler,
             max_grad_norm=10.0,  # unscale_ before the step
         )
@@ -120,9 +117,7 @@ def test_a_scaler_that_skips_every_update_stops_once_its_scale_is_down_to_one():
             opt,
             mean_loss,
             const_batches(1),
-            start_lr=1.0,
-            end_lr=4.0,
-            num_steps=3,
+            settings=RangeTestSettings(1.0, 4.0, 3),
             grad_scaler=scaler,
         )
     assert MIN_LOSS_SCALE == 1.0 and len(passes) == 1 + 5
@@ -147,9 +142,7 @@ def test_a_huge_initial_loss_scale_backs_off_as_long_as_it_takes(recwarn):
         opt,
         torch.nn.functional.cross_entropy,
         train_loader,
-        start_lr=1e-3,
-        end_lr=1.0,
-        num_steps=20,
+        settings=RangeTestSettings(1e-3, 1.0, 20),
         amp="float16",
         grad_scaler=scaler,
     )
@@ -175,9 +168,7 @@ def test_a_non_finite_loss_with_a_scaler_stops_at_once_not_retried():
         opt,
         nan_on_second,
         const_batches(1),
-        start_lr=1.0,
-        end_lr=4.0,
-        num_steps=5,
+        settings=RangeTestSettings(1.0, 4.0, 5),
         grad_scaler=torch.amp.GradScaler("cpu"),
     )
     assert len(losses) == 2 and result.stop_reason == "non_finite_loss"
@@ -201,9 +192,7 @@ def test_float16_with_a_huge_initial_scale_skips_updates_counts_none_and_restore
         opt,
         torch.nn.functional.cross_entropy,
         train_loader,
-        start_lr=1e-4,
-        end_lr=1.0,
-        num_steps=30,
+        settings=RangeTestSettings(1e-4, 1.0, 30),
         amp="float16",
         grad_scaler=scaler,
     )
@@ -224,9 +213,7 @@ def test_amp_float16_without_a_scaler_scales_with_one_of_its_own():
         opt,
         lambda out, t: out.float().mean(),
         const_batches(1, 2, 3),
-        start_lr=1.0,
-        end_lr=2.0,
-        num_steps=2,
+        settings=RangeTestSettings(1.0, 2.0, 2),
         amp="float16",
     )
     # Pass 2's infinite gradient is skipped (a scaler's doing) and lr 2 trains on x = 3;
@@ -245,9 +232,7 @@ def test_max_grad_norm_clips_the_true_gradient_before_the_update(scaler):
         opt,
         mean_loss,
         const_batches(2),
-        start_lr=1.0,
-        end_lr=2.0,
-        num_steps=2,
+        settings=RangeTestSettings(1.0, 2.0, 2),
         max_grad_norm=0.5,
         grad_scaler=None if scaler is None else torch.amp.GradScaler(scaler, init_scale=1024.0),
     )
@@ -269,9 +254,7 @@ def test_float16_with_a_scaler_reads_the_same_bounds_as_float32(seed):
             opt,
             torch.nn.functional.cross_entropy,
             train_loader,
-            start_lr=1e-4,
-            end_lr=10.0,
-            num_steps=60,
+            settings=RangeTestSettings(1e-4, 10.0, 60),
             amp=amp,
             grad_scaler=torch.amp.GradScaler("cpu") if amp else None,
         )

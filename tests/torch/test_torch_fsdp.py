@@ -137,6 +137,7 @@ def test_cpu_offload_and_checkpoint_dir_together_are_refused(tmp_path):
 def test_cpu_offload_on_one_process_restores_bit_for_bit():
     from test_torch_range_test import assert_same, digits, everything, mlp, train
 
+    from cyclr import RangeTestSettings
     from cyclr.torch import range_test
 
     train_loader, _ = digits()
@@ -149,9 +150,7 @@ def test_cpu_offload_on_one_process_restores_bit_for_bit():
         opt,
         torch.nn.functional.cross_entropy,
         train_loader,
-        start_lr=1e-4,
-        end_lr=10.0,
-        num_steps=20,
+        settings=RangeTestSettings(1e-4, 10.0, 20),
         cpu_offload=True,
     )
     assert_same(before, everything(model, opt))

@@ -21,11 +21,11 @@ torch = pytest.importorskip("torch")
 
 from test_torch_ddp import GLOBAL_BATCH, RTOL, SCHEDULE, SCHEDULE_STEPS, datasets, model, optimizer
 
-from cyclr.rangetest import RangeTestResult
+from cyclr.rangetest import RangeTestResult, RangeTestSettings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 #: the range test the workers run through their engine
-LADDER = dict(start_lr=1e-3, end_lr=1e3, num_steps=40)
+LADDER = RangeTestSettings(1e-3, 1e3, 40)
 
 
 def free_port():
@@ -49,7 +49,9 @@ def single_process_range_test():
     train_set, _ = datasets()
     net = model()
     loader = DataLoader(train_set, batch_size=GLOBAL_BATCH)
-    return range_test(net, optimizer(net), torch.nn.functional.cross_entropy, loader, **LADDER)
+    return range_test(
+        net, optimizer(net), torch.nn.functional.cross_entropy, loader, settings=LADDER
+    )
 
 
 def test_accelerate_launch_range_test_through_prepared_objects_and_a_cycle_of_updates(tmp_path):

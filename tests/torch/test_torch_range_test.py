@@ -2,6 +2,7 @@
 
 import math
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ torch = pytest.importorskip("torch")
 
 from torch.utils.data import DataLoader, TensorDataset
 
+from cyclr import RangeTestSettings
 from cyclr.rangetest import RangeTestResult
 from cyclr.torch import range_test
 
@@ -42,7 +44,7 @@ def test_each_rung_records_its_own_batchs_loss_and_short_loaders_cycle():
     # Ladder 1, 2, 4, 8, 16 over batches x = 1, 2, 3, 1, 2 (the loader has three):
     # w: 100 -> 99 -> 95 -> 83 -> 75; loss = w * x.
     result = range_test(
-        model, opt, mean_loss, const_batches(1, 2, 3), start_lr=1.0, end_lr=16.0, num_steps=5
+        model, opt, mean_loss, const_batches(1, 2, 3), settings=RangeTestSettings(1.0, 16.0, 5)
     )
     assert result.lrs.tolist() == [1, 2, 4, 8, 16]
     assert result.losses.tolist() == [100, 198, 285, 83, 150]
@@ -60,9 +62,7 @@ def test_accumulation_averages_the_batches_of_a_rung_and_updates_once():
         opt,
         mean_loss,
         const_batches(1, 2, 3, 4, 5, 6),
-        start_lr=1.0,
-        end_lr=4.0,
-        num_steps=3,
+        settings=RangeTestSettings(1.0, 4.0, 3),
         accumulation_steps=2,
     )
     assert result.losses.tolist() == [150.0, 344.75, 503.25]
@@ -78,11 +78,8 @@ def test_validation_loss_every_second_rung_in_eval_mode():
         opt,
         mean_loss,
         const_batches(1),
-        start_lr=1.0,
-        end_lr=16.0,
-        num_steps=5,
+        settings=RangeTestSettings(1.0, 16.0, 5),  # val_every=2, the default
         val_loader=const_batches(10),
-        val_every=2,
     )
     assert result.losses.tolist() == [100, 99, 97, 93, 85]
     np.testing.assert_array_equal(result.val_losses, [990, np.nan, 930, np.nan, 690])
@@ -102,6 +99,25 @@ class TwoInputs(torch.nn.Module):
         return self.a * left + self.b * right
 
 
+def test_the_result_holds_the_settings_given_with_the_monitor_and_start_chosen():
+    settings = RangeTestSettings(
+        1.0, 16.0, 5, beta=0.5, diverge_factor=8.0, min_steps_before_stop=2, val_every=3
+    )
+    model = Scale()
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    plain = range_test(model, opt, mean_loss, const_batches(1), settings=settings)
+    assert plain.settings == replace(settings, monitor="loss")
+    validated = range_test(
+        model, opt, mean_loss, const_batches(1), settings=settings, val_loader=const_batches(10)
+    )
+    assert validated.settings == replace(settings, monitor="val_loss")
+    assert np.isnan(validated.val_losses).tolist() == [False, True, True, False, True]
+    tuned = replace(settings, start_lr=None, fine_tuning=True)
+    result = range_test(model, opt, mean_loss, const_batches(1), settings=tuned)
+    assert result.settings == replace(tuned, start_lr=0.5, monitor="loss")
+    assert result.lrs[0] == 0.5
+
+
 @pytest.mark.parametrize("pack", ["args", "kwargs"])
 def test_dict_batches_through_batch_fn(pack):
     batches = [{"left": torch.ones(3), "right": torch.full((3,), 10.0), "label": torch.zeros(3)}]
@@ -119,11 +135,8 @@ def test_dict_batches_through_batch_fn(pack):
         opt,
         mean_loss,
         batches,
+        settings=RangeTestSettings(0.01, 0.02, 2, step_mode="linear"),
         batch_fn=unpack,
-        start_lr=0.01,
-        end_lr=0.02,
-        num_steps=2,
-        step_mode="linear",
     )
     assert result.losses.tolist() == pytest.approx([21.0, 19.99], rel=1e-6)
     assert model.a.item() == 1.0 and model.b.item() == 2.0
@@ -140,7 +153,7 @@ def test_a_nan_loss_stops_the_test_and_everything_is_restored():
     model = Scale()
     opt = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
     result = range_test(
-        model, opt, nan_on_fourth, const_batches(1), start_lr=1e-3, end_lr=1e-2, num_steps=10
+        model, opt, nan_on_fourth, const_batches(1), settings=RangeTestSettings(1e-3, 1e-2, 10)
     )
     assert result.stop_reason == "non_finite_loss" and len(result.losses) == 4
     assert math.isnan(result.losses[-1])
@@ -151,7 +164,11 @@ def test_start_lr_none_starts_the_ladder_at_the_optimizers_lr():
     model = Scale()
     opt = torch.optim.SGD(model.parameters(), lr=torch.tensor(2.0))
     result = range_test(
-        model, opt, mean_loss, const_batches(1), start_lr=None, end_lr=16.0, num_steps=4
+        model,
+        opt,
+        mean_loss,
+        const_batches(1),
+        settings=RangeTestSettings(start_lr=None, end_lr=16.0, num_steps=4),
     )
     assert result.lrs.tolist() == pytest.approx([2, 4, 8, 16], rel=1e-15)
     assert opt.param_groups[0]["lr"].item() == 2.0 and model.w.item() == 100.0
@@ -160,7 +177,13 @@ def test_start_lr_none_starts_the_ladder_at_the_optimizers_lr():
 def test_start_lr_none_refuses_an_lr_it_cannot_start_from():
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.0)
     with pytest.raises(ValueError, match=r"cannot start at received lr=0\.0"):
-        range_test(Scale(), opt, mean_loss, const_batches(1), start_lr=None, num_steps=3)
+        range_test(
+            Scale(),
+            opt,
+            mean_loss,
+            const_batches(1),
+            settings=RangeTestSettings(start_lr=None, num_steps=3),
+        )
 
 
 class TwoScales(torch.nn.Module):
@@ -191,7 +214,7 @@ def test_groups_keep_their_lr_ratios_and_the_ladder_is_the_largest_groups(start_
     opt = torch.optim.SGD([{"params": [model.a], "lr": 0.1}, {"params": [model.b], "lr": 1.0}])
     seen = trained_lrs(opt)
     result = range_test(
-        model, opt, mean_loss, const_batches(1), start_lr=start_lr, end_lr=4.0, num_steps=3
+        model, opt, mean_loss, const_batches(1), settings=RangeTestSettings(start_lr, 4.0, 3)
     )
     assert result.lrs.tolist() == [1, 2, 4]
     np.testing.assert_allclose(seen, [[0.1, 1], [0.2, 2], [0.4, 4]], rtol=1e-15)
@@ -209,7 +232,7 @@ def test_an_lr_scale_key_is_the_groups_ratio_as_in_cyclic_lr():
     opt = torch.optim.SGD(groups, lr=0.5)
     seen = trained_lrs(opt)
     result = range_test(
-        model, opt, mean_loss, const_batches(1), start_lr=1.0, end_lr=2.0, num_steps=2
+        model, opt, mean_loss, const_batches(1), settings=RangeTestSettings(1.0, 2.0, 2)
     )
     assert result.lrs.tolist() == [1, 2] and seen == [[0.25, 1], [0.5, 2]]
     # CyclicLR reads the key the same way, by default and with group_scale='initial_lr'
@@ -227,7 +250,7 @@ def test_cyclic_lr_initial_lr_scales_by_the_largest_group_as_the_range_test_does
     opt = torch.optim.SGD([{"params": [model.a], "lr": 0.01}, {"params": [model.b], "lr": 0.1}])
     seen = trained_lrs(opt)
     result = range_test(
-        model, opt, mean_loss, const_batches(1), start_lr=1.0, end_lr=2.0, num_steps=2
+        model, opt, mean_loss, const_batches(1), settings=RangeTestSettings(1.0, 2.0, 2)
     )
     base, top = result.lrs.tolist()
     sched = CyclicLR(opt, CyclicSchedule(base, top, step_size=1), group_scale="initial_lr")
@@ -244,7 +267,9 @@ def test_a_bad_lr_scale_is_refused_naming_it(bad):
     model = TwoScales()
     opt = torch.optim.SGD([{"params": [model.a], "lr_scale": bad}, {"params": [model.b]}], lr=0.1)
     with pytest.raises(ValueError, match=rf"lr_scale={bad!r} in parameter group 0"):
-        range_test(model, opt, mean_loss, const_batches(1), start_lr=1e-3, num_steps=3)
+        range_test(
+            model, opt, mean_loss, const_batches(1), settings=RangeTestSettings(1e-3, num_steps=3)
+        )
     with pytest.raises(ValueError, match=rf"lr_scale={bad!r} in parameter group 0"):
         CyclicLR(opt, CyclicSchedule(0.1, 1.0, step_size=2))
 
@@ -257,10 +282,7 @@ def test_start_lr_none_from_zero_on_a_linear_ladder():
         opt,
         mean_loss,
         const_batches(1),
-        start_lr=None,
-        end_lr=3.0,
-        num_steps=4,
-        step_mode="linear",
+        settings=RangeTestSettings(start_lr=None, end_lr=3.0, num_steps=4, step_mode="linear"),
     )
     assert result.lrs.tolist() == [0, 1, 2, 3]
 
@@ -348,13 +370,9 @@ def test_real_range_test_diverges_suggests_bounds_and_restores_bit_for_bit(train
         opt,
         torch.nn.functional.cross_entropy,
         train_loader,
-        start_lr=1e-5,
-        end_lr=1e3,
-        num_steps=80,
+        settings=RangeTestSettings(1e-5, 1e3, 80, val_every=10, monitor="loss"),
         val_loader=test_loader,
-        val_every=10,
         val_accuracy=True,
-        monitor="loss",
         json_path=tmp_path / "result.json",
     )
     assert_same(before, everything(model, opt))
@@ -385,9 +403,7 @@ def test_training_after_the_test_is_the_training_without_it():
                 opt,
                 torch.nn.functional.cross_entropy,
                 train_loader,
-                start_lr=1e-4,
-                end_lr=1.0,
-                num_steps=20,
+                settings=RangeTestSettings(1e-4, 1.0, 20),
             )
         train(model, opt, train_loader, 30)
         finals.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
@@ -417,9 +433,7 @@ def test_an_exception_or_interrupt_restores_then_propagates(trained, tmp_path, e
             opt,
             fails_on_seventh,
             train_loader,
-            start_lr=1e-3,
-            end_lr=1.0,
-            num_steps=20,
+            settings=RangeTestSettings(1e-3, 1.0, 20),
             checkpoint_dir=tmp_path if checkpoint else None,
         )
     assert len(calls) == 7
@@ -439,9 +453,7 @@ def test_amp_runs_the_forward_pass_in_bfloat16_on_cpu():
         opt,
         torch.nn.functional.cross_entropy,
         train_loader,
-        start_lr=1e-3,
-        end_lr=0.1,
-        num_steps=5,
+        settings=RangeTestSettings(1e-3, 0.1, 5),
         amp=True,
     )
     assert dtypes == [torch.bfloat16] * 5 and np.isfinite(result.losses).all()
@@ -451,16 +463,14 @@ def test_amp_runs_the_forward_pass_in_bfloat16_on_cpu():
 def test_a_progress_bar_only_when_asked_or_on_a_terminal(capsys):
     model = Scale()
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
-    range_test(model, opt, mean_loss, const_batches(1), start_lr=1e-3, end_lr=1e-2, num_steps=3)
+    range_test(model, opt, mean_loss, const_batches(1), settings=RangeTestSettings(1e-3, 1e-2, 3))
     assert capsys.readouterr().err == ""  # pytest's stderr is not a terminal
     range_test(
         model,
         opt,
         mean_loss,
         const_batches(1),
-        start_lr=1e-3,
-        end_lr=1e-2,
-        num_steps=3,
+        settings=RangeTestSettings(1e-3, 1e-2, 3),
         progress=True,
     )
     assert "range test" in capsys.readouterr().err
@@ -470,9 +480,11 @@ def test_a_progress_bar_only_when_asked_or_on_a_terminal(capsys):
     "kwargs, message",
     [
         (dict(accumulation_steps=0), "accumulation_steps=0"),
-        (dict(val_every=1.5), "val_every=1.5"),
-        (dict(num_steps=1), "num_steps=1"),
-        (dict(start_lr=0.0), "start_lr=0.0"),
+        (
+            dict(settings={"num_steps": 40}),
+            r"settings must be a cyclr\.RangeTestSettings; received settings=\{'num_steps': 40\}",
+        ),
+        (dict(settings=RangeTestSettings(monitor="val_loss")), "monitor='val_loss' reads a vali"),
         (dict(val_accuracy=True), "val_loader=None"),
         (dict(batch_fn="xy"), "batch_fn='xy'"),
         (dict(criterion="xy"), "criterion='xy'"),
@@ -521,9 +533,7 @@ def test_a_loader_with_its_own_generator_gives_the_same_batches_after_the_test()
                 opt,
                 torch.nn.functional.cross_entropy,
                 loader,
-                start_lr=1e-4,
-                end_lr=1.0,
-                num_steps=20,
+                settings=RangeTestSettings(1e-4, 1.0, 20),
             )
         firsts.append((next(iter(loader))[1].tolist(), np.random.randint(1000)))
     assert firsts[0] == firsts[1]
@@ -594,9 +604,7 @@ def test_batchnorm_is_validated_with_averages_recalibrated_on_the_validation_set
                 opt,
                 torch.nn.functional.cross_entropy,
                 train_loader,
-                start_lr=0.05,
-                end_lr=0.5,
-                num_steps=6,
+                settings=RangeTestSettings(0.05, 0.5, 6),
                 val_loader=loader,
             )
         )
@@ -626,9 +634,7 @@ def test_validation_batches_of_one_keep_the_running_averages():
         opt,
         torch.nn.functional.cross_entropy,
         DataLoader(TensorDataset(x, y), batch_size=16),
-        start_lr=0.05,
-        end_lr=0.5,
-        num_steps=2,
+        settings=RangeTestSettings(0.05, 0.5, 2),
         val_loader=DataLoader(TensorDataset(*val), batch_size=1),  # no variance to measure
     )
     by_hand = val_loss_after_one_update(Normed(), (x[:16], y[:16]), val, 0.05, recalibrate=False)
@@ -656,11 +662,8 @@ def test_val_step_fn_measures_the_validation_batches_as_the_criterion_would():
                 opt,
                 torch.nn.functional.cross_entropy,
                 train_loader,
-                start_lr=0.05,
-                end_lr=0.5,
-                num_steps=6,
+                settings=RangeTestSettings(0.05, 0.5, 6, val_every=2),
                 val_loader=val_loader,
-                val_every=2,
                 val_step_fn=val_step if engine else None,
             )
         )
@@ -688,9 +691,7 @@ def test_val_step_fn_that_returns_no_loss_is_named_and_the_model_restored(return
             opt,
             mean_loss,
             const_batches(1),
-            start_lr=1.0,
-            end_lr=16.0,
-            num_steps=5,
+            settings=RangeTestSettings(1.0, 16.0, 5),
             val_loader=const_batches(10),
             val_step_fn=lambda batch: returned,
         )

@@ -17,12 +17,11 @@ checkpoint, or a state file whose hash does not match, is refused.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
-from cyclr.app.files import sha256_file, write_json
+from cyclr.app.files import read_record, sha256_file, write_json
 from cyclr.app.runner import Runner
 
 FORMAT = "cyclr.train.checkpoint"
@@ -80,37 +79,28 @@ def write_checkpoint(
     return path
 
 
-def read_checkpoint(run_dir: Path | str, identity: dict | None = None) -> dict:
-    """The checkpoint in ``run_dir``, checked; ``state_path`` added.
+def read_checkpoint(resume: Path | str, identity: dict | None = None) -> dict:
+    """The checkpoint in the run folder ``resume``, checked; ``state_path`` added.
 
     Args:
-      run_dir: the run folder (``--resume RUN_DIR``).
+      resume: the run folder of the run to resume.
       identity: when given, the run's :data:`IDENTITY` values the checkpoint must match.
 
     Raises:
       ValueError: no checkpoint, a corrupt or foreign one, naming the file and the problem.
     """
-    path = Path(run_dir) / STATE_NAME
-    where = f"--resume {run_dir}"
+    run_dir = Path(resume)
+    path = run_dir / STATE_NAME
+    where = f"resume={str(resume)!r}"
     if not path.is_file():
         raise ValueError(f"{where}: no {STATE_NAME} (the run never finished an epoch)")
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{where}: {STATE_NAME} is corrupt ({exc})") from None
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise ValueError(f"{where}: {STATE_NAME} is not a cyclr train checkpoint")
-    if record.get("version") != VERSION:
-        raise ValueError(
-            f"{where}: {STATE_NAME} has version {record.get('version')!r}; this cyclr reads "
-            f"version {VERSION}"
-        )
+    record = read_record(path, FORMAT, VERSION, "cyclr train checkpoint", where)
     needed = ("epoch", "step", "state_file", "sha256", "rates", "rows", "epoch_rows")
     missing = [k for k in needed + IDENTITY if k not in record]
     if missing:
         raise ValueError(f"{where}: {STATE_NAME} lacks {', '.join(missing)}")
     name = str(record["state_file"])
-    state = Path(run_dir) / name
+    state = run_dir / name
     if Path(name).name != name or not state.is_file():
         raise ValueError(f"{where}: the state file {name!r} is missing")
     if sha256_file(state) != record["sha256"]:

@@ -55,12 +55,42 @@ class Data:
         )
 
 
+def _shown(data: str | Path | None) -> str:
+    """``data`` as an error shows it: the path as a quoted string, or None."""
+    return repr(None if data is None else str(data))
+
+
 def data_kind(data: str | Path) -> str:
-    """How ``--data`` is read: ``'folder'`` (images), ``'csv'`` or ``'npz'``."""
+    """How ``data`` (:func:`load_data`'s) is read: ``'folder'`` (images), ``'csv'`` or ``'npz'``."""
     path = Path(data)
     if path.is_dir():
         return "folder"
     return "csv" if path.suffix.lower() in (".csv", ".tsv", ".txt") else "npz"
+
+
+def _check_applies(
+    data: str | Path | None,
+    kind: str | None,
+    label: str | None,
+    image_size: tuple[int, int] | None,
+    task: str,
+) -> None:
+    """Options of :func:`load_data` that apply only to some ``data``, refused elsewhere."""
+    if label is not None and kind != "csv":
+        raise ValueError(
+            f"label applies when data is a CSV file; received label={label!r} with "
+            f"data={_shown(data)}"
+        )
+    if image_size is not None and kind != "folder":
+        raise ValueError(
+            f"image_size applies when data is a folder of images; received "
+            f"image_size={image_size!r} with data={_shown(data)}"
+        )
+    if task == "regression" and kind != "csv":
+        raise ValueError(
+            "a regression loss needs float targets, from a CSV file as data with its "
+            f"label column; received data={_shown(data)}"
+        )
 
 
 def load_data(
@@ -91,23 +121,14 @@ def load_data(
       cyclr.app.downloads.DownloadError: a download failed.
     """
     if not 0.0 <= validation_split < 1.0:
-        raise ValueError(f"--validation-split must be in [0, 1); received {validation_split!r}")
+        raise ValueError(
+            f"validation_split must be in [0, 1); received validation_split={validation_split!r}"
+        )
     kind = None if data is None else data_kind(data)
-    if label is not None and kind != "csv":
-        raise ValueError(f"--label applies to a CSV given as --data; received --label={label!r}")
-    if image_size is not None and kind != "folder":
-        raise ValueError(
-            f"--image-size applies to an image folder given as --data; received "
-            f"--image-size={image_size!r}"
-        )
-    if task == "regression" and kind != "csv":
-        raise ValueError(
-            "a regression loss needs float targets, from a CSV given as --data FILE.csv "
-            f"with --label; received --data={None if data is None else str(data)!r}"
-        )
+    _check_applies(data, kind, label, image_size, task)
     if data is not None:
         if not Path(data).exists():
-            raise ValueError(f"--data {data}: no such file or folder")
+            raise ValueError(f"data={_shown(data)}: no such file or folder")
         if kind == "folder":
             x, y, xt, yt = load_image_folder(data, image_size)
         elif kind == "csv":
@@ -123,11 +144,13 @@ def load_data(
         name = dataset
     else:
         raise ValueError(
-            f"--dataset must be one of {', '.join(DATASET_NAMES)}; received --dataset={dataset!r}"
+            f"dataset must be one of {', '.join(DATASET_NAMES)}; received dataset={dataset!r}"
         )
     n_val = round(len(x) * validation_split)
     if len(x) - n_val < 1:
-        raise ValueError(f"--validation-split={validation_split} leaves no training data")
+        raise ValueError(
+            f"validation_split={validation_split!r} leaves no training data of {len(x)} examples"
+        )
     cut = len(x) - n_val
     classes = 1 if task == "regression" else int(max(y.max(), yt.max())) + 1
     return Data(name, x[:cut], y[:cut], x[cut:], y[cut:], xt, yt, classes, task)

@@ -30,7 +30,7 @@ def load_download(name: str):
         raise ValueError(f"dataset must be one of {DOWNLOADS}; received dataset={name!r}")
     from cyclr._extras import require
 
-    require(f"--dataset {name} (downloaded through keras.datasets)", "keras")
+    require(f"dataset={name!r} (downloaded through keras.datasets)", "keras")
     import keras
 
     loader = getattr(keras.datasets, name)
@@ -39,8 +39,8 @@ def load_download(name: str):
     except Exception as error:  # urllib, http and ssl errors all end up here
         raise DownloadError(
             f"could not download dataset={name!r} through keras.datasets ({error}); "
-            "on a machine without network pass --data PATH.npz (arrays x_train, y_train, "
-            "x_test, y_test) or use an offline dataset: --dataset digits or mnist1d"
+            "on a machine without network pass your own data='PATH.npz' (arrays x_train, "
+            "y_train, x_test, y_test) or use an offline dataset: dataset='digits' or 'mnist1d'"
         ) from error
 
     def scale(a):

@@ -7,27 +7,27 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from cyclr._files import replace_atomically
 
 
-def prepare_out(path, overwrite: bool, create: bool = True) -> Path:
-    """Make ``path`` the run folder; refuse an existing non-empty one unless ``overwrite``.
+def prepare_out(out, overwrite: bool, create: bool = True) -> Path:
+    """Make ``out`` the run folder; refuse an existing non-empty one unless ``overwrite``.
 
     ``create=False`` only checks (nothing is made), so a later failure leaves no folder.
 
     Raises:
       ValueError: the folder exists and holds files, and ``overwrite`` is False;
-        or ``path`` is a file.
+        or ``out`` is a file.
     """
-    path = Path(path)
+    path = Path(out)
     if path.exists() and not path.is_dir():
-        raise ValueError(f"--out must be a folder; received --out={str(path)!r}, a file")
+        raise ValueError(f"out must be a folder; received out={str(path)!r}, a file")
     if path.is_dir() and any(path.iterdir()) and not overwrite:
         raise ValueError(
-            f"--out {str(path)!r} already exists and is not empty; "
-            "pass --overwrite to replace its files"
+            f"out={str(path)!r} already exists and is not empty; received overwrite=False "
+            "(True replaces its files)"
         )
     if create:
         path.mkdir(parents=True, exist_ok=True)
@@ -61,6 +61,38 @@ def write_json(path, data) -> Path:
         handle.write("\n")
 
     return _atomic(path, dump)
+
+
+def read_record(path: Path, kind: str, version: int, what: str, where: str) -> dict[str, Any]:
+    """The versioned JSON record at ``path``: a dict whose ``format`` is ``kind``, at ``version``.
+
+    The run folder's records (``checkpoint.json``, ``range_test_run.json``) are written
+    with their ``format`` and ``version``, and read back only by a cyclr that reads both.
+
+    Args:
+      path: the file.
+      kind: the ``format`` it must hold (``'cyclr.train.checkpoint'``).
+      version: the ``version`` it must hold.
+      what: what such a record is, for the message (``'cyclr train checkpoint'``).
+      where: what the record was asked for by, the start of every message
+        (``"resume='runs/x'"``).
+
+    Raises:
+      ValueError: an unreadable file or one that is not JSON, not a ``what``, or of
+        another version: ``"{where}: {file name} ..."``.
+    """
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{where}: {path.name} is corrupt ({exc})") from None
+    if not isinstance(record, dict) or record.get("format") != kind:
+        raise ValueError(f"{where}: {path.name} is not a {what}")
+    if record.get("version") != version:
+        raise ValueError(
+            f"{where}: {path.name} has version {record.get('version')!r}; this cyclr reads "
+            f"version {version}"
+        )
+    return record
 
 
 def write_text(path, text: str) -> Path:

@@ -24,10 +24,11 @@ from cyclr.app.layout import (
     image_shape,
     in_layout,
 )
-from cyclr.app.monitor import RANGE_TEST_VAL_EVERY, range_test_validation
+from cyclr.app.monitor import ladder_start, range_test_validation
 from cyclr.app.policies import Plan
 from cyclr.app.usermodel import call_factory, first_line, mismatch, model_kind
 from cyclr.keras import backend
+from cyclr.rangetest import RangeTestResult, RangeTestSettings
 
 LOSS = "sparse_categorical_crossentropy"
 
@@ -110,14 +111,14 @@ class KerasRunner:
             model = call_factory(self.model_name, self._factory_shape, self.data.output_size)
             if not isinstance(model, keras.Model):
                 raise ValueError(
-                    f"--model {self.model_name} returned a {type(model).__name__}, not a Keras "
-                    "model (with --framework keras; a torch.nn.Module needs --framework torch)"
+                    f"model={self.model_name!r} returned a {type(model).__name__}, not a Keras "
+                    "model (with framework='keras'; a torch.nn.Module needs framework='torch')"
                 )
             self.model = model
         elif self.regression:
             raise ValueError(
-                f"--model {self.model_name} ends in a softmax over classes; a regression loss "
-                "needs your own model (--model FILE.keras or FILE.py:FUNCTION)"
+                f"model={self.model_name!r} ends in a softmax over classes; a regression loss "
+                "needs your own model (model='FILE.keras' or 'FILE.py:FUNCTION')"
             )
         else:
             self.model = build(self.model_name, self.data.input_shape, self.data.num_classes)
@@ -126,12 +127,12 @@ class KerasRunner:
     def _load_saved(self):
         path = Path(self.model_name)
         if not path.is_file():
-            raise ValueError(f"--model {self.model_name}: no such file")
+            raise ValueError(f"model={self.model_name!r}: no such file")
         try:
             return keras.models.load_model(path, safe_mode=True)
         except Exception as exc:
             raise ValueError(
-                f"--model {self.model_name}: not a loadable Keras model ({first_line(exc)})"
+                f"model={self.model_name!r}: not a loadable Keras model ({first_line(exc)})"
             ) from None
 
     def _declared(self) -> tuple | None:
@@ -228,29 +229,22 @@ class KerasRunner:
         return ck.Adam(learning_rate=learning_rate, beta_1=0.9 if momentum is None else momentum)
 
     def range_test(
-        self,
-        optimizer: str,
-        start_lr: float,
-        end_lr: float,
-        num_steps: int,
-        progress: bool | None = None,
-        monitor: str = "loss",
-        fine_tuning: bool = False,
-    ):
+        self, optimizer: str, settings: RangeTestSettings, progress: bool | None = None
+    ) -> RangeTestResult:
         """A range test on the current model; it leaves weights and optimizer as they were.
 
-        ``monitor='val_loss'``: the validation batch of
+        ``settings`` has its monitor chosen (:func:`cyclr.app.monitor.range_test_monitor`);
+        with ``'val_loss'`` the validation batch of
         :func:`cyclr.app.monitor.range_test_validation` is evaluated every
-        :data:`~cyclr.app.monitor.RANGE_TEST_VAL_EVERY` rungs, and the result reads it.
-        ``fine_tuning``: the model starts from trained weights (the result's bounds are
-        read for fine-tuning).
+        ``settings.val_every`` rungs, and the result reads it.
         """
+        start_lr = ladder_start(settings)
         self.model.compile(
             optimizer=self.optimizer(optimizer, start_lr, 0.9 if optimizer == "sgd" else None),
             loss=self.loss,
         )
         validation = None
-        if monitor == "val_loss":
+        if settings.monitor == "val_loss":
             x_val, y_val = range_test_validation(self.data)
             validation = (np.asarray(x_val), np.asarray(y_val))
         keras.utils.set_random_seed(self.seed + 10_000)
@@ -258,15 +252,10 @@ class KerasRunner:
             self.model,
             self.data.x_train,
             self.data.y_train,
+            settings=settings,
             batch_size=self.batch_size,
-            start_lr=start_lr,
-            end_lr=end_lr,
-            num_steps=num_steps,
             validation_data=validation,
             validation_batch_size=None if validation is None else len(validation[0]),  # 1 batch
-            val_every=RANGE_TEST_VAL_EVERY,
-            monitor=monitor,
-            fine_tuning=fine_tuning,
             verbose=1 if progress else 0,
         )
 

@@ -88,10 +88,6 @@ COOLDOWN_FRACTION = 0.2
 #: fastai's ``fit_one_cycle`` defaults: ``pct_start``, ``div`` and ``div_final``.
 FASTAI_ONE_CYCLE = {"pct_start": 0.25, "div_factor": 25.0, "final_div_factor": 1e5 / 25.0}
 SGD_MOMENTUM = 0.9
-#: ``(start_lr, end_lr, num_steps)`` of the range test per optimizer, the settings
-#: suggest_bounds was validated with (bench/suggest_bounds.py): SGD's loss is flat below
-#: ~1e-3 on the bundled tasks; Adam trains decades lower and diverges by 1.
-RANGE_TEST_DEFAULTS = {"sgd": (1e-4, 10.0, 400), "adam": (1e-5, 1.0, 300)}
 #: exp_range keeps this fraction of its amplitude at the end of the run.
 EXP_RANGE_FINAL_SCALE = 0.1
 

@@ -3,7 +3,8 @@
 ``cyclr find`` and ``cyclr train`` write ``range_test.json`` as soon as the test ends, then
 ``range_test_run.json`` beside it: the data, model and settings the test ran with (the
 SHA-256 of the training and validation arrays, of a model file, the optimizer, loss, batch
-size, seed, ladder and reading) and the SHA-256 of ``range_test.json``. A run that would
+size, seed and every :class:`cyclr.RangeTestSettings` field) and the SHA-256 of
+``range_test.json``. A run that would
 run the same test reads the saved one instead: ``cyclr train --range-test RUN_OR_FILE``
 (after ``cyclr find``), and ``cyclr train --resume`` of a run stopped before its first
 epoch ended. A saved test of other data, another model or other settings is refused, with
@@ -13,17 +14,17 @@ what differs; one without its record is refused too (what it was run on is unkno
 from __future__ import annotations
 
 import hashlib
-import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cyclr.app.files import sha256_file, write_json
+from cyclr.app.files import read_record, sha256_file, write_json
 from cyclr.app.monitor import range_test_record
 from cyclr.app.runner import Runner
 from cyclr.app.usermodel import model_kind
-from cyclr.rangetest import RangeTestResult
+from cyclr.rangetest import RangeTestResult, RangeTestSettings
 
 FORMAT = "cyclr.range_test.run"
 VERSION = 1
@@ -64,23 +65,20 @@ def range_test_identity(
     model: str,
     optimizer: str,
     loss: str,
-    ladder: tuple[float, float, int],
-    monitor: str,
-    fine_tuning: bool,
+    settings: RangeTestSettings,
 ) -> dict[str, Any]:
     """What a range test of ``runner`` on ``data`` depends on: two equal ones give one result.
 
     The framework (and Keras's backend), the model, the data's arrays, the optimizer, loss,
-    batch size and seed, the ladder ``(start_lr, end_lr, num_steps)`` and the reading
-    (``monitor``, its validation batch, ``fine_tuning``). Not the device: a range test
-    runs float32 anywhere.
+    batch size and seed, and every one of the ``settings`` (its monitor chosen, see
+    :func:`cyclr.app.monitor.range_test_monitor`) with the validation batch. Not the
+    device: a range test runs float32 anywhere.
     """
     found: dict[str, Any] = {"framework": runner.framework}
     if runner.framework == "keras":
         import keras
 
         found["keras_backend"] = keras.backend.backend()
-    start_lr, end_lr, num_steps = ladder
     found |= model_identity(model)
     found |= {
         "data": data.name,
@@ -89,10 +87,8 @@ def range_test_identity(
         "loss": loss,
         "batch_size": runner.batch_size,
         "seed": runner.seed,
-        "start_lr": start_lr,
-        "end_lr": end_lr,
-        "num_steps": num_steps,
-        **range_test_record(monitor, data, fine_tuning),
+        **asdict(settings),
+        **range_test_record(settings, data),
     }
     return found
 
@@ -143,18 +139,17 @@ def _locate(source: Path) -> tuple[Path, Path]:
     return source, source.with_name(f"{source.stem}_run.json")
 
 
-def saved_range_test(
-    source: Path | str, identity: dict[str, Any], option: str = "--range-test"
-) -> RangeTestResult:
-    """The range test saved in ``source`` (a run folder or its ``range_test.json``).
+def saved_range_test(range_test: Path | str, identity: dict[str, Any]) -> RangeTestResult:
+    """The range test saved in ``range_test`` (a run folder or its ``range_test.json``).
 
     Raises:
-      ValueError: ``source`` holds no range test, no record of it, a result changed since
-        its record was written, or one run on other data, another model or other settings
-        (naming each difference), in one line that begins ``"{option} {source}: "``.
+      ValueError: ``range_test`` holds no range test, no record of it, a result changed
+        since its record was written, or one run on other data, another model or other
+        settings (naming each difference), in one line that begins
+        ``"range_test='PATH': "``.
     """
-    where = f"{option} {source}"
-    path = Path(source)
+    where = f"range_test={str(range_test)!r}"
+    path = Path(range_test)
     if not path.exists():
         raise ValueError(f"{where}: no such file or folder")
     result_path, record_path = _locate(path)
@@ -167,19 +162,9 @@ def saved_range_test(
         raise ValueError(
             f"{where}: no {record_path.name} beside {result_path.name}, the record of the "
             "data, model and settings it ran with (cyclr find and cyclr train write it); run "
-            "the range test again, or pass --base-lr/--max-lr"
+            "the range test again, or give base_lr and max_lr"
         )
-    try:
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{where}: {record_path.name} is corrupt ({exc})") from None
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise ValueError(f"{where}: {record_path.name} is not a cyclr range-test record")
-    if record.get("version") != VERSION:
-        raise ValueError(
-            f"{where}: {record_path.name} has version {record.get('version')!r}; this cyclr "
-            f"reads version {VERSION}"
-        )
+    record = read_record(record_path, FORMAT, VERSION, "cyclr range-test record", where)
     if sha256_file(result_path) != record.get("sha256"):
         raise ValueError(
             f"{where}: {result_path.name} does not match {record_path.name} (changed since the "
@@ -207,6 +192,6 @@ def own_range_test(out: Path, identity: dict[str, Any]) -> RangeTestResult | Non
     reused with ``--overwrite``): the test then runs again.
     """
     try:
-        return saved_range_test(out, identity, option="--resume")
+        return saved_range_test(out, identity)
     except ValueError:
         return None

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from cyclr.app.data import Data
     from cyclr.app.policies import Plan
-    from cyclr.rangetest import RangeTestResult
+    from cyclr.rangetest import RangeTestResult, RangeTestSettings
 
 
 class Runner(Protocol):
@@ -43,16 +43,12 @@ class Runner(Protocol):
         ...
 
     def range_test(
-        self,
-        optimizer: str,
-        start_lr: float,
-        end_lr: float,
-        num_steps: int,
-        progress: bool | None = None,
-        monitor: str = "loss",
-        fine_tuning: bool = False,
+        self, optimizer: str, settings: RangeTestSettings, progress: bool | None = None
     ) -> RangeTestResult:
-        """A range test on the current model; it leaves the model as it found it."""
+        """A range test on the current model; it leaves the model as it found it.
+
+        ``settings``: its monitor chosen (:func:`cyclr.app.monitor.range_test_monitor`).
+        """
         ...
 
     def evaluate(self, x: Any, y: Any) -> tuple[float, float]:

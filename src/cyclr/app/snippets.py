@@ -32,36 +32,46 @@ def snippet(framework: str, optimizer: str, base_lr: float, max_lr: float, step_
     schedule = cyclr.CyclicSchedule(base_lr=0.01, max_lr=0.1, step_size=400)
     """
     if framework not in ("keras", "torch"):
-        raise ValueError(f"framework must be 'keras' or 'torch'; received {framework!r}")
+        raise ValueError(f"framework must be 'keras' or 'torch'; received framework={framework!r}")
     if optimizer not in ("sgd", "adam"):
-        raise ValueError(f"optimizer must be 'sgd' or 'adam'; received {optimizer!r}")
+        raise ValueError(f"optimizer must be 'sgd' or 'adam'; received optimizer={optimizer!r}")
     base, top = _lr(base_lr), _lr(max_lr)
-    schedule = f"cyclr.CyclicSchedule(base_lr={base}, max_lr={top}, step_size={step_size})"
     cycle = 2 * step_size
     end = f"# Train a whole number of cycles ({cycle} steps each): the run then ends at base_lr."
     if framework == "torch":
-        opt = (
-            "torch.optim.SGD(model.parameters(), lr=schedule(0), momentum=0.9)"
-            if optimizer == "sgd"
-            else "torch.optim.Adam(model.parameters(), lr=schedule(0))"
-        )
-        return "\n".join(
-            [
-                "import torch",
-                "",
-                "import cyclr",
-                "from cyclr.torch import CyclicLR",
-                "",
-                f"schedule = {schedule}",
-                f"optimizer = {opt}",
-                "scheduler = CyclicLR(optimizer, schedule)",
-                "# in the training loop, after every update:",
-                "#     optimizer.step()",
-                "#     scheduler.step()",
-                end,
-                "",
-            ]
-        )
+        schedule = f"cyclr.CyclicSchedule(base_lr={base}, max_lr={top}, step_size={step_size})"
+        return _torch(optimizer, schedule, end)
+    return _keras(optimizer, f"base_lr={base}, max_lr={top}, step_size={step_size}", end)
+
+
+def _torch(optimizer: str, schedule: str, end: str) -> str:
+    """:func:`snippet` for PyTorch: the schedule and cyclr's ``CyclicLR`` scheduler."""
+    opt = (
+        "torch.optim.SGD(model.parameters(), lr=schedule(0), momentum=0.9)"
+        if optimizer == "sgd"
+        else "torch.optim.Adam(model.parameters(), lr=schedule(0))"
+    )
+    return "\n".join(
+        [
+            "import torch",
+            "",
+            "import cyclr",
+            "from cyclr.torch import CyclicLR",
+            "",
+            f"schedule = {schedule}",
+            f"optimizer = {opt}",
+            "scheduler = CyclicLR(optimizer, schedule)",
+            "# in the training loop, after every update:",
+            "#     optimizer.step()",
+            "#     scheduler.step()",
+            end,
+            "",
+        ]
+    )
+
+
+def _keras(optimizer: str, bounds: str, end: str) -> str:
+    """:func:`snippet` for Keras: the schedule in the graph, or the callback."""
     opt = (
         "cyclr.keras.SGD(learning_rate=lr, momentum=0.9)"
         if optimizer == "sgd"
@@ -72,13 +82,11 @@ def snippet(framework: str, optimizer: str, base_lr: float, max_lr: float, step_
             "import cyclr",
             "import cyclr.keras",
             "# the schedule runs inside the compiled step (no Python per batch):",
-            f"lr = cyclr.keras.CyclicalLearningRate(base_lr={base}, max_lr={top}, "
-            f"step_size={step_size})",
+            f"lr = cyclr.keras.CyclicalLearningRate({bounds})",
             f"optimizer = {opt}",
             "# model.compile(optimizer=optimizer, loss=..., metrics=[...])",
             "# or, with any Keras optimizer, as a callback:",
-            f"# callback = cyclr.keras.CyclicLR(base_lr={base}, max_lr={top}, "
-            f"step_size={step_size})",
+            f"# callback = cyclr.keras.CyclicLR({bounds})",
             "# model.fit(..., callbacks=[callback])",
             end,
             "",

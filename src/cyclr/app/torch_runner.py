@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import torch
@@ -19,47 +18,19 @@ from cyclr.app.layout import (
     image_shape,
     in_layout,
 )
-from cyclr.app.monitor import RANGE_TEST_VAL_EVERY, range_test_validation
+from cyclr.app.monitor import ladder_start, range_test_validation
 from cyclr.app.policies import Plan
 from cyclr.app.torch_models import build
+from cyclr.app.torch_setup import (
+    AMP_DTYPES,
+    check_amp,
+    make_optimizer,
+    ordered_loader,
+    resolve_device,
+)
 from cyclr.app.usermodel import call_factory, first_line, mismatch, model_kind
+from cyclr.rangetest import RangeTestResult, RangeTestSettings
 from cyclr.torch import CyclicLR, range_test
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """The PyTorch device of ``device``.
-
-    None: CUDA when PyTorch sees a GPU, else the CPU (as Lightning's and the Hugging Face
-    Trainer's defaults pick).
-
-    Raises:
-      ValueError: ``device`` names no device type PyTorch knows, or one this PyTorch
-        cannot reach (no CUDA device, a CUDA index past the last, no MPS), naming it.
-    """
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"device must be a PyTorch device such as 'cpu', 'cuda' or 'cuda:1' "
-            f"({first_line(exc)}); received device={device!r}"
-        ) from None
-    if resolved.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise ValueError(
-                f"device={str(device)!r}: this PyTorch ({torch.__version__}) sees no CUDA "
-                "device; use device='cpu' or run on a machine with a GPU"
-            )
-        if resolved.index is not None and resolved.index >= count:
-            raise ValueError(
-                f"device={str(device)!r}: this machine has {count} CUDA device(s), "
-                f"cuda:0 to cuda:{count - 1}"
-            )
-    if resolved.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device={str(device)!r}: this PyTorch sees no MPS device")
-    return resolved
 
 
 class TorchRunner:
@@ -75,7 +46,8 @@ class TorchRunner:
         :attr:`notes`).
       batch_size, seed: the batch size; the seed of the weights and the batch order.
       device: where the model and the data live (``'cpu'``, ``'cuda'``, ``'cuda:1'``,
-        ...); None: CUDA when PyTorch sees a GPU, else the CPU (:func:`resolve_device`).
+        ...); None: CUDA when PyTorch sees a GPU, else the CPU
+        (:func:`cyclr.app.torch_setup.resolve_device`).
       loss: ``'crossentropy'`` (default), ``'mse'`` or ``'mae'`` (regression).
       amp: mixed precision for training: ``'bf16'`` (autocast to bfloat16, CPU or
         CUDA), ``'fp16'`` (autocast to float16 with a gradient scaler, CUDA only) or
@@ -89,8 +61,6 @@ class TorchRunner:
     """
 
     framework = "torch"
-    #: The values of ``amp`` and the dtype each autocasts to.
-    AMP_DTYPES: ClassVar[dict[str, torch.dtype]] = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
     def __init__(
         self,
@@ -105,14 +75,7 @@ class TorchRunner:
         self.data, self.model_name = data, model_name
         self.batch_size, self.seed = batch_size, seed
         self.device = resolve_device(device)
-        if amp is not None and amp not in self.AMP_DTYPES:
-            raise ValueError(f"amp must be one of bf16, fp16 or None; received amp={amp!r}")
-        if amp == "fp16" and self.device.type != "cuda":
-            raise ValueError(
-                f"amp='fp16' needs a CUDA device (its gradient scaler); received amp={amp!r} "
-                f"with device={str(self.device)!r}; use amp='bf16' on the CPU"
-            )
-        self.amp = amp
+        self.amp = check_amp(amp, self.device)
         self.loss = loss or "crossentropy"
         self.regression = self.loss in ("mse", "mae")
         self.metric = "mae" if self.regression else "accuracy"
@@ -138,14 +101,14 @@ class TorchRunner:
         torch.manual_seed(self.seed)
         if model_kind(self.model_name) == "keras_file":
             raise ValueError(
-                f"--model {self.model_name} is a Keras model; run it with --framework keras"
+                f"model={self.model_name!r} is a Keras model; run it with framework='keras'"
             )
         if model_kind(self.model_name) == "factory":
             model = call_factory(self.model_name, self._factory_shape, self.data.output_size)
             if not isinstance(model, nn.Module):
                 raise ValueError(
-                    f"--model {self.model_name} returned a {type(model).__name__}, not a "
-                    "torch.nn.Module (with --framework torch)"
+                    f"model={self.model_name!r} returned a {type(model).__name__}, not a "
+                    "torch.nn.Module (with framework='torch')"
                 )
         else:
             model = build(self.model_name, self.data.input_shape, self.data.output_size)
@@ -206,29 +169,17 @@ class TorchRunner:
             torch.from_numpy(y).to(self.device),
         )
 
-    def train_loader(self, seed_offset: int = 0):
+    def train_loader(self, seed_offset: int = 0) -> torch.utils.data.DataLoader:
         """Shuffled batches of the training data, in an order fixed by the seed.
 
-        The order is that of ``DataLoader(TensorDataset(x, y), batch_size,
-        shuffle=True, generator=...)``; each batch is taken from the tensors in
-        one indexing operation rather than stacked sample by sample (several
-        times faster for small models), and the data is moved to the device once.
+        As :func:`cyclr.app.torch_setup.ordered_loader` draws them; the data is moved to
+        the device once.
         """
         if self._train_set is None:
             self._train_set = torch.utils.data.TensorDataset(
                 *self._tensors(self.data.x_train, self.data.y_train)
             )
-        generator = torch.Generator().manual_seed(self.seed + seed_offset)
-        # The loader and the sampler share the generator and draw from it in the same
-        # order as shuffle=True does, so the batches are the same.
-        batches = torch.utils.data.BatchSampler(
-            torch.utils.data.RandomSampler(self._train_set, generator=generator),
-            self.batch_size,
-            drop_last=False,
-        )
-        return torch.utils.data.DataLoader(
-            self._train_set, sampler=batches, batch_size=None, generator=generator
-        )
+        return ordered_loader(self._train_set, self.batch_size, self.seed + seed_offset)
 
     @property
     def steps_per_epoch(self) -> int:
@@ -237,67 +188,35 @@ class TorchRunner:
     def optimizer(
         self, name: str, lr: float, momentum, weight_decay: float = 0.0, warmup_steps: int = 0
     ) -> torch.optim.Optimizer:
-        """SGD, Adam, AdamW or schedule-free AdamW (``schedulefree.AdamWScheduleFree``).
-
-        ``momentum``: SGD's momentum, or the Adam family's beta_1 (None: 0.9);
-        ``weight_decay``: SGD's/Adam's L2 or AdamW's decoupled decay; ``warmup_steps``:
-        schedule-free AdamW's own warm-up (the others warm up through the schedule).
-        """
-        params = self.model.parameters()
-        if name == "sgd":
-            return torch.optim.SGD(
-                params, lr=lr, momentum=momentum or 0.0, weight_decay=weight_decay
-            )
-        betas = (0.9 if momentum is None else momentum, 0.999)
-        if name == "adamw":
-            return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay)
-        if name == "schedulefree":
-            import schedulefree  # type: ignore[import-untyped]
-
-            return schedulefree.AdamWScheduleFree(
-                params, lr=lr, betas=betas, weight_decay=weight_decay, warmup_steps=warmup_steps
-            )
-        if name != "adam":
-            raise ValueError(
-                f"optimizer must be sgd, adam, adamw or schedulefree; received {name!r}"
-            )
-        return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay)
+        """:func:`cyclr.app.torch_setup.make_optimizer` over the model's parameters."""
+        return make_optimizer(
+            name, self.model.parameters(), lr, momentum, weight_decay, warmup_steps
+        )
 
     def range_test(
-        self,
-        optimizer: str,
-        start_lr: float,
-        end_lr: float,
-        num_steps: int,
-        progress: bool | None = None,
-        monitor: str = "loss",
-        fine_tuning: bool = False,
-    ):
+        self, optimizer: str, settings: RangeTestSettings, progress: bool | None = None
+    ) -> RangeTestResult:
         """A range test on the current model; it leaves the model as it found it.
 
-        ``monitor='val_loss'``: the validation batch of
+        ``settings`` has its monitor chosen (:func:`cyclr.app.monitor.range_test_monitor`);
+        with ``'val_loss'`` the validation batch of
         :func:`cyclr.app.monitor.range_test_validation` is measured every
-        :data:`~cyclr.app.monitor.RANGE_TEST_VAL_EVERY` rungs, and the result reads it.
-        ``fine_tuning``: the model starts from trained weights (the result's bounds are
-        read for fine-tuning).
+        ``settings.val_every`` rungs, and the result reads it.
         """
-        opt = self.optimizer(optimizer, start_lr, 0.9 if optimizer == "sgd" else None)
+        opt = self.optimizer(optimizer, ladder_start(settings), 0.9 if optimizer == "sgd" else None)
         # one batch, on the device already: a list of one (inputs, targets) pair
         val_loader = (
-            [self._tensors(*range_test_validation(self.data))] if monitor == "val_loss" else None
+            [self._tensors(*range_test_validation(self.data))]
+            if settings.monitor == "val_loss"
+            else None
         )
         return range_test(
             self.model,
             opt,
             self._loss,
             self.train_loader(seed_offset=10_000),
-            start_lr=start_lr,
-            end_lr=end_lr,
-            num_steps=num_steps,
+            settings=settings,
             val_loader=val_loader,
-            val_every=RANGE_TEST_VAL_EVERY,
-            monitor=monitor,
-            fine_tuning=fine_tuning,
             progress=progress,
         )
 
@@ -400,11 +319,9 @@ class TorchRunner:
         # Schedule-free optimizers evaluate at their averaged weights: .train() before
         # updates, .eval() before evaluation (and before the run's model is kept).
         modal = callable(getattr(opt, "train", None)) and callable(getattr(opt, "eval", None))
-        scheduler = CyclicLR(opt, plan.schedule)
-        dtype = None if self.amp is None else self.AMP_DTYPES[self.amp]
         scaler = torch.amp.GradScaler("cuda") if self.amp == "fp16" else None
         loader = self.train_loader()
-        self._training = (opt, scheduler, loader.generator, scaler)
+        self._training = (opt, CyclicLR(opt, plan.schedule), loader.generator, scaler)
         self.model.train()
         step, first = 0, 0
         if resume is not None:
@@ -419,38 +336,41 @@ class TorchRunner:
             for x, y in loader:
                 if step >= limit:
                     break
-                group = opt.param_groups[0]
-                lr = group["lr"]
-                momentum = group["momentum"] if "momentum" in group else group["betas"][0]
-                opt.zero_grad(set_to_none=True)
-                with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
-                    loss = self._loss(self.model(x), y)
-                if scaler is None:
-                    loss.backward()
-                    opt.step()
-                else:
-                    scaler.scale(loss).backward()
-                    scaler.step(opt)
-                    scaler.update()
-                scheduler.step()
-                on_step(step, lr, momentum, loss.item())
+                on_step(step, *self._update(x, y))
                 step += 1
                 if progress is not None:
                     progress.update(1)
             if modal:
                 opt.eval()  # type: ignore[attr-defined]
-            val = (
-                self.evaluate(self.data.x_val, self.data.y_val)
-                if len(self.data.x_val)
-                else (float("nan"), float("nan"))
-            )
-            test = (
-                self.evaluate(self.data.x_test, self.data.y_test)
-                if test_each_epoch
-                else (float("nan"), float("nan"))
-            )
-            on_epoch(epoch + 1, step, *val, *test)
+            on_epoch(epoch + 1, step, *self._scores(test_each_epoch))
             if checkpoint is not None:
                 checkpoint(epoch + 1, step)
             if modal and epoch + 1 < epochs and step < limit:
                 opt.train()  # type: ignore[attr-defined]
+
+    def _update(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float, float]:
+        """One update of :meth:`train` on ``(x, y)``: the lr and momentum it used, its loss."""
+        opt, scheduler, _, scaler = self._training
+        group = opt.param_groups[0]
+        lr = group["lr"]
+        momentum = group["momentum"] if "momentum" in group else group["betas"][0]
+        opt.zero_grad(set_to_none=True)
+        dtype = None if self.amp is None else AMP_DTYPES[self.amp]
+        with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
+            loss = self._loss(self.model(x), y)
+        if scaler is None:
+            loss.backward()
+            opt.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        scheduler.step()
+        return lr, momentum, loss.item()
+
+    def _scores(self, test: bool) -> tuple[float, float, float, float]:
+        """Validation loss and metric, then the test set's (NaN unless ``test``)."""
+        nan = (float("nan"), float("nan"))
+        val = self.evaluate(self.data.x_val, self.data.y_val) if len(self.data.x_val) else nan
+        tested = self.evaluate(self.data.x_test, self.data.y_test) if test else nan
+        return (*val, *tested)

@@ -3,7 +3,8 @@
 Both are read without a deep-learning framework (images with Pillow, which matplotlib
 already needs), checked before anything trains, and split into train and test sets by a
 fixed shuffle (:data:`cyclr.app.datasets.SPLIT_SEED`), so the same files always give the
-same split. Every error names the file and what is wrong with it.
+same split. Every error names ``data`` (the file or folder, as :func:`cyclr.app.data.load_data`
+takes it), the file in it, and what is wrong.
 """
 
 from __future__ import annotations
@@ -25,14 +26,15 @@ TEST_FRACTION = 0.2
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
-def _fail(path: Path | str, message: str) -> NoReturn:
-    raise ValueError(f"--data {path}: {message}")
+def fail(data: Path | str, message: str) -> NoReturn:
+    """Raise the ValueError of user data: ``data='PATH': message``."""
+    raise ValueError(f"data={str(data)!r}: {message}")
 
 
 def _split(x: np.ndarray, y: np.ndarray, path: Path) -> Arrays:
     """A fixed shuffle, then the last :data:`TEST_FRACTION` as the test set."""
     if len(x) < 2:
-        _fail(path, f"holds {len(x)} sample(s); need at least 2 (train and test)")
+        fail(path, f"holds {len(x)} sample(s); need at least 2 (train and test)")
     order = np.random.default_rng(SPLIT_SEED).permutation(len(x))
     x, y = x[order], y[order]
     n_test = max(1, round(len(x) * TEST_FRACTION))
@@ -46,11 +48,13 @@ def _parse_size(image_size: tuple[int, int] | None) -> tuple[int, int] | None:
         return None
     height, width = (int(v) for v in image_size)
     if height < 1 or width < 1:
-        raise ValueError(f"--image-size must be two positive integers; received {image_size!r}")
+        raise ValueError(
+            f"image_size must be two positive integers; received image_size={image_size!r}"
+        )
     return height, width
 
 
-def load_image_folder(path: Path | str, image_size: tuple[int, int] | None = None) -> Arrays:
+def load_image_folder(data: Path | str, image_size: tuple[int, int] | None = None) -> Arrays:
     """Images in one subfolder per class, as ``keras.utils.image_dataset_from_directory`` reads.
 
     Classes are the subfolders' names in sorted order (label 0 is the first). Images are
@@ -58,7 +62,7 @@ def load_image_folder(path: Path | str, image_size: tuple[int, int] | None = Non
     in ``[0, 1]``. Without ``image_size`` every image must have the same size.
 
     Args:
-      path: the folder.
+      data: the folder.
       image_size: ``(height, width)`` to resize every image to, or None.
 
     Returns:
@@ -68,16 +72,14 @@ def load_image_folder(path: Path | str, image_size: tuple[int, int] | None = Non
       ValueError: a missing folder, fewer than two classes, an empty class, a file that
         is not a readable image, or sizes that differ (naming the file).
     """
-    from PIL import Image, UnidentifiedImageError
-
-    root = Path(path)
+    root = Path(data)
     size = _parse_size(image_size)
     if not root.is_dir():
-        _fail(root, "no such folder")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        fail(root, "no such folder")
+    classes = folder_classes(root)
     if len(classes) < 2:
         found = f"found {len(classes)} ({', '.join(classes)})" if classes else "found none"
-        _fail(
+        fail(
             root,
             f"needs one subfolder per class and at least 2 classes; {found} "
             "(layout: FOLDER/CLASS_NAME/image.png)",
@@ -91,29 +93,18 @@ def load_image_folder(path: Path | str, image_size: tuple[int, int] | None = Non
             f for f in (root / name).iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
         )
         if not files:
-            _fail(
-                root,
-                f"class folder {name!r} holds no images ({', '.join(IMAGE_SUFFIXES)})",
-            )
+            fail(root, f"class folder {name!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
         for file in files:
-            try:
-                with Image.open(file) as image:
-                    image.load()
-                    gray = image.mode in ("1", "L", "I", "I;16", "F")
-                    image = image.convert("L" if gray else "RGB")
-                    if size is not None:
-                        image = image.resize((size[1], size[0]))
-                    pixels = np.asarray(image, dtype=np.float32) / 255.0
-            except (UnidentifiedImageError, OSError) as exc:
-                _fail(file, f"not a readable image ({exc})")
+            pixels, gray = _read_image(root, file, size)
             hw = (pixels.shape[0], pixels.shape[1])
             if first is None:
                 first = (file, hw)
             elif hw != first[1]:
-                _fail(
-                    file,
-                    f"is {hw[0]}x{hw[1]} but {first[0]} is {first[1][0]}x{first[1][1]}; "
-                    "images must have one size (or pass --image-size HEIGHT WIDTH)",
+                fail(
+                    root,
+                    f"{file.relative_to(root)} is {hw[0]}x{hw[1]} but "
+                    f"{first[0].relative_to(root)} is {first[1][0]}x{first[1][1]}; images "
+                    "must have one size, or be resized to one (image_size)",
                 )
             images.append(pixels)
             labels.append(label)
@@ -125,14 +116,30 @@ def load_image_folder(path: Path | str, image_size: tuple[int, int] | None = Non
     return _split(x, np.asarray(labels, dtype=np.int64), root)
 
 
+def _read_image(root: Path, file: Path, size: tuple[int, int] | None) -> tuple[np.ndarray, bool]:
+    """A folder's image as float32 pixels in ``[0, 1]``, and whether it is grayscale."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(file) as image:
+            image.load()
+            gray = image.mode in ("1", "L", "I", "I;16", "F")
+            image = image.convert("L" if gray else "RGB")
+            if size is not None:
+                image = image.resize((size[1], size[0]))
+            return np.asarray(image, dtype=np.float32) / 255.0, gray
+    except (UnidentifiedImageError, OSError) as exc:
+        fail(root, f"{file.relative_to(root)}: not a readable image ({exc})")
+
+
 def folder_classes(path: Path | str) -> list[str]:
     """The class names of an image folder, in label order."""
     return sorted(p.name for p in Path(path).iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 # ----------------------------------------------------------------------------- CSV
-def load_csv(path: Path | str, label: str | None, regression: bool = False) -> Arrays:
-    """A CSV with a header row: numeric feature columns and the label column ``label``.
+def load_csv(data: Path | str, label: str | None, regression: bool = False) -> Arrays:
+    """``data``, a CSV with a header row: numeric feature columns and the label column ``label``.
 
     For classification, labels may be integers or names; they become class indices in
     sorted order. For regression (``regression=True``) the label must be numeric and is
@@ -146,30 +153,56 @@ def load_csv(path: Path | str, label: str | None, regression: bool = False) -> A
       ValueError: a missing file, no ``label``, an unknown label column, a non-numeric
         or missing feature value (naming the column and the line), fewer than two classes.
     """
-    file = Path(path)
+    file = Path(data)
     if not file.is_file():
-        _fail(file, "no such file")
+        fail(file, "no such file")
     try:
         with open(file, newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.reader(handle))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        _fail(file, f"not a readable CSV file ({exc})")
+        fail(file, f"not a readable CSV file ({exc})")
     rows = [r for r in rows if any(cell.strip() for cell in r)]
     if not rows:
-        _fail(file, "is empty; expected a header row and one row per sample")
+        fail(file, "is empty; expected a header row and one row per sample")
     header = [h.strip() for h in rows[0]]
     if label is None:
-        _fail(file, f"--label must name the label column; the columns are {', '.join(header)}")
+        fail(
+            file,
+            f"label must name the label column, one of {', '.join(header)}; received label=None",
+        )
     if label not in header:
-        _fail(file, f"has no column --label={label!r}; the columns are {', '.join(header)}")
+        fail(file, f"has no column label={label!r}; the columns are {', '.join(header)}")
     if len(header) < 2:
-        _fail(file, f"has no feature columns besides the label {label!r}")
+        fail(file, f"has no feature columns besides the label {label!r}")
+    features, targets = _columns(file, header, rows[1:], label)
+    if not features:
+        fail(file, "has a header but no rows")
+    x = np.asarray(features, dtype=np.float32)
+    if regression:
+        try:
+            y = np.asarray([float(t) for t in targets], dtype=np.float32)
+        except ValueError:
+            bad = next(t for t in targets if not _is_number(t))
+            fail(file, f"label column {label!r} must be numeric for regression; found {bad!r}")
+        return _split(x, y, file)
+    names = sorted(set(targets), key=_label_key)
+    if len(names) < 2:
+        fail(file, f"label column {label!r} holds a single class ({names[0]!r}); need at least 2")
+    index = {n: i for i, n in enumerate(names)}
+    y = np.asarray([index[t] for t in targets], dtype=np.int64)
+    return _split(x, y, file)
+
+
+def _columns(
+    file: Path, header: list[str], rows: list[list[str]], label: str
+) -> tuple[list[list[float]], list[str]]:
+    """The feature values and the label cells of a CSV's ``rows`` (line 2 on)."""
     at = header.index(label)
     features: list[list[float]] = []
     targets: list[str] = []
-    for line, row in enumerate(rows[1:], start=2):
+    for line, row in enumerate(rows, start=2):
         if len(row) != len(header):
-            _fail(file, f"line {line} has {len(row)} values; the header has {len(header)}")
+            fail(file, f"line {line} has {len(row)} values; the header has {len(header)}")
         values = []
         for column, cell in zip(header, row, strict=True):
             if column == label:
@@ -177,32 +210,17 @@ def load_csv(path: Path | str, label: str | None, regression: bool = False) -> A
             try:
                 value = float(cell)
             except ValueError:
-                _fail(
+                fail(
                     file,
                     f"column {column!r} is not numeric: line {line} holds {cell.strip()!r} "
                     "(features must be numbers; encode or drop the column)",
                 )
             if not math.isfinite(value):
-                _fail(file, f"column {column!r} holds {cell.strip()!r} at line {line}")
+                fail(file, f"column {column!r} holds {cell.strip()!r} at line {line}")
             values.append(value)
         features.append(values)
         targets.append(row[at].strip())
-    if not features:
-        _fail(file, "has a header but no rows")
-    x = np.asarray(features, dtype=np.float32)
-    if regression:
-        try:
-            y = np.asarray([float(t) for t in targets], dtype=np.float32)
-        except ValueError:
-            bad = next(t for t in targets if not _is_number(t))
-            _fail(file, f"label column {label!r} must be numeric for regression; found {bad!r}")
-        return _split(x, y, file)
-    names = sorted(set(targets), key=_label_key)
-    if len(names) < 2:
-        _fail(file, f"label column {label!r} holds a single class ({names[0]!r}); need at least 2")
-    index = {n: i for i, n in enumerate(names)}
-    y = np.asarray([index[t] for t in targets], dtype=np.int64)
-    return _split(x, y, file)
+    return features, targets
 
 
 def _is_number(text: str) -> bool:

@@ -43,9 +43,9 @@ def model_kind(spec: str) -> str:
     if sep and module and function.isidentifier():
         return "factory"
     raise ValueError(
-        f"--model must be one of {', '.join(BUILTIN_MODELS)}, a saved Keras model "
+        f"model must be one of {', '.join(BUILTIN_MODELS)}, a saved Keras model "
         f"(FILE.keras) or a factory (FILE.py:FUNCTION or package.module:FUNCTION); "
-        f"received --model={spec!r}"
+        f"received model={spec!r}"
     )
 
 
@@ -59,7 +59,7 @@ def task_of(loss: str | None) -> str:
         return "classification"
     if loss in REGRESSION_LOSSES:
         return "regression"
-    raise ValueError(f"--loss must be one of {', '.join(LOSSES)}; received --loss={loss!r}")
+    raise ValueError(f"loss must be one of {', '.join(LOSSES)}; received loss={loss!r}")
 
 
 def load_factory(spec: str) -> Callable[..., Any]:
@@ -72,7 +72,7 @@ def load_factory(spec: str) -> Callable[..., Any]:
     if where.endswith(".py"):
         path = Path(where)
         if not path.is_file():
-            raise ValueError(f"--model {spec}: no such file {where!r}")
+            raise ValueError(f"model={spec!r}: no such file {where!r}")
         # One module per file, named after its resolved path, so two files never collide.
         digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
         module_name = f"_cyclr_user_model_{digest}"
@@ -80,7 +80,7 @@ def load_factory(spec: str) -> Callable[..., Any]:
         if module is None:
             loader_spec = importlib.util.spec_from_file_location(module_name, path)
             if loader_spec is None or loader_spec.loader is None:
-                raise ValueError(f"--model {spec}: {where!r} cannot be imported")
+                raise ValueError(f"model={spec!r}: {where!r} cannot be imported")
             module = importlib.util.module_from_spec(loader_spec)
             sys.modules[module_name] = module
             try:
@@ -88,18 +88,18 @@ def load_factory(spec: str) -> Callable[..., Any]:
             except Exception as exc:
                 del sys.modules[module_name]
                 raise ValueError(
-                    f"--model {spec}: importing {where!r} failed: {type(exc).__name__}: {exc}"
+                    f"model={spec!r}: importing {where!r} failed: {type(exc).__name__}: {exc}"
                 ) from None
     else:
         try:
             module = importlib.import_module(where)
         except Exception as exc:
             raise ValueError(
-                f"--model {spec}: cannot import module {where!r} ({type(exc).__name__}: {exc})"
+                f"model={spec!r}: cannot import module {where!r} ({type(exc).__name__}: {exc})"
             ) from None
     factory = getattr(module, name, None)
     if not callable(factory):
-        raise ValueError(f"--model {spec}: {where!r} has no function {name!r}")
+        raise ValueError(f"model={spec!r}: {where!r} has no function {name!r}")
     return factory
 
 
@@ -114,7 +114,7 @@ def call_factory(spec: str, input_shape: tuple[int, ...], num_classes: int) -> A
         return factory(tuple(input_shape), int(num_classes))
     except Exception as exc:
         raise ValueError(
-            f"--model {spec}: calling it with input_shape={tuple(input_shape)}, "
+            f"model={spec!r}: calling it with input_shape={tuple(input_shape)}, "
             f"num_classes={num_classes} failed: {type(exc).__name__}: {first_line(exc)}"
         ) from None
 
@@ -128,7 +128,7 @@ def first_line(exc: BaseException) -> str:
 def mismatch(spec: str, data: Any, what: str) -> ValueError:
     """The one-line error for a model that does not fit the data."""
     return ValueError(
-        f"--model {spec} does not fit the data: {what}; the data ({data.name}) has inputs "
+        f"model={spec!r} does not fit the data: {what}; the data ({data.name}) has inputs "
         f"{tuple(data.input_shape)} and "
         + (
             "1 regression target"

@@ -6,6 +6,7 @@ import math
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -19,7 +20,7 @@ from cyclr.app.policies import Plan
 from cyclr.app.reuse import write_record
 from cyclr.app.runner import Runner
 from cyclr.app.session import EpochBars, MetricsLog, printer, show_progress
-from cyclr.rangetest import RangeTestResult
+from cyclr.rangetest import RangeTestResult, RangeTestSettings
 
 
 @dataclass(frozen=True)
@@ -66,40 +67,28 @@ class Rates:
 def find_bounds(
     runner: Runner,
     optimizer: str,
-    start_lr: float,
-    end_lr: float,
-    num_steps: int,
+    settings: RangeTestSettings,
     out: Path | None = None,
     stem: str = "range_test",
     progress: bool | None = None,
-    monitor: str = "loss",
-    fine_tuning: bool = False,
     record: dict | None = None,
 ) -> Rates:
     """Run the range test; save its JSON and plot into ``out``; read the rates off it.
 
-    ``progress``: draw a progress bar (None: on a terminal). ``monitor``: the curve the
-    rates are read from, ``'loss'`` or ``'val_loss'``
-    (:func:`~cyclr.app.monitor.range_test_validation` measured every
-    :data:`~cyclr.app.monitor.RANGE_TEST_VAL_EVERY` rungs; resolve it with
-    :func:`~cyclr.app.monitor.range_test_monitor` first). ``fine_tuning``: the model starts
-    from trained weights; the bounds are read for it (``BoundsSettings(fine_tuning=True)``).
-    ``record``: what the test ran on (:func:`cyclr.app.reuse.range_test_identity`),
-    saved beside its JSON the moment the test ends, so that a later run may reuse it.
+    ``settings``: the test's ladder and reading, its monitor chosen
+    (:func:`~cyclr.app.monitor.range_test_monitor`): with ``'val_loss'`` the batch of
+    :func:`~cyclr.app.monitor.range_test_validation` is measured every
+    ``settings.val_every`` rungs; with ``fine_tuning`` the bounds are read for a model
+    that starts from trained weights (``BoundsSettings(fine_tuning=True)``).
+    ``progress``: draw a progress bar (None: on a terminal). ``record``: what the test
+    ran on (:func:`cyclr.app.reuse.range_test_identity`), saved beside its JSON the moment
+    the test ends, so that a later run may reuse it.
 
     Raises:
       ValueError: the curve gives no bounds (e.g. it diverged at once).
     """
     started = time.perf_counter()
-    result = runner.range_test(
-        optimizer,
-        start_lr,
-        end_lr,
-        num_steps,
-        progress=show_progress(progress),
-        monitor=monitor,
-        fine_tuning=fine_tuning,
-    )
+    result = runner.range_test(optimizer, settings, progress=show_progress(progress))
     seconds = time.perf_counter() - started
     return read_rates(result, out, stem, record, seconds)
 
@@ -126,11 +115,11 @@ def read_rates(
     except ValueError:
         monitor = result.settings.monitor
         start_lr, end_lr = result.settings.start_lr, result.settings.end_lr
-        other = "; or read the training loss (--monitor loss)" if monitor == "val_loss" else ""
+        other = "; or read the training loss (monitor='loss')" if monitor == "val_loss" else ""
         raise ValueError(
             f"the range test's {monitor} ({start_lr:g} -> {end_lr:g}, stopped: "
-            f"{result.stop_reason}) shows no descent to read bounds from; widen "
-            f"--start-lr/--end-lr or pass --base-lr/--max-lr{other}"
+            f"{result.stop_reason}) shows no descent to read bounds from; widen its ladder "
+            f"(start_lr, end_lr) or give base_lr and max_lr{other}"
         ) from None
 
 
@@ -155,7 +144,7 @@ def cycle_budget(step_size: int, steps_per_epoch: int, cycles: int) -> tuple[int
     (5, 150)
     """
     if cycles < 1:
-        raise ValueError(f"--cycles must be a positive integer; received --cycles={cycles!r}")
+        raise ValueError(f"cycles must be a positive integer; received cycles={cycles!r}")
     total = 2 * cycles * step_size
     return math.ceil(total / steps_per_epoch), total
 
@@ -291,32 +280,41 @@ def train_plan(
     start = time.perf_counter()
     start_at = (0, 0) if resume is None else (resume[1], resume[2])
     bars = EpochBars(epochs, spe, total, desc, start_at) if show_progress(progress) else None
+    # what the run sets; the runner's defaults otherwise
+    given = {"max_steps": None if total == epochs * spe else total, "resume": resume}
+    options = {k: v for k, v in (given | {"checkpoint": checkpoint}).items() if v is not None}
     line = printer(progress) if say is print else say
-    epoch_started = [start]
+    _run_epochs(runner, plan, epochs, log, bars, line, options, test_every_epoch)
+    summary = _trained(log)
+    summary.update(
+        steps_per_epoch=spe, epochs=epochs, seconds=time.perf_counter() - start, checks=findings
+    )
+    return summary
 
-    def on_epoch(*values):
-        log.on_epoch(*values)
-        if bars is not None:
-            bars.close()  # the epoch's bar goes, its line stays
-        if line is not None:
-            line(log.epoch_line(epochs, epoch_started[0]))
-        if bars is not None:
-            bars.next_epoch()
-        epoch_started[0] = time.perf_counter()
 
-    def on_step(*values):
+def _run_epochs(
+    runner: Runner,
+    plan: Plan,
+    epochs: int,
+    log: MetricsLog,
+    bars: EpochBars | None,
+    line: Callable[[str], None] | None,
+    options: dict[str, Any],
+    test_every_epoch: bool,
+) -> None:
+    """``runner.train`` into ``log`` (then the test set, unless every epoch scored it).
+
+    A Ctrl-C stops the run between two steps (:class:`DeferredInterrupt`).
+    """
+    interrupt = DeferredInterrupt()
+
+    def on_step(*values: Any) -> None:
         log.on_step(*values)
         interrupt.check()
 
-    options: dict[str, Any] = {}  # what the run sets; the runner's defaults otherwise
-    if total != epochs * spe:
-        options["max_steps"] = total
-    if resume is not None:
-        options["resume"] = resume
-    if checkpoint is not None:
-        options["checkpoint"] = checkpoint
+    on_epoch = _epoch_end(log, epochs, bars, line)
     try:
-        with DeferredInterrupt() as interrupt:
+        with interrupt:
             runner.train(
                 plan,
                 epochs,
@@ -331,19 +329,36 @@ def train_plan(
     finally:
         if bars is not None:
             bars.close()
-    seconds = time.perf_counter() - start
-    last = log.epochs[-1] if log.epochs else {}
-    m = log.metric
+
+
+def _trained(log: MetricsLog) -> dict[str, Any]:
+    """The final scores :func:`train_plan` reports (NaN for what was not measured)."""
+    last, m = (log.epochs[-1] if log.epochs else {}), log.metric
     return {
         f"test_{m}": last.get(f"test_{m}", math.nan),
         "test_loss": last.get("test_loss", math.nan),
         f"val_{m}": last.get(f"val_{m}", math.nan),
         "steps": len(log.rows),
-        "steps_per_epoch": spe,
-        "epochs": epochs,
-        "seconds": seconds,
-        "checks": findings,
     }
+
+
+def _epoch_end(
+    log: MetricsLog, epochs: int, bars: EpochBars | None, line: Callable[[str], None] | None
+) -> Callable[..., None]:
+    """What :func:`train_plan` does after every epoch: log it, say its line, turn the bars."""
+    started = [time.perf_counter()]
+
+    def on_epoch(*values: Any) -> None:
+        log.on_epoch(*values)
+        if bars is not None:
+            bars.close()  # the epoch's bar goes, its line stays
+        if line is not None:
+            line(log.epoch_line(epochs, started[0]))
+        if bars is not None:
+            bars.next_epoch()
+        started[0] = time.perf_counter()
+
+    return on_epoch
 
 
 def save_summary(path, summary: dict) -> None:

@@ -2,7 +2,8 @@
 
 Each command lives in its own module with ``NAME``, ``HELP``,
 ``add_arguments(parser)`` and ``run(args) -> int``. Bad input raises
-:class:`~cyclr.cli.errors.UsageError`, printed here on one line with exit code 2.
+:class:`~cyclr.cli.errors.UsageError`, printed here on one line with exit code 2, the
+parameters it names spelled as the command's options (:func:`~cyclr.cli.errors.as_options`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from cyclr._extras import MissingExtra
-from cyclr.cli.errors import UsageError
+from cyclr.cli.errors import UsageError, as_options, options_of
 
 # Modules are imported only when their command runs, so `cyclr preview` never
 # pays for importing a deep-learning framework.
@@ -30,11 +31,18 @@ COMMANDS = {
 class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line on stderr and exit code 2."""
 
+    #: The top-level parser's commands, each its own parser, by name (:func:`build_parser`).
+    commands: dict[str, argparse.ArgumentParser]
+
     def error(self, message: str):
         raise UsageError(message)
 
 
 def build_parser(only: str | None = None) -> OneLineParser:
+    """The ``cyclr`` parser; ``only``: the one command whose options are added (all: None).
+
+    ``parser.commands`` holds each command's own parser, by name.
+    """
     parser = OneLineParser(prog="cyclr", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--version",
@@ -42,11 +50,18 @@ def build_parser(only: str | None = None) -> OneLineParser:
         version=f"cyclr {importlib.import_module('cyclr').__version__}",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    parser.commands = {}
     for name, (module, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
         if only in (None, name):
             importlib.import_module(module).add_arguments(command)
+        parser.commands[name] = command
     return parser
+
+
+def command_options(command: str) -> dict[str, str]:
+    """``{parameter: option}`` of ``command`` (:func:`~cyclr.cli.errors.options_of`)."""
+    return options_of(build_parser(only=command).commands[command])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,8 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # TensorFlow's C++ start-up chatter would bury the command's own one-line messages.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     chosen = next((a for a in argv if not a.startswith("-")), None)
+    options: dict[str, str] = {}
     try:
         parser = build_parser(only=chosen if chosen in COMMANDS else None)
+        if chosen in COMMANDS:
+            options = options_of(parser.commands[chosen])
         args = parser.parse_args(argv)
         args.argv = argv  # what the command was given (a run folder records it for --resume)
         if args.command is None:
@@ -63,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return int(importlib.import_module(COMMANDS[args.command][0]).run(args) or 0)
     except (UsageError, MissingExtra) as exc:
-        print(f"cyclr: error: {exc}", file=sys.stderr)
+        print(f"cyclr: error: {as_options(str(exc), options)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cyclr: interrupted", file=sys.stderr)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 
+from cyclr.cli._range_test import add_range_test_options
+from cyclr.cli._types import positive_int
 from cyclr.cli.errors import UsageError
 
 FRAMEWORKS = ("keras", "torch")
@@ -14,32 +15,6 @@ OPTIMIZERS = ("sgd", "adam")
 LOSSES = ("crossentropy", "mse", "mae")
 #: ``--amp`` choices (:class:`cyclr.app.torch_runner.TorchRunner`'s ``amp``).
 AMP = ("bf16", "fp16")
-
-
-#: Core parameter names as the commands spell them; step_size_up before step_size.
-_CORE_PARAMETERS = (
-    "base_lr",
-    "max_lr",
-    "step_size_up",
-    "step_size_down",
-    "step_size",
-    "total_steps",
-    "pct_start",
-    "div_factor",
-    "final_div_factor",
-    "base_momentum",
-    "max_momentum",
-    "decay_target",
-    "scale_mode",
-    "gamma",
-)
-
-
-def as_options(message: str) -> str:
-    """Name the core's parameters in ``message`` as options (``base_lr=`` -> ``--base-lr=``)."""
-    for name in _CORE_PARAMETERS:
-        message = message.replace(f"{name}=", f"--{name.replace('_', '-')}=")
-    return message
 
 
 def given(args, names) -> list[str]:
@@ -52,28 +27,6 @@ def do_not_apply(options: list[str]) -> str:
     return f"{', '.join(options)} {'does' if len(options) == 1 else 'do'} not apply"
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a positive integer, received {text!r}"
-        ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, received {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, received {text!r}")
-    return value
-
-
 def add_common(
     p: argparse.ArgumentParser, *, default_out: str, epochs: int | None = None, trains: bool = True
 ) -> None:
@@ -82,6 +35,12 @@ def add_common(
     ``--dataset/--data --framework --model --optimizer --epochs --batch-size --seed --out
     --device``, and ``--amp`` for a command that ``trains`` (not ``find``).
     """
+    _add_data(p)
+    _add_training(p, default_out, epochs, trains)
+    add_range_test_options(p)
+
+
+def _add_data(p: argparse.ArgumentParser) -> None:
     from cyclr.app.data import DATASET_NAMES
 
     data = p.add_argument_group("data and model")
@@ -134,6 +93,11 @@ def add_common(
         help="crossentropy (classification, the default; a saved Keras model's own loss if "
         "it has one), mse or mae (regression on a CSV; reports the mean absolute error)",
     )
+
+
+def _add_training(
+    p: argparse.ArgumentParser, default_out: str, epochs: int | None, trains: bool
+) -> None:
     train = p.add_argument_group("training")
     train.add_argument("--optimizer", choices=OPTIMIZERS, help="default sgd")
     train.add_argument(
@@ -167,58 +131,6 @@ def add_common(
         action="store_true",
         help="no progress bars and no per-epoch lines (for scripts); errors still print",
     )
-    rt = p.add_argument_group(
-        "range test (defaults: SGD 1e-4 -> 10 in 400 rungs, "
-        "Adam 1e-5 -> 1 in 300; see bench/suggest_bounds.py)"
-    )
-    rt.add_argument("--start-lr", type=positive_float)
-    rt.add_argument("--end-lr", type=positive_float)
-    rt.add_argument("--num-steps", type=positive_int, help="rungs of the range test")
-    rt.add_argument(
-        "--monitor",
-        choices=("val_loss", "loss"),
-        default="val_loss",
-        help="the curve the bounds are read from: val_loss (default) measures the first "
-        "256 examples of the validation split, one batch, every 2 rungs; loss reads the "
-        "training loss, as before. The training loss keeps falling past the rate that "
-        "generalizes, most of all when fine-tuning, so val_loss gave better or equal "
-        "bounds on every task tried (bench/suggest_bounds.py --judging); without a "
-        "validation split (or with fewer than 32 examples) it falls back to loss and says so",
-    )
-    rt.add_argument(
-        "--fine-tuning",
-        action="store_true",
-        help="the model starts from trained weights (a saved model, or a factory that loads "
-        "them) and all of it trains: read the bounds a factor 2 lower, as the fine-tunings "
-        "of bench/suggest_bounds.py --judging want",
-    )
-
-
-def range_test_settings(args, optimizer: str) -> tuple[float, float, int]:
-    """``(start_lr, end_lr, num_steps)``: the options given, else the optimizer's defaults."""
-    from cyclr.app.policies import RANGE_TEST_DEFAULTS
-
-    start, end, steps = RANGE_TEST_DEFAULTS[optimizer]
-    start = start if args.start_lr is None else args.start_lr
-    end = end if args.end_lr is None else args.end_lr
-    if end <= start:
-        raise UsageError(
-            f"--end-lr must exceed --start-lr; received --start-lr={start}, --end-lr={end}"
-        )
-    return start, end, steps if args.num_steps is None else args.num_steps
-
-
-def range_test_monitor(args, data) -> str:
-    """The curve the run's range tests read (``--monitor``, or ``loss`` without validation data).
-
-    A fallback is said in one printed line.
-    """
-    from cyclr.app.monitor import range_test_monitor as resolve
-
-    monitor, note = resolve(args.monitor, data)
-    if note is not None:
-        print(note)
-    return monitor
 
 
 def resolve_model(args, data) -> str:
@@ -234,11 +146,6 @@ def resolve_model(args, data) -> str:
     return "cnn1d" if data.is_sequence else "seed_cnn"
 
 
-def option_names(message: str) -> str:
-    """The runner's ``device=``/``amp=`` in ``message`` spelled as options (``--device=``)."""
-    return re.sub(r"(?<![\w-])(device|amp)=", r"--\1=", message)
-
-
 def check_torch_options(args) -> None:
     """``--device`` and ``--amp`` are PyTorch's: a UsageError with ``--framework keras``."""
     extra = given(args, [n for n in ("device", "amp") if hasattr(args, n)])
@@ -252,12 +159,12 @@ def check_torch_options(args) -> None:
 def check_device(args) -> None:
     """A ``--device`` this machine does not have, as a UsageError before the data loads."""
     if args.framework == "torch" and args.device is not None:
-        from cyclr.app.torch_runner import resolve_device
+        from cyclr.app.torch_setup import resolve_device
 
         try:
             resolve_device(args.device)
         except ValueError as exc:
-            raise UsageError(option_names(str(exc))) from None
+            raise UsageError(str(exc)) from None
 
 
 def device_record(runner) -> dict:
@@ -323,7 +230,7 @@ def build_runner(args, data, model: str, say=print):
             amp=getattr(args, "amp", None),
         )
     except ValueError as exc:
-        raise UsageError(option_names(str(exc).splitlines()[0])) from None
+        raise UsageError(str(exc).splitlines()[0]) from None
     for note in runner.notes:
         say(f"note: {note}")
     return runner
@@ -374,6 +281,17 @@ def open_run(args, check=None, runner: bool = True, check_runner=None):
     if check_runner is not None:
         check_runner(data, model, built)
     return data, prepare_out(args.out, args.overwrite), model, built
+
+
+def options_config(args) -> dict:
+    """The options a run was given, as its configuration records them.
+
+    An option not given (None) is left out, and the dataset when ``--data`` overrides it.
+    """
+    config = {k: v for k, v in vars(args).items() if v is not None and k != "command"}
+    if args.data is not None:
+        del config["dataset"]
+    return config
 
 
 def loss_name(runner) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from cyclr.cli import _common
+from cyclr.cli import _common, _range_test
+from cyclr.cli._types import positive_float, positive_int
 from cyclr.cli.errors import UsageError
 
 NAME = "compare"
@@ -20,7 +21,7 @@ def add_arguments(p) -> None:
     )
     p.add_argument(
         "--seeds",
-        type=_common.positive_int,
+        type=positive_int,
         default=3,
         help="seeds per policy: --seed, --seed+1, ... (default 3)",
     )
@@ -29,7 +30,7 @@ def add_arguments(p) -> None:
         type=float,
         help="test accuracy to time (default: the fixed policy's final accuracy)",
     )
-    p.add_argument("--epochs-per-half-cycle", type=_common.positive_float, default=4.0)
+    p.add_argument("--epochs-per-half-cycle", type=positive_float, default=4.0)
     p.add_argument(
         "--grid",
         type=int,
@@ -53,11 +54,62 @@ def parse_policies(text: str) -> list[str]:
 
 
 def run(args) -> int:
-    from cyclr.app.compare import CompareSettings, compare, write_outputs
+    from cyclr.app.compare import CompareSettings, compare
+    from cyclr.app.comparison import write_outputs
     from cyclr.app.monitor import range_test_record
-    from cyclr.app.policies import BASELINES, TORCH_ONLY, grid_rates, range_tested
+    from cyclr.app.policies import BASELINES, grid_rates, range_tested
 
     policies = parse_policies(args.policies)
+    _check_args(args, policies)
+    range_test = _range_test.range_test_settings(args)
+    ranged = bool(range_tested(policies))
+    grid = {
+        p: grid_rates(p, args.grid) for p in policies if args.grid is not None and p in BASELINES
+    }
+    # the runner: the model checked, built once
+    data, out, model, runner = _common.open_run(args)
+    if ranged:
+        range_test = _range_test.range_test_on(args, range_test, data)
+    settings = CompareSettings(
+        framework=args.framework,
+        model=model,
+        policies=tuple(policies),
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        epochs_per_half_cycle=args.epochs_per_half_cycle,
+        seed=args.seed,
+        seeds=args.seeds,
+        target=args.target,
+        range_test=range_test,
+        loss=args.loss,
+        grid=grid,
+        device=args.device,
+        amp=args.amp,
+    )
+    try:
+        comparison = compare(
+            settings, data, out, log=_common.say(args), progress=_common.progress(args)
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    config = _common.options_config(args)
+    config.update(
+        data=data.name,
+        model=model,
+        policies=list(settings.policies),
+        **(range_test_record(range_test, data) if ranged else {}),
+        **_common.device_record(runner),
+    )
+    write_outputs(comparison, out, config)
+    print(comparison.markdown())
+    print(f"wrote {out}/compare.md, compare.csv, compare.png, report.html")
+    return 0
+
+
+def _check_args(args, policies: list[str]) -> None:
+    """Options that do not go together, refused before anything loads."""
+    from cyclr.app.policies import TORCH_ONLY
+
     torch_only = [p for p in policies if p in TORCH_ONLY]
     if torch_only and args.framework != "torch":
         raise UsageError(
@@ -66,9 +118,6 @@ def run(args) -> int:
         )
     if args.grid is not None and args.grid < 2:
         raise UsageError(f"--grid needs at least 2 rates; received --grid={args.grid}")
-    grid = {
-        p: grid_rates(p, args.grid) for p in policies if args.grid is not None and p in BASELINES
-    }
     if args.target is None and "fixed" not in policies:
         raise UsageError(
             "without the fixed policy there is no default target; add fixed to "
@@ -76,7 +125,6 @@ def run(args) -> int:
         )
     if args.target is not None and not 0 < args.target <= 1:
         raise UsageError(f"--target is an accuracy in (0, 1]; received --target={args.target}")
-    range_tests = {opt: _common.range_test_settings(args, opt) for opt in range_tested(policies)}
     if args.optimizer is not None:
         raise UsageError(
             "each policy of compare has its own optimizer (sgd; adam for adam and "
@@ -88,45 +136,3 @@ def run(args) -> int:
             f"compare times test accuracy, so it needs a classification loss; received "
             f"--loss={args.loss}"
         )
-    # the runner: the model checked, built once
-    data, out, model, runner = _common.open_run(args)
-    monitor = _common.range_test_monitor(args, data) if range_tests else args.monitor
-    settings = CompareSettings(
-        framework=args.framework,
-        model=model,
-        policies=tuple(policies),
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-        epochs_per_half_cycle=args.epochs_per_half_cycle,
-        seed=args.seed,
-        seeds=args.seeds,
-        target=args.target,
-        range_tests=range_tests,
-        loss=args.loss,
-        grid=grid,
-        monitor=monitor,
-        fine_tuning=args.fine_tuning,
-        device=args.device,
-        amp=args.amp,
-    )
-    try:
-        comparison = compare(
-            settings, data, out, log=_common.say(args), progress=_common.progress(args)
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    config = {k: v for k, v in vars(args).items() if v is not None and k != "command"}
-    if args.data is not None:
-        del config["dataset"]  # --data overrides it
-    config.update(
-        data=data.name,
-        model=model,
-        policies=list(settings.policies),
-        range_tests={opt: list(settings.range_test(opt)) for opt in settings.range_tested},
-        **(range_test_record(monitor, data, args.fine_tuning) if range_tests else {}),
-        **_common.device_record(runner),
-    )
-    write_outputs(comparison, out, config)
-    print(comparison.markdown())
-    print(f"wrote {out}/compare.md, compare.csv, compare.png, report.html")
-    return 0

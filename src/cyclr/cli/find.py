@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from cyclr.cli import _common
+from cyclr.cli import _common, _range_test
+from cyclr.cli._types import positive_float
 from cyclr.cli.errors import UsageError
 
 NAME = "find"
@@ -13,7 +14,7 @@ def add_arguments(p) -> None:
     _common.add_common(p, default_out="runs/find", trains=False)
     p.add_argument(
         "--epochs-per-half-cycle",
-        type=_common.positive_float,
+        type=positive_float,
         default=4.0,
         help="step size in epochs (Smith: 2-10; default 4)",
     )
@@ -27,23 +28,14 @@ def run(args) -> int:
     from cyclr.app.workflow import find_bounds, half_cycle, save_summary
 
     optimizer = args.optimizer or "sgd"
-    settings = _common.range_test_settings(args, optimizer)
+    settings = _range_test.range_test_settings(args)
     data, out, model, runner = _common.open_run(args)
-    monitor = _common.range_test_monitor(args, data)
+    settings = _range_test.range_test_on(args, settings, data)
     loss = _common.loss_name(runner)
-    record = range_test_identity(
-        runner, data, model, optimizer, loss, settings, monitor, args.fine_tuning
-    )
+    record = range_test_identity(runner, data, model, optimizer, loss, settings)
     try:
         bounds = find_bounds(
-            runner,
-            optimizer,
-            *settings,
-            out,
-            progress=_common.progress(args),
-            monitor=monitor,
-            fine_tuning=args.fine_tuning,
-            record=record,
+            runner, optimizer, settings, out, progress=_common.progress(args), record=record
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -70,10 +62,7 @@ def run(args) -> int:
             "model": model,
             "dataset": data.name,
             "optimizer": optimizer,
-            "start_lr": settings[0],
-            "end_lr": settings[1],
-            "num_steps": settings[2],
-            **range_test_record(monitor, data, args.fine_tuning),
+            **range_test_record(settings, data),
         },
     )
     code = snippet(args.framework, optimizer, bounds.base_lr, bounds.max_lr, step_size)

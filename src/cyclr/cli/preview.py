@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from cyclr import CyclicSchedule, OneCycle, check
-from cyclr.cli._common import as_options, do_not_apply, given
+from cyclr.cli._common import do_not_apply, given
 from cyclr.cli.errors import UsageError
 from cyclr.cyclic import (
     DECAY_TARGETS,
@@ -93,7 +93,7 @@ def build_schedule(args: argparse.Namespace) -> CyclicSchedule | OneCycle:
         momentum.update(_given_kwargs(args, ("base_momentum", "max_momentum")))
         return CyclicSchedule(max_lr=args.max_lr, **_given_kwargs(args, CYCLIC_ONLY), **momentum)
     except ValueError as exc:
-        raise UsageError(as_options(str(exc))) from None
+        raise UsageError(str(exc)) from None
 
 
 def summarize(schedule, steps: int, steps_per_epoch=None) -> list[str]:

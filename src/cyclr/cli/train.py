@@ -11,19 +11,43 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cyclr.cli import _common
+from cyclr.cli import _common, _range_test
+from cyclr.cli._types import positive_float, positive_int
 from cyclr.cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from cyclr.app.train import SavedRangeTest
 
 NAME = "train"
 HELP = "range test -> bounds -> cyclical training -> report"
 
 
 def add_arguments(p) -> None:
+    _common.add_common(p, default_out="runs/train")
+    _add_policy(p)
+    p.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue an interrupted run from its last epoch checkpoint, with the options it "
+        "was started with (run from any folder; give no other option but --quiet); a run "
+        "stopped before its first epoch ended starts again, reusing its range test if that "
+        "had ended",
+    )
+    p.add_argument(
+        "--range-test",
+        metavar="RUN_OR_FILE",
+        help="reuse the range test of an earlier cyclr find or train run (its folder, or its "
+        "range_test.json) instead of running it again; refused unless it ran on the same "
+        "data, model and settings",
+    )
+
+
+def _add_policy(p) -> None:
     from cyclr.app.policies import POLICIES
     from cyclr.cyclic import MODES, WAVEFORMS
 
-    _common.add_common(p, default_out="runs/train")
     pol = p.add_argument_group("policy")
     pol.add_argument(
         "--policy",
@@ -49,35 +73,17 @@ def add_arguments(p) -> None:
     pol.add_argument(
         "--max-momentum", type=float, help="with --cycle-momentum or onecycle (default 0.95)"
     )
-    pol.add_argument(
-        "--base-lr", type=_common.positive_float, help="with --max-lr: skip the range test"
-    )
-    pol.add_argument("--max-lr", type=_common.positive_float)
+    pol.add_argument("--base-lr", type=positive_float, help="with --max-lr: skip the range test")
+    pol.add_argument("--max-lr", type=positive_float)
     pol.add_argument(
         "--epochs-per-half-cycle",
-        type=_common.positive_float,
+        type=positive_float,
         help="step size in epochs (Smith: 2-10; default 4, or with --epochs the half cycle "
         "that fits whole cycles into them, ending at base_lr)",
     )
-    p.add_argument(
-        "--resume",
-        metavar="RUN_DIR",
-        help="continue an interrupted run from its last epoch checkpoint, with the options it "
-        "was started with (run from any folder; give no other option but --quiet); a run "
-        "stopped before its first epoch ended starts again, reusing its range test if that "
-        "had ended",
-    )
-    p.add_argument(
-        "--range-test",
-        dest="range_test_from",
-        metavar="RUN_OR_FILE",
-        help="reuse the range test of an earlier cyclr find or train run (its folder, or its "
-        "range_test.json) instead of running it again; refused unless it ran on the same "
-        "data, model and settings",
-    )
     pol.add_argument(
         "--cycles",
-        type=_common.positive_int,
+        type=positive_int,
         help="the run's length in whole cycles, ending at a cycle boundary (default 3; "
         "instead of --epochs)",
     )
@@ -97,7 +103,7 @@ def _refuse_ignored(args) -> None:
         extra.append("--gamma")
     if args.policy == "adam":
         extra += _common.given(args, ("base_lr", "max_lr"))
-        if args.range_test_from is not None:
+        if args.range_test is not None:
             extra.append("--range-test")
     if args.cycle_momentum and args.policy in NOT_CYCLICAL:
         extra.append("--cycle-momentum")
@@ -129,16 +135,16 @@ def _check_args(args) -> None:
             f"--base-lr must be <= --max-lr; received --base-lr={args.base_lr}, "
             f"--max-lr={args.max_lr}"
         )
-    if args.base_lr is not None and args.range_test_from is not None:
+    if args.base_lr is not None and args.range_test is not None:
         raise UsageError(
             "--range-test does not apply with --base-lr/--max-lr (no range test); received "
-            f"--range-test={args.range_test_from}"
+            f"--range-test={args.range_test}"
         )
 
 
 def _spec(args):
     """The run the options describe, every default resolved (a UsageError if they conflict)."""
-    from cyclr.app.train import TrainSpec
+    from cyclr.app.train_spec import TrainSpec
 
     _check_args(args)
     _refuse_ignored(args)
@@ -165,9 +171,7 @@ def _spec(args):
         batch_size=args.batch_size,
         seed=args.seed,
         epochs_per_half_cycle=args.epochs_per_half_cycle,
-        range_test=_common.range_test_settings(args, optimizer),
-        monitor=args.monitor,
-        fine_tuning=args.fine_tuning,
+        range_test=_range_test.range_test_settings(args),
         device=args.device,
         amp=args.amp,
         base_lr=args.base_lr,
@@ -237,17 +241,8 @@ def run(args) -> int:
 
 def _run(args) -> int:
     from cyclr.app.checkpoint import STATE_NAME, read_checkpoint
-    from cyclr.app.files import write_json
-    from cyclr.app.monitor import range_test_record
-    from cyclr.app.reuse import own_range_test, range_test_identity, saved_range_test
-    from cyclr.app.train import (
-        SavedRangeTest,
-        check_spec,
-        identity,
-        rates_from_range_test,
-        run_shape,
-        train_run,
-    )
+    from cyclr.app.train import train_run
+    from cyclr.app.train_spec import check_spec, identity, run_shape
 
     spec = _spec(args)
     resume = None
@@ -263,38 +258,11 @@ def _run(args) -> int:
         try:
             check_spec(spec, data)
         except ValueError as exc:
-            raise UsageError(_common.as_options(str(exc))) from None
+            raise UsageError(str(exc)) from None
 
-    ranged = rates_from_range_test(spec)
-    record: dict | None = None
-    saved: SavedRangeTest | None = None
-
-    def check_range_test(data, model, runner):  # a saved range test is checked before too
-        nonlocal spec, record, saved
-        if not ranged or resume is not None:  # a resumed run reads its range test back
-            return
-        spec = dataclasses.replace(spec, monitor=_common.range_test_monitor(args, data))
-        record = range_test_identity(
-            runner,
-            data,
-            model,
-            spec.optimizer,
-            _common.loss_name(runner),
-            spec.range_test,
-            spec.monitor,
-            spec.fine_tuning,
-        )
-        if args.range_test_from is not None:
-            try:
-                result = saved_range_test(args.range_test_from, record)
-            except ValueError as exc:
-                raise UsageError(str(exc)) from None
-            saved = SavedRangeTest(result, args.range_test_from)
-        elif restart:
-            own = own_range_test(Path(args.resume), record)
-            saved = None if own is None else SavedRangeTest(own)
-
-    data, out, model, runner = _common.open_run(args, check, check_runner=check_range_test)
+    reuse = _RangeTest(args, spec, resumed=resume is not None, restart=restart)
+    data, out, model, runner = _common.open_run(args, check, check_runner=reuse.check)
+    spec = reuse.spec
     if restart:
         _common.say(args)(
             f"resuming from the start: the run was stopped before its first epoch ended "
@@ -305,10 +273,75 @@ def _run(args) -> int:
             resume = read_checkpoint(args.resume, identity(spec, data, model))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-    start_lr, end_lr, num_steps = spec.range_test
     shape = run_shape(spec, data)
-    # What the run does, every default resolved (an option not given is not shown as None).
-    config = {k: v for k, v in vars(args).items() if v is not None and k != "command"}
+    config = _config(args, spec, data, model, runner, shape, reuse.ranged)
+    config = _write_config(out, args, config, resume)
+    try:
+        summary = train_run(
+            spec,
+            data,
+            model,
+            out,
+            config,
+            say=_common.say(args),
+            runner=runner,
+            resume=resume,
+            record=reuse.record,
+            saved=reuse.saved,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    metric = runner.metric
+    print(
+        f"test {metric} {summary[f'test_{metric}']:.4f} after {summary['steps']} steps "
+        f"({summary['seconds']:.1f} s)"
+    )
+    print(f"wrote {out}/report.html")
+    return 0
+
+
+class _RangeTest:
+    """The run's range test: its settings on the data, its record, a saved one to reuse.
+
+    :meth:`check` runs once the runner is built, before the run folder is made, so that
+    a saved test (``--range-test``) that does not fit the run stops it first.
+    """
+
+    def __init__(self, args, spec, resumed: bool, restart: bool):
+        from cyclr.app.train_spec import rates_from_range_test
+
+        self.args, self.spec, self.resumed, self.restart = args, spec, resumed, restart
+        self.ranged = rates_from_range_test(spec)
+        self.record: dict | None = None
+        self.saved: SavedRangeTest | None = None
+
+    def check(self, data, model, runner) -> None:
+        from cyclr.app.reuse import own_range_test, range_test_identity, saved_range_test
+        from cyclr.app.train import SavedRangeTest
+
+        if not self.ranged or self.resumed:  # a resumed run reads its range test back
+            return
+        args = self.args
+        settings = _range_test.range_test_on(args, self.spec.range_test, data)
+        self.spec = dataclasses.replace(self.spec, range_test=settings)
+        loss = _common.loss_name(runner)
+        self.record = range_test_identity(runner, data, model, self.spec.optimizer, loss, settings)
+        if args.range_test is not None:
+            try:
+                result = saved_range_test(args.range_test, self.record)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+            self.saved = SavedRangeTest(result, args.range_test)
+        elif self.restart:
+            own = own_range_test(Path(args.resume), self.record)
+            self.saved = None if own is None else SavedRangeTest(own)
+
+
+def _config(args, spec, data, model, runner, shape, ranged: bool) -> dict:
+    """What the run does, every default resolved (an option not given is not shown as None)."""
+    from cyclr.app.monitor import range_test_record
+
+    config = _common.options_config(args)
     config.update(
         command="train",
         data=data.name,
@@ -321,16 +354,11 @@ def _run(args) -> int:
         steps_per_epoch=runner.steps_per_epoch,
         step_size=shape.step_size,
         epochs_per_half_cycle=shape.epochs_per_half_cycle,
-        start_lr=start_lr,
-        end_lr=end_lr,
-        num_steps=num_steps,
-        **(range_test_record(spec.monitor, data, spec.fine_tuning) if ranged else {}),
+        **(range_test_record(spec.range_test, data) if ranged else {}),
         **_common.device_record(runner),
         argv=getattr(args, "argv", sys.argv[1:]),
         cwd=str(Path.cwd()),
     )
-    if args.data is not None:
-        del config["dataset"]  # --data overrides it
     if args.epochs is None:
         config["cycles"] = spec.cycles
     elif shape.cycles is not None:
@@ -339,32 +367,19 @@ def _run(args) -> int:
         config["half_cycle_fitted_to_epochs"] = True
     if args.framework == "keras":
         config["keras_backend"] = _common.keras_backend()
-    if args.resume is None:
-        write_json(out / "config.json", config)
-    else:  # the original options stay on record (a second --resume reads them)
+    return config
+
+
+def _write_config(out: Path, args, config: dict, resume: dict | None) -> dict:
+    """Write ``config.json``; return the configuration the report shows.
+
+    A resumed run keeps its original options on record (a second ``--resume`` reads
+    them), with the epoch it was resumed after.
+    """
+    from cyclr.app.files import write_json
+
+    if args.resume is not None:
         config = json.loads((out / "config.json").read_text(encoding="utf-8"))
         config["resumed_after_epoch"] = 0 if resume is None else resume["epoch"]
-        write_json(out / "config.json", config)
-    say = _common.say(args)
-    try:
-        summary = train_run(
-            spec,
-            data,
-            model,
-            out,
-            config,
-            say=say,
-            runner=runner,
-            resume=resume,
-            record=record,
-            saved=saved,
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    metric = runner.metric
-    print(
-        f"test {metric} {summary[f'test_{metric}']:.4f} after {summary['steps']} steps "
-        f"({summary['seconds']:.1f} s)"
-    )
-    print(f"wrote {out}/report.html")
-    return 0
+    write_json(out / "config.json", config)
+    return config

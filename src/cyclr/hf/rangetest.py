@@ -11,7 +11,7 @@ import transformers
 
 import cyclr.torch
 from cyclr.rangetest import RangeTestResult
-from cyclr.rangetest.settings import DEFAULT_END_LR, DEFAULT_NUM_STEPS, DEFAULT_START_LR
+from cyclr.rangetest.settings import RangeTestSettings, checked_settings
 from cyclr.torch import distributed
 from cyclr.torch._snapshot import sharding
 from cyclr.torch.engines import MicroBatches, loss_of, scaler_restored
@@ -21,18 +21,11 @@ from cyclr.torch.rangetest import clip_gradients
 def range_test(
     trainer: transformers.Trainer,
     *,
-    start_lr: float = DEFAULT_START_LR,
-    end_lr: float = DEFAULT_END_LR,
-    num_steps: int = DEFAULT_NUM_STEPS,
-    step_mode: str = "exp",
+    settings: RangeTestSettings | None = None,
     criterion: Callable[[Any, Mapping[str, Any]], Any] | None = None,
-    beta: float = 0.98,
-    diverge_factor: float = 4.0,
     checkpoint_dir: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
     json_path: str | os.PathLike[str] | None = None,
-    val_every: int | None = None,
-    fine_tuning: bool = False,
 ) -> RangeTestResult:
     """Run cyclr's range test on a ``Trainer`` before ``trainer.train()``; leave it as found.
 
@@ -58,16 +51,24 @@ def range_test(
     generators are exactly what they were, also when the test raised.
 
     When the Trainer has an ``eval_dataset``, its loss (``trainer.get_eval_dataloader()``,
-    the model's own loss) is measured after every ``val_every``-th update and the
-    bounds read it (``monitor='val_loss'``): when fine-tuning, the training loss keeps
+    the model's own loss) is measured after the update of every rung ``i`` with
+    ``i % settings.val_every == 0`` and the bounds read it (``monitor='val_loss'``,
+    the default with an ``eval_dataset``): when fine-tuning, the training loss keeps
     falling past the rates that undo what pre-training learned, and its reading lands
     near the pre-training rate (23% worse than the best grid pair on a transformer
     fine-tuned on prose, 1.2% from the validation curve: docs/bounds-reading.md, *The
-    first, untouched score*). ``result.bounds(monitor="loss")`` still reads the training loss.
+    first, untouched score*). ``result.bounds(monitor="loss")`` still reads the training
+    loss. Each pass runs over the whole ``eval_dataset``, every 2 rungs by default (the
+    default ``RangeTestSettings.val_every``): with a large one, give the test a
+    smaller ``eval_dataset`` or space the passes,
+    ``settings=cyclr.RangeTestSettings(val_every=10)``;
+    ``settings=cyclr.RangeTestSettings(monitor='loss')`` makes none and reads the
+    training loss.
 
     Then give the bounds to a :class:`cyclr.torch.CyclicLR` before training::
 
-        result = cyclr.hf.range_test(trainer, fine_tuning=True)  # from_pretrained
+        settings = cyclr.RangeTestSettings(fine_tuning=True)  # from_pretrained
+        result = cyclr.hf.range_test(trainer, settings=settings)
         base_lr, max_lr = result.bounds()
         trainer.create_optimizer()  # the Trainer's own, from its TrainingArguments
         trainer.lr_scheduler = cyclr.torch.CyclicLR(
@@ -76,29 +77,31 @@ def range_test(
 
     Args:
       trainer: a ``transformers.Trainer`` with a train dataset.
-      start_lr: the first rung of the ladder; the defaults (1e-5 -> 10 in 450 rungs)
-        are the ladder `result.bounds()` was validated on.
-      end_lr: the last rung.
-      num_steps: the rungs (optimizer updates) of the ladder.
-      step_mode: ``'exp'`` or ``'linear'``.
+
+    Args: Ladder, smoothing, stop and reading: settings
+      settings: a :class:`~cyclr.RangeTestSettings` (its defaults when ``None``: the
+        ladder 1e-5 -> 10 in 450 rungs `result.bounds()` was validated on), each
+        rung one optimizer update; ``start_lr=None`` starts at the optimizer's own
+        lr. Its ``val_every`` and ``monitor`` as above (``'val_accuracy'`` is
+        refused: the Trainer's model gives no accuracy to read). Its
+        ``fine_tuning=True`` when the model starts from trained weights
+        (``from_pretrained``) and all of it trains: ``result.bounds()`` reads a
+        factor 2 lower (``BoundsSettings(fine_tuning=True)``, measured on four
+        fine-tunings: docs/results.md, *Fine-tuning: the reading a factor 2
+        lower*); a model built from a config trains from scratch: leave it ``False``.
+
+    Args: The step
       criterion: ``criterion(outputs, batch) -> loss`` for a model that computes
         no loss of its own (no labels in the batch); ``outputs = model(**batch)``.
         ``None``: ``trainer.compute_loss``.
-      beta: the smoothing decay (see :class:`cyclr.rangetest.RangeTest`).
-      diverge_factor: the divergence threshold (likewise).
+
+    Args: Where the snapshot lives
       checkpoint_dir: keep the starting state in a temporary file in this folder
         instead of in memory.
+
+    Args: Output
       progress: a tqdm progress bar; ``None`` shows one in a terminal.
       json_path: write the result here as JSON (rank 0).
-      val_every: with an ``eval_dataset``, measure its loss every this many rungs
-        (default: ``num_steps // 50``, at least 1: about 50 passes over it); ``0``
-        reads the training loss only.
-      fine_tuning: the model starts from trained weights (``from_pretrained``) and
-        all of it trains: ``result.bounds()`` reads a factor 2 lower
-        (``BoundsSettings(fine_tuning=True)``, measured on four fine-tunings:
-        docs/results.md, *Fine-tuning: the reading a factor 2 lower*). A model built
-        from a config
-        trains from scratch: leave it ``False``.
 
     Returns:
       The :class:`~cyclr.RangeTestResult`; ``result.bounds()`` suggests
@@ -112,28 +115,23 @@ def range_test(
         raise ValueError(
             f"trainer must be a transformers.Trainer; received trainer={type(trainer).__name__}"
         )
+    settings = checked_settings(settings)
+    if settings.monitor == "val_accuracy":
+        raise ValueError(
+            "cyclr.hf.range_test measures the eval_dataset's loss, no accuracy; received "
+            "settings.monitor='val_accuracy' (use 'val_loss' or 'loss')"
+        )
     if criterion is not None and not callable(criterion):
         raise ValueError(f"criterion must be callable or None; received criterion={criterion!r}")
     model = trainer.model
     if model is None:
         raise ValueError("the trainer has no model yet; received trainer.model=None")
-    run = dict(
-        start_lr=start_lr,
-        end_lr=end_lr,
-        num_steps=num_steps,
-        step_mode=step_mode,
-        beta=beta,
-        diverge_factor=diverge_factor,
-        checkpoint_dir=checkpoint_dir,
-        progress=progress,
-        json_path=json_path,
-        fine_tuning=fine_tuning,
-    )
+    output = dict(checkpoint_dir=checkpoint_dir, progress=progress, json_path=json_path)
     own_optimizer = trainer.optimizer is None
     if own_optimizer:  # the optimizer train() would build, for the test only
         trainer.create_optimizer()
     try:
-        return _run(trainer, model, criterion, val_every, run)
+        return _run(trainer, model, criterion, settings, output)
     finally:
         if own_optimizer:
             # Left as found: train() builds its optimizer from the TrainingArguments as
@@ -145,22 +143,13 @@ def _run(
     trainer: transformers.Trainer,
     model: torch.nn.Module,
     criterion: Callable[[Any, Mapping[str, Any]], Any] | None,
-    val_every: int | None,
-    run: dict[str, Any],
+    settings: RangeTestSettings,
+    output: dict[str, Any],
 ) -> RangeTestResult:
     """The test on the Trainer's optimizer (which exists by now)."""
     optimizer = trainer.optimizer
-    num_steps = run["num_steps"]
     loader = trainer.get_train_dataloader()
-    if val_every is None:
-        val_every = max(1, int(num_steps) // 50)
-    if isinstance(val_every, bool) or not isinstance(val_every, int) or val_every < 0:
-        raise ValueError(f"val_every must be an int >= 0; received val_every={val_every!r}")
-    validation: dict[str, Any] = {}
-    if trainer.eval_dataset is not None and val_every > 0:
-        validation = dict(
-            val_loader=trainer.get_eval_dataloader(), val_every=val_every, monitor="val_loss"
-        )
+    validate = trainer.eval_dataset is not None and settings.monitor != "loss"
     step = _TrainerStep(trainer, model, optimizer, criterion)
     with scaler_restored(step.scaler, optimizer):
         return cyclr.torch.range_test(
@@ -168,9 +157,10 @@ def _run(
             optimizer,
             None,
             MicroBatches(loader, trainer.args.gradient_accumulation_steps),
+            settings=settings,
+            val_loader=trainer.get_eval_dataloader() if validate else None,
             step_fn=step,
-            **run,
-            **validation,
+            **output,
         )
 
 

@@ -22,25 +22,26 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cyclr._base import check_count
 from cyclr._progress import progress_bar
 from cyclr.jax.hyperparams import KeyPath, lr_path, with_lr
 from cyclr.rangetest import RangeTest, RangeTestResult, RangeTestSettings
+from cyclr.rangetest.settings import checked_settings, resolve_monitor
 
 #: Rungs always dispatched ahead of the one whose loss is read (see ``_Rungs``) ...
 AHEAD = 2
-#: ... and at most, while that loss is not ready, for steps so short that ``AHEAD`` of them
-#: take less than ``AHEAD_SECONDS`` (without validation, whose passes would be dispatched
-#: ahead too): enough work queued for a Python thread that waits its turn on a busy CPU.
-MAX_AHEAD = 8
-AHEAD_SECONDS = 5e-4
+#: ... and up to this many for steps so short that as many of them take at most
+#: ``AHEAD_SECONDS`` (without validation, whose passes would be dispatched ahead too): enough
+#: work queued that JAX never runs dry while Python reads and records a loss, or waits its
+#: turn on a busy CPU (bench/results/jax_range_test.md).
+MAX_AHEAD = 16
+AHEAD_SECONDS = 1e-3
 
 
 class _Static:
-    """A callable as a static argument of ``jax.jit``: hashed and compared by identity.
+    """A callable as a cache key (``_compiled_rung``): hashed and compared by identity.
 
     Any callable works (a dataclass instance that defines ``__eq__`` is unhashable), and the
-    same step meets its compiled rung again in jax's cache.
+    same step meets its compiled rung again.
     """
 
     __slots__ = ("fn",)
@@ -83,10 +84,18 @@ def _rung(
     return new_state, jnp.reshape(loss, ())
 
 
-# One compilation per (train_step, where the rate goes, shapes): jax's own cache keeps it, so a
-# second range test with the same step compiles nothing. The state is the test's own copy,
-# donated from rung to rung; the caller's arrays are never an argument here.
-_jitted_rung = jax.jit(_rung, static_argnums=(0, 1), donate_argnums=(2,))
+@functools.lru_cache(maxsize=32)
+def _compiled_rung(train_step: _Static, where: KeyPath | None) -> Callable[..., Any]:
+    """``_rung`` of ``train_step`` jitted: ``(state, batch, lr) -> (new_state, loss)``.
+
+    One compilation per (train_step, where the rate goes, shapes): the jitted function is
+    kept here (the last 32 steps), so a second range test with the same step compiles
+    nothing. ``train_step`` and ``where`` are bound, not static arguments: a call hashes
+    neither, a microsecond or two of every rung (bench/results/jax_range_test.md). The
+    state is the test's own copy, donated from rung to rung; the caller's arrays are never
+    an argument here.
+    """
+    return jax.jit(functools.partial(_rung, train_step, where), donate_argnums=(0,))
 
 
 @jax.jit
@@ -162,11 +171,12 @@ class _Rungs:
     """The rungs in order, each dispatched ``AHEAD`` to ``MAX_AHEAD`` rungs before it is read.
 
     Reading a loss waits for its rung; the rungs dispatched after it keep JAX busy
-    meanwhile, so the test costs what the steps cost. While the oldest loss is not ready,
-    short steps (``AHEAD_SECONDS`` of work in fewer than ``MAX_AHEAD`` of them) are
-    dispatched further ahead, so that JAX never runs dry while Python waits for its turn
-    on a busy CPU. The ones dispatched past the rung the test stops at are thrown away
-    (their batches read, their work wasted): at most ``AHEAD`` long steps.
+    meanwhile, so the test costs what the steps cost. Short steps (up to ``MAX_AHEAD`` of
+    them in ``AHEAD_SECONDS``, measured over every 16 rungs) are always dispatched that far
+    ahead: a step shorter than Python's work on a rung (reading and recording its loss)
+    would otherwise leave JAX idle between rungs. The ones dispatched past the rung the
+    test stops at are thrown away (their batches read, their work wasted): at most
+    ``AHEAD`` long steps, ``AHEAD_SECONDS`` of short ones.
     """
 
     def __init__(
@@ -177,18 +187,18 @@ class _Rungs:
         batches: Iterable[Any],
         recorder: RangeTest,
         validate: Callable[[Any], jax.Array] | None,
-        val_every: int,
     ) -> None:
-        self.train_step, self.where, self.state = _Static(train_step), where, state
+        self.step, self.state = _compiled_rung(_Static(train_step), where), state
         self.feed = _cycle(batches, "batches")
-        self.recorder, self.validate, self.val_every = recorder, validate, val_every
-        # (lr, loss, validation loss); the loss is an ArrayImpl (is_ready(), not in jax.Array)
+        self.recorder, self.validate = recorder, validate
+        self.val_every = recorder.settings.val_every
+        # (lr, loss, validation loss) of the rungs dispatched and not yet read, in order
         self.pending: deque[tuple[float, Any, jax.Array | None]] = deque()
         self.dispatched = self.served = 0
         self.ran_out: ValueError | None = None
         self.most = AHEAD
         self.adapts = validate is None
-        self.started = time.perf_counter()
+        self.mark = time.perf_counter()  # when the last 16 rungs began (``next``)
 
     def _dispatch(self) -> None:
         rung = self.dispatched
@@ -198,7 +208,7 @@ class _Rungs:
             self.ran_out = error
             return
         lr = self.recorder.lr(rung)
-        self.state, loss = _jitted_rung(self.train_step, self.where, self.state, batch, lr)
+        self.state, loss = self.step(self.state, batch, lr)
         val_loss = None
         if self.validate is not None and rung % self.val_every == 0:
             val_loss = self.validate(self.state)
@@ -208,27 +218,22 @@ class _Rungs:
     def next(self) -> tuple[float, jax.Array, jax.Array | None]:
         """The next rung to record: its lr, its loss and its validation loss (or ``None``)."""
         last, pending = self.recorder.settings.num_steps, self.pending
-        while self.ran_out is None and self.dispatched < last:
-            if len(pending) > AHEAD and (len(pending) > self.most or pending[0][1].is_ready()):
-                break
+        while len(pending) <= self.most and self.ran_out is None and self.dispatched < last:
             self._dispatch()
         if not pending:
             raise self.ran_out or RuntimeError("the ladder is done")  # pragma: no cover
         self.served += 1
         if self.adapts and self.served % 16 == 0:  # seconds a rung: how far ahead to go
-            rung = (time.perf_counter() - self.started) / self.served
+            now = time.perf_counter()  # over the last 16 rungs: the first compile is past
+            rung, self.mark = (now - self.mark) / 16, now
             self.most = min(MAX_AHEAD, max(AHEAD, int(AHEAD_SECONDS / rung)))
         return pending.popleft()
 
 
 def _check_arguments(
-    train_step: Any,
-    settings: Any,
-    val_fn: Any,
-    val_batches: Any,
-    val_every: Any,
-) -> tuple[RangeTestSettings, int]:
-    """``range_test``'s argument checks: ``(settings, val_every)``."""
+    train_step: Any, settings: Any, val_fn: Any, val_batches: Any
+) -> RangeTestSettings:
+    """``range_test``'s argument checks: its settings, ``monitor`` resolved."""
     if not callable(train_step):
         raise ValueError(f"train_step must be callable; received train_step={train_step!r}")
     if val_fn is not None and not callable(val_fn):
@@ -244,12 +249,13 @@ def _check_arguments(
             "tf.data.Dataset, a DataLoader), not an iterator; "
             f"received val_batches={val_batches!r}"
         )
-    val_every = check_count("val_every", val_every)
-    if settings is None:
-        settings = RangeTestSettings(monitor="loss" if val_fn is None else "val_loss")
-    if not isinstance(settings, RangeTestSettings):
+    settings = checked_settings(settings)
+    if settings.start_lr is None:
         raise ValueError(
-            f"settings must be a cyclr.RangeTestSettings or None; received settings={settings!r}"
+            "settings.start_lr=None means the optimizer's own learning rate, which "
+            "cyclr.jax.range_test does not read (it gives train_step each rung's rate); "
+            "received settings.start_lr=None: give the first rung, e.g. "
+            "RangeTestSettings(start_lr=1e-5)"
         )
     if settings.monitor == "val_accuracy":
         raise ValueError(
@@ -261,7 +267,7 @@ def _check_arguments(
             "settings.monitor='val_loss' reads the validation curve, which needs val_fn and "
             "val_batches; received val_fn=None"
         )
-    return settings, val_every
+    return resolve_monitor(settings, val_fn is not None)
 
 
 def range_test(
@@ -272,7 +278,6 @@ def range_test(
     settings: RangeTestSettings | None = None,
     val_fn: Callable[[Any, Any], Any] | None = None,
     val_batches: Iterable[Any] | None = None,
-    val_every: int = 1,
     progress: bool | None = None,
     json_path: str | os.PathLike[str] | None = None,
 ) -> RangeTestResult:
@@ -315,19 +320,27 @@ def range_test(
       state: its state, any pytree of arrays (with the optimizer's state in it).
       batches: any iterable of batches (pytrees); restarted when the test is
         longer (an iterator, which cannot be, must hold enough batches). The test
-        trains 2 rungs ahead of the loss it reads (up to 8 for steps shorter than
-        0.25 ms, without validation), so it may read that many batches past the
+        trains 2 rungs ahead of the loss it reads (without validation, as many as take
+        1 ms for shorter steps, up to 16), so it may read that many batches past the
         rung it stops at (their updates and validations are thrown away).
-      settings: the ladder, smoothing and stopping (:class:`cyclr.RangeTestSettings`);
-        default ``RangeTestSettings()``, with ``monitor='val_loss'`` when ``val_fn``
-        is given (the bounds are then read off the validation curve).
+
+    Args: Ladder, smoothing, stop and reading: settings
+      settings: the ladder, smoothing, stop, validation cadence (``val_every``) and
+        the curve read (:class:`cyclr.RangeTestSettings`); default
+        ``RangeTestSettings()``. ``monitor=None`` reads ``'val_loss'`` when ``val_fn``
+        is given (the bounds are then read off the validation curve), else
+        ``'loss'``; ``'val_accuracy'`` is refused (``val_fn`` returns a loss).
+        ``start_lr=None`` (the optimizer's own rate) is refused: give the first rung.
+
+    Args: Validation
       val_fn: ``val_fn(state, batch) -> loss``, a validation batch's mean loss,
         jit-compiled once; with ``val_batches``, the validation loss is measured
-        on the state after the update of every ``val_every``-th rung (from rung 0;
-        NaN at the others), each batch weighted by its size (the leading
+        on the state after the update of every ``settings.val_every``-th rung (from
+        rung 0; NaN at the others), each batch weighted by its size (the leading
         dimension of its first array), so that it is the mean over examples.
       val_batches: a re-iterable of validation batches (read whole each time).
-      val_every: measure the validation loss every this many rungs.
+
+    Args: Output
       progress: a tqdm progress bar; ``None`` shows one when stderr is a terminal.
       json_path: write ``result.to_json()`` here.
 
@@ -353,16 +366,16 @@ def range_test(
     >>> result.stop_reason, bool((w == 0).all())
     ('diverged', True)
     """
-    settings, val_every = _check_arguments(train_step, settings, val_fn, val_batches, val_every)
+    settings = _check_arguments(train_step, settings, val_fn, val_batches)
     where = lr_path(state, train_step)
-    recorder = RangeTest.from_settings(settings)
+    recorder = RangeTest(settings)
     validate = None
     if val_fn is not None and val_batches is not None:  # both or neither (checked)
         val_step = jax.jit(val_fn)
         validate = functools.partial(_validate, val_step, val_batches=val_batches)
     bar = progress_bar(progress, settings.num_steps, lambda: jax.process_index() == 0)
     try:
-        rungs = _Rungs(train_step, where, _copy(state), batches, recorder, validate, val_every)
+        rungs = _Rungs(train_step, where, _copy(state), batches, recorder, validate)
         while not recorder.done:
             lr, loss, val_loss = rungs.next()
             value = float(np.asarray(loss))  # waits for the rung; a few µs faster than float()

@@ -9,14 +9,20 @@ ladder), and ``validation_split`` turned into ``validation_data``
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeVar
 
 import keras
 import numpy as np
 
+_Rate = TypeVar("_Rate", float, "float | None")
 
-def alias(old: str, old_value: float | None, new: str, new_value: float, default: float) -> float:
-    """``new_value``, or the gist's ``old`` keyword's value when only that was given."""
+
+def alias(old: str, old_value: float | None, new: str, new_value: _Rate, default: float) -> _Rate:
+    """``new_value``, or the gist's ``old`` keyword's value when ``new`` is at its default.
+
+    Raises:
+      ValueError: both given (``new_value`` not the default), naming both and their values.
+    """
     if old_value is None:
         return new_value
     if new_value != default:

@@ -9,6 +9,7 @@ learning rate) are what they were before, bit-for-bit (docs/semantics.md, *Resto
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from typing import Any, Literal, TypeVar
@@ -17,12 +18,17 @@ import keras
 import numpy as np
 import numpy.typing as npt
 
-from cyclr._base import check_count
 from cyclr.keras import backend
 from cyclr.keras._fit_args import alias, batches_per_epoch, split_validation
 from cyclr.keras._validation import validation_scores
-from cyclr.rangetest import RangeTest, RangeTestResult
-from cyclr.rangetest.settings import DEFAULT_END_LR, DEFAULT_NUM_STEPS, DEFAULT_START_LR
+from cyclr.rangetest import RangeTest, RangeTestResult, RangeTestSettings
+from cyclr.rangetest.settings import (
+    DEFAULT_END_LR,
+    DEFAULT_START_LR,
+    checked_settings,
+    resolve_monitor,
+    with_start_lr,
+)
 
 __all__ = ["LRFinder", "find_lr"]
 
@@ -32,8 +38,9 @@ _Path = TypeVar("_Path", bound="str | os.PathLike[str]")
 class LRFinder(keras.callbacks.Callback):
     """Learning-rate range test as a callback: ``model.fit(..., callbacks=[LRFinder()])``.
 
-    The ladder spans every batch of that ``fit`` (``steps * epochs``), or
-    ``num_steps`` batches if given (``fit`` is stopped there). The loss of a
+    With ``settings=None`` the ladder (1e-5 -> 10, or ``min_lr`` -> ``max_lr``) spans
+    every batch of that ``fit`` (``steps * epochs``); with ``settings`` it has
+    ``settings.num_steps`` rungs and ``fit`` is stopped there. The loss of a
     rung is the loss of the batch trained at that rate: Keras reports a running
     mean over the epoch in batch hooks, so the callback resets the model's
     metrics before every batch (the progress bar shows batch values).
@@ -49,27 +56,27 @@ class LRFinder(keras.callbacks.Callback):
 
     The default ladder runs from 1e-5 to 10, the one ``result.bounds()`` was
     validated on; give the ``fit`` about 450 batches (``find_lr``'s default), or
-    ``num_steps`` that many, for the rungs it was validated with (75 per decade).
+    ``RangeTestSettings()`` (450 rungs), for the rungs it was validated with (75 per decade).
 
-    Args:
-      start_lr: the first rung.
-      end_lr: the last rung.
-      num_steps: rungs; default all batches of the ``fit``.
-      step_mode: ``'exp'`` or ``'linear'``.
-      beta: the smoothing decay; see :class:`cyclr.rangetest.RangeTest`.
-      diverge_factor: the divergence threshold; see :class:`cyclr.rangetest.RangeTest`.
-      min_steps_before_stop: the first rung checked for divergence; likewise.
+    Args: Ladder, smoothing, stop and reading: settings
+      settings: the ladder, smoothing, stop, validation cadence (``val_every``) and
+        the curve read (:class:`cyclr.RangeTestSettings`, docs/semantics.md, *The
+        learning-rate range test*); ``None``: its defaults, the ladder spanning the
+        ``fit``. ``monitor=None`` reads ``'val_loss'`` with ``validation_data``, else
+        ``'loss'``; ``'val_accuracy'`` needs ``metrics=['accuracy']``.
+        ``start_lr=None`` starts at the compiled optimizer's learning rate, read when
+        ``fit`` begins. ``fine_tuning=True``: the model starts from trained weights and
+        all of it trains; ``result.bounds()`` reads a factor 2 lower (docs/results.md,
+        *Fine-tuning: the reading a factor 2 lower*).
+      min_lr: the gist's name of the first rung, for its users (``LRFinder(min_lr=...,
+        max_lr=...)`` works as there); refused with a ``settings.start_lr`` of its own.
+      max_lr: the gist's name of the last rung (everywhere else in cyclr ``max_lr`` is
+        the top of a cycle); refused with a ``settings.end_lr`` of its own.
+
+    Args: Validation
       validation_data: ``(x, y)`` evaluated after the batch of every
-        ``val_every``-th rung (NaN at the others), for ``monitor`` ``'val_loss'``
-        or ``'val_accuracy'`` (needs ``metrics=['accuracy']``). Slow: keep it
-        small (one batch of a few hundred examples reads well).
-      monitor: the curve the suggestions read: ``'loss'`` (default without
-        ``validation_data``), ``'val_loss'`` (default with it) or ``'val_accuracy'``.
-      fine_tuning: the model starts from trained weights and all of it trains:
-        ``result.bounds()`` reads a factor 2 lower (``BoundsSettings(fine_tuning=True)``,
-        measured on four fine-tunings: docs/results.md, *Fine-tuning: the reading a
-        factor 2 lower*).
-      val_every: evaluate ``validation_data`` every this many rungs (from rung 0).
+        ``settings.val_every``-th rung from rung 0 (NaN at the others). Slow: keep
+        it small (one batch of a few hundred examples reads well).
       validation_batch_size: batch size for the validation pass.
         Every ``BatchNormalization`` layer that trains (``trainable``) is measured
         with its moving averages recalibrated on ``validation_data`` first (a
@@ -77,11 +84,10 @@ class LRFinder(keras.callbacks.Callback):
         averages are put back afterwards): a range test's averages lag the
         weights by about ``1 / (1 - momentum)`` updates, which would make the
         validation loss rise far too early. A frozen layer keeps its averages.
-      restore: put weights and optimizer variables back afterwards (default).
-      min_lr: the gist's name of ``start_lr``, for its users (``LRFinder(min_lr,
-        max_lr)`` works as there).
-      max_lr: the gist's name of ``end_lr`` (everywhere else in cyclr ``max_lr`` is
-        the top of a cycle).
+
+    Args: Where the snapshot lives
+      restore: put weights and optimizer variables back afterwards (default), from
+        a copy in host memory taken when ``fit`` begins.
 
     Raises:
       ValueError: naming the parameter and the value received.
@@ -92,44 +98,22 @@ class LRFinder(keras.callbacks.Callback):
 
     def __init__(
         self,
-        start_lr: float = DEFAULT_START_LR,
-        end_lr: float = DEFAULT_END_LR,
-        num_steps: int | None = None,
+        settings: RangeTestSettings | None = None,
         *,
-        step_mode: str = "exp",
-        beta: float = 0.98,
-        diverge_factor: float = 4.0,
-        min_steps_before_stop: int = 5,
         validation_data: tuple[Any, Any] | list[Any] | None = None,
-        monitor: str | None = None,
-        fine_tuning: bool = False,
-        val_every: int = 1,
         validation_batch_size: int | None = None,
         restore: bool = True,
         min_lr: float | None = None,
         max_lr: float | None = None,
     ) -> None:
         super().__init__()
-        start_lr = alias("min_lr", min_lr, "start_lr", start_lr, DEFAULT_START_LR)
-        end_lr = alias("max_lr", max_lr, "end_lr", end_lr, DEFAULT_END_LR)
-        if monitor is None:
-            monitor = "loss" if validation_data is None else "val_loss"
         # Validate everything now, not at the start of fit.
-        self._settings: dict[str, Any] = dict(
-            start_lr=start_lr,
-            end_lr=end_lr,
-            step_mode=step_mode,
-            beta=beta,
-            diverge_factor=diverge_factor,
-            min_steps_before_stop=min_steps_before_stop,
-            monitor=monitor,
-            fine_tuning=fine_tuning,
-        )
-        RangeTest(num_steps=2 if num_steps is None else num_steps, **self._settings)
-        if monitor != "loss" and validation_data is None:
-            raise ValueError(
-                f"monitor={monitor!r} needs validation_data; received validation_data=None"
-            )
+        self._spans_fit = settings is None  # the ladder's length is the fit's
+        checked = checked_settings(settings)
+        start = alias("min_lr", min_lr, "settings.start_lr", checked.start_lr, DEFAULT_START_LR)
+        end = alias("max_lr", max_lr, "settings.end_lr", checked.end_lr, DEFAULT_END_LR)
+        if (start, end) != (checked.start_lr, checked.end_lr):
+            checked = dataclasses.replace(checked, start_lr=start, end_lr=end)
         if validation_data is not None and (
             not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2
         ):
@@ -137,9 +121,13 @@ class LRFinder(keras.callbacks.Callback):
                 "validation_data must be a pair (x, y); received "
                 f"validation_data={type(validation_data).__name__}"
             )
-        self.num_steps = num_steps
+        if checked.monitor not in (None, "loss") and validation_data is None:
+            raise ValueError(
+                f"settings.monitor={checked.monitor!r} reads a validation curve, which needs "
+                "validation_data (find_lr: or validation_split); received validation_data=None"
+            )
+        self._settings = resolve_monitor(checked, validation_data is not None)
         self.validation_data = validation_data
-        self.val_every = check_count("val_every", val_every)
         self.validation_batch_size = validation_batch_size
         self.restore_state = bool(restore)
         self.test: RangeTest | None = None
@@ -166,22 +154,29 @@ class LRFinder(keras.callbacks.Callback):
                 "the range test needs one batch per step; received "
                 f"steps_per_execution={model.steps_per_execution!r}"
             )
-        num_steps = self.num_steps
-        if num_steps is None:
-            steps, epochs = self.params.get("steps"), self.params.get("epochs")
-            if not steps or not epochs:
-                raise ValueError(
-                    "cannot tell how many batches this fit runs; pass "
-                    f"num_steps; received num_steps=None, steps={steps!r}"
-                )
-            num_steps = int(steps) * int(epochs)
-        self.test = RangeTest(num_steps=num_steps, **self._settings)
+        self.test = RangeTest(self._run_settings(optimizer))
         self.result = None
         if not optimizer.built:
             optimizer.build(model.trainable_variables)
         backend.sync(model)
         variables = list(model.weights) + list(optimizer.variables)
         self._saved = (variables, backend.snapshot(variables))
+
+    def _run_settings(self, optimizer: keras.optimizers.Optimizer) -> RangeTestSettings:
+        """The settings of this fit's test: the fit's length, the optimizer's rate filled in."""
+        settings = self._settings
+        if self._spans_fit:
+            steps, epochs = self.params.get("steps"), self.params.get("epochs")
+            if not steps or not epochs:
+                raise ValueError(
+                    "cannot tell how many batches this fit runs; pass "
+                    "settings=cyclr.RangeTestSettings(num_steps=...); received "
+                    f"settings=None, steps={steps!r}"
+                )
+            settings = dataclasses.replace(settings, num_steps=int(steps) * int(epochs))
+        if settings.start_lr is None:  # the compiled optimizer's rate, as it is now
+            settings = with_start_lr(settings, backend.to_float(optimizer.learning_rate))
+        return settings
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         """Set the learning rate of the next rung (or stop ``fit`` past the ladder)."""
@@ -202,18 +197,17 @@ class LRFinder(keras.callbacks.Callback):
         assert logs is not None  # Keras passes the batch's logs
         loss = backend.to_float(logs["loss"])
         rung = self.test.rungs_recorded  # the rung this batch trained
-        validate = self.validation_data is not None and rung % self.val_every == 0
+        every = self.test.settings.val_every
+        validate = self.validation_data is not None and rung % every == 0
         extra = self._validate() if validate else {}
         if not self.test.record(loss, **extra):
             self.model.stop_training = True
 
     def _validate(self) -> dict[str, float]:
-        assert self.validation_data is not None  # only called with validation data
+        monitor = self._settings.monitor
+        assert self.validation_data is not None and monitor is not None  # resolved in __init__
         return validation_scores(
-            self.model,
-            self.validation_data,
-            self.validation_batch_size,
-            self._settings["monitor"],
+            self.model, self.validation_data, self.validation_batch_size, monitor
         )
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
@@ -288,27 +282,19 @@ def find_lr(
     x: Any,
     y: Any = None,
     *,
-    batch_size: int | None = None,
-    start_lr: float = DEFAULT_START_LR,
-    end_lr: float = DEFAULT_END_LR,
-    num_steps: int = DEFAULT_NUM_STEPS,
-    step_mode: str = "exp",
+    settings: RangeTestSettings | None = None,
     validation_data: tuple[Any, Any] | list[Any] | None = None,
-    monitor: str | None = None,
-    fine_tuning: bool = False,
-    val_every: int = 1,
+    validation_split: float = 0.0,
     validation_batch_size: int | None = None,
-    beta: float = 0.98,
-    diverge_factor: float = 4.0,
-    min_steps_before_stop: int = 5,
+    batch_size: int | None = None,
     verbose: int | str = 0,
     **fit_kwargs: Any,
 ) -> RangeTestResult:
     """Run a range test on a compiled ``model`` and return its :class:`cyclr.RangeTestResult`.
 
     ``x``/``y`` are whatever ``model.fit`` accepts: arrays, a ``tf.data.Dataset``,
-    a ``keras.utils.PyDataset`` or a generator. It trains ``num_steps`` batches
-    (passing over the data as often as needed), then puts the weights and
+    a ``keras.utils.PyDataset`` or a generator. It trains ``settings.num_steps``
+    batches (passing over the data as often as needed), then puts the weights and
     optimizer variables back, also when an exception ends the fit.
 
     The default ladder, 1e-5 -> 10 in 450 rungs (75 per decade, for SGD and Adam
@@ -321,32 +307,34 @@ def find_lr(
       model: a compiled Keras model with a float learning rate.
       x: the inputs, as ``model.fit`` takes them.
       y: the targets, if ``x`` does not carry them.
-      batch_size: as ``model.fit`` (Keras' default, 32, for arrays).
-      start_lr: the first rung of the ladder (docs/semantics.md, *The learning-rate range test*).
-      end_lr: the last rung.
-      num_steps: the number of rungs, one batch each.
-      step_mode: ``'exp'`` or ``'linear'``.
+
+    Args: Ladder, smoothing, stop and reading: settings
+      settings: the ladder (one batch a rung), smoothing, stop, validation cadence
+        (``val_every``) and the curve read (:class:`cyclr.RangeTestSettings`,
+        docs/semantics.md, *The learning-rate range test*); default
+        ``RangeTestSettings()``. ``monitor=None`` reads ``'val_loss'`` with
+        validation data, else ``'loss'``; ``'val_accuracy'`` needs
+        ``metrics=['accuracy']``. ``start_lr=None`` starts at the compiled
+        optimizer's learning rate. ``fine_tuning=True``: the model starts from
+        trained weights and all of it trains; ``result.bounds()`` reads a factor 2
+        lower (docs/results.md, *Fine-tuning: the reading a factor 2 lower*).
+
+    Args: Validation
       validation_data: ``(x, y)`` evaluated after the batch of every
-        ``val_every``-th rung (NaN at the others), for ``monitor`` ``'val_loss'``
-        or ``'val_accuracy'`` (needs ``metrics=['accuracy']``). One batch of a
-        few hundred held-out examples every 2 rungs costs little.
-      monitor: the curve the suggestions read: ``'loss'`` (default without
-        ``validation_data``), ``'val_loss'`` (default with it) or ``'val_accuracy'``.
-      fine_tuning: the model starts from trained weights and all of it trains:
-        ``result.bounds()`` reads a factor 2 lower (``BoundsSettings(fine_tuning=True)``,
-        measured on four fine-tunings: docs/results.md, *Fine-tuning: the reading a
-        factor 2 lower*).
-      val_every: evaluate ``validation_data`` every this many rungs (from rung 0).
+        ``settings.val_every``-th rung from rung 0 (NaN at the others). One batch of
+        a few hundred held-out examples every 2 rungs (the default) costs little.
+      validation_split: as in ``model.fit``, the last fraction of the arrays ``x``
+        and ``y`` (before any shuffling) is held out, and it is the
+        ``validation_data`` of the test (read for the bounds); ``0`` holds out none.
       validation_batch_size: batch size for the validation pass (Keras' default, 32);
         BatchNorm layers are recalibrated on ``validation_data`` first (see ``LRFinder``).
-      beta: the smoothing decay (docs/semantics.md, *The learning-rate range test*).
-      diverge_factor: stop once the smoothed loss exceeds this multiple of the best.
-      min_steps_before_stop: the first rung (1-based) checked for divergence.
+
+    Args: The step
+      batch_size: as ``model.fit`` (Keras' default, 32, for arrays).
+      **fit_kwargs: passed on to ``model.fit`` (``shuffle``, ``callbacks``...).
+
+    Args: Output
       verbose: as ``model.fit``.
-      **fit_kwargs: passed on to ``model.fit`` (``shuffle``, ``callbacks``...), but
-        ``validation_split``: as in ``model.fit``, the last fraction of the arrays
-        ``x`` and ``y`` (before any shuffling) is held out, and it is the
-        ``validation_data`` of the test (read for the bounds).
 
     Returns:
       The :class:`cyclr.RangeTestResult`; ``.bounds()`` gives the suggested bounds.
@@ -354,23 +342,14 @@ def find_lr(
     Raises:
       ValueError: naming the parameter and the value received.
     """
-    x, y, validation_data = split_validation(
-        x, y, validation_data, fit_kwargs.pop("validation_split", None)
-    )
+    settings = checked_settings(settings)
+    x, y, validation_data = split_validation(x, y, validation_data, validation_split)
     finder = LRFinder(
-        start_lr=start_lr,
-        end_lr=end_lr,
-        num_steps=num_steps,
-        step_mode=step_mode,
-        beta=beta,
-        diverge_factor=diverge_factor,
-        min_steps_before_stop=min_steps_before_stop,
+        settings,
         validation_data=validation_data,
-        monitor=monitor,
-        fine_tuning=fine_tuning,
-        val_every=val_every,
         validation_batch_size=validation_batch_size,
     )
+    num_steps = settings.num_steps
     per_epoch = batches_per_epoch(x, batch_size)
     if per_epoch is None:  # a generator: one "epoch" of num_steps batches
         fit_kwargs.setdefault("steps_per_epoch", num_steps)

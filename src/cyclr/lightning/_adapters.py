@@ -138,7 +138,7 @@ class LightningValidation:
             f"validation_step neither logged {self.metric!r} (it logged "
             f"{sorted(self.logged) or 'nothing'}) nor returned a loss: pass "
             "RangeTestCallback(val_metric=...) the name it logs its loss under, or "
-            "monitor='loss' to read the training loss"
+            "settings=cyclr.RangeTestSettings(monitor='loss') to read the training loss"
         )
 
 

@@ -13,19 +13,17 @@ from lightning.pytorch.utilities.combined_loader import CombinedLoader
 from lightning.pytorch.utilities.model_helpers import is_overridden
 
 import cyclr.torch
-from cyclr._base import check_choice, check_count
+from cyclr._base import check_count
 from cyclr.lightning._adapters import (
     FirstOfCombined,
     LightningStep,
     LightningValidation,
     logging_to,
 )
-from cyclr.rangetest import BoundsSuggestion, RangeTest, RangeTestResult
-from cyclr.rangetest.settings import DEFAULT_END_LR, DEFAULT_NUM_STEPS, DEFAULT_START_LR
+from cyclr.rangetest import BoundsSuggestion, RangeTestResult
+from cyclr.rangetest.settings import RangeTestSettings, checked_settings
 from cyclr.torch.engines import MicroBatches, scaler_restored
 
-#: The curves the callback can read (its validation passes measure no accuracy).
-_MONITORS = ("loss", "val_loss", "val_accuracy")
 #: ``on_bounds(trainer, pl_module, bounds)``
 BoundsHook = Callable[["pl.Trainer", "pl.LightningModule", BoundsSuggestion], None]
 
@@ -49,7 +47,7 @@ class RangeTestCallback(pl.Callback):
     the bounds are read off the validation loss, as everywhere in cyclr (on the
     fine-tunings the training loss reads the pre-training rate: docs/bounds-reading.md,
     *The curve to read*): the first ``val_batches`` batches of the
-    validation loader are kept and measured after every ``val_every``-th rung
+    validation loader are kept and measured after every ``settings.val_every``-th rung
     through ``validation_step``, in eval mode without gradients, with BatchNorm's
     running averages recalibrated on them (see :func:`cyclr.torch.range_test`).
     The loss is what ``validation_step`` logs as ``val_metric``
@@ -74,46 +72,51 @@ class RangeTestCallback(pl.Callback):
                 return {"optimizer": opt,
                         "lr_scheduler": cyclr.lightning.scheduler_config(schedule, opt)}
 
-        trainer = pl.Trainer(callbacks=[cyclr.lightning.RangeTestCallback(1e-5, 1.0)])
+        settings = cyclr.RangeTestSettings(start_lr=1e-5, end_lr=1.0)
+        trainer = pl.Trainer(callbacks=[cyclr.lightning.RangeTestCallback(settings)])
 
     The test runs once per callback: the result is saved in Lightning's
     checkpoints, so ``trainer.fit(..., ckpt_path=...)`` restores it instead of
     testing again and the cycle goes on where it stopped; a later ``fit`` with
     the same callback reuses it too (set ``callback.result = None`` to test again).
 
-    Args:
-      start_lr: the first rung of the ladder; the defaults (1e-5 -> 10 in 450 rungs)
-        are the ladder `result.bounds()` was validated on.
-      end_lr: the last rung.
-      num_steps: the rungs (optimizer updates) of the ladder.
-      step_mode: ``'exp'`` or ``'linear'``.
-      beta: the smoothing decay (see :class:`cyclr.rangetest.RangeTest`).
-      diverge_factor: the divergence threshold (likewise).
+    Args: Ladder, smoothing, stop and reading: settings
+      settings: a :class:`~cyclr.RangeTestSettings` (its defaults when ``None``: the
+        ladder 1e-5 -> 10 in 450 rungs `result.bounds()` was validated on), each rung
+        one optimizer update. Its ``val_every`` spaces the validation passes (the
+        judging study measured one batch every 2 rungs, the default); its
+        ``monitor`` names the curve read: ``'val_loss'``, ``'val_accuracy'`` (what
+        ``validation_step`` logs as ``accuracy_metric``) or ``'loss'`` (the
+        training loss; no validation batches are kept); ``None``: ``'val_loss'``
+        when there are validation batches (see above), else ``'loss'``, with a line
+        saying so. ``fine_tuning=True``: the module starts from trained weights and
+        all of it trains, and the bounds are read a factor 2 lower
+        (``BoundsSettings(fine_tuning=True)``, measured on four fine-tunings:
+        docs/results.md, *Fine-tuning: the reading a factor 2 lower*).
+        ``start_lr=None`` starts at the optimizer's own lr.
+
+    Args: Validation
+      val_batches: the validation batches measured each time (the loader's first).
+      val_metric: the name ``validation_step`` logs its loss under.
+      accuracy_metric: the name it logs its accuracy under (a batch's mean), read
+        with ``monitor='val_accuracy'``.
+
+    Args: Where the snapshot lives
+      checkpoint_dir: keep the starting state in a temporary file in this folder
+        instead of in memory.
+
+    Args: Output
+      progress: a tqdm progress bar on rank 0; ``None`` shows one in a terminal.
+      json_path: write the result here as JSON (rank 0).
+      verbose: print ``result.summary()`` on rank 0.
+
+    Args: Handing over the bounds
       on_bounds: ``on_bounds(trainer, pl_module, bounds)``, called on every rank
         after the bounds are in ``hparams`` and before ``configure_optimizers``
         runs again.
       reconfigure: have Lightning call ``configure_optimizers`` again after the
         test (``False``: the optimizer and scheduler stay those built before;
         ``on_bounds`` may adjust them).
-      checkpoint_dir: keep the starting state in a temporary file in this folder
-        instead of in memory.
-      progress: a tqdm progress bar on rank 0; ``None`` shows one in a terminal.
-      json_path: write the result here as JSON (rank 0).
-      verbose: print ``result.summary()`` on rank 0.
-      monitor: the curve read, ``'val_loss'``, ``'val_accuracy'`` (what
-        ``validation_step`` logs as ``accuracy_metric``) or ``'loss'`` (the training
-        loss); ``None``: ``'val_loss'`` when there are validation batches (see
-        above), else ``'loss'``, with a line saying so.
-      val_every: measure the validation loss every this many rungs (the judging
-        study measured one batch every 2 rungs).
-      val_batches: the validation batches measured each time (the loader's first).
-      val_metric: the name ``validation_step`` logs its loss under.
-      accuracy_metric: the name it logs its accuracy under (a batch's mean), read
-        with ``monitor='val_accuracy'``.
-      fine_tuning: the module starts from trained weights and all of it trains:
-        the bounds are read a factor 2 lower (``BoundsSettings(fine_tuning=True)``,
-        measured on four fine-tunings: docs/results.md, *Fine-tuning: the reading a
-        factor 2 lower*).
 
     Raises:
       ValueError: naming the parameter and the value received; at fit start, a
@@ -128,59 +131,31 @@ class RangeTestCallback(pl.Callback):
 
     def __init__(
         self,
-        start_lr: float = DEFAULT_START_LR,
-        end_lr: float = DEFAULT_END_LR,
-        num_steps: int = DEFAULT_NUM_STEPS,
+        settings: RangeTestSettings | None = None,
         *,
-        step_mode: str = "exp",
-        beta: float = 0.98,
-        diverge_factor: float = 4.0,
-        on_bounds: BoundsHook | None = None,
-        reconfigure: bool = True,
+        val_batches: int = 1,
+        val_metric: str = "val_loss",
+        accuracy_metric: str = "val_accuracy",
         checkpoint_dir: str | os.PathLike[str] | None = None,
         progress: bool | None = None,
         json_path: str | os.PathLike[str] | None = None,
         verbose: bool = True,
-        monitor: str | None = None,
-        val_every: int = 2,
-        val_batches: int = 1,
-        val_metric: str = "val_loss",
-        fine_tuning: bool = False,
-        accuracy_metric: str = "val_accuracy",
+        on_bounds: BoundsHook | None = None,
+        reconfigure: bool = True,
     ) -> None:
         super().__init__()
-        # Validated now, not when fit starts.
-        RangeTest(
-            start_lr,
-            end_lr,
-            num_steps,
-            step_mode=step_mode,
-            beta=beta,
-            diverge_factor=diverge_factor,
-            fine_tuning=fine_tuning,
-        )
+        self.settings = checked_settings(settings)  # checked now, not when fit starts
+        self.val_batches = check_count("val_batches", val_batches)
+        self.val_metric = _metric_name("val_metric", val_metric, "loss")
+        self.accuracy_metric = _metric_name("accuracy_metric", accuracy_metric, "accuracy")
+        self.checkpoint_dir, self.progress, self.json_path = checkpoint_dir, progress, json_path
+        self.verbose = bool(verbose)
         if on_bounds is not None and not callable(on_bounds):
             raise ValueError(
                 f"on_bounds must be callable or None; received on_bounds={on_bounds!r}"
             )
-        self.ladder: dict[str, Any] = dict(
-            start_lr=start_lr,
-            end_lr=end_lr,
-            num_steps=num_steps,
-            step_mode=step_mode,
-            beta=beta,
-            diverge_factor=diverge_factor,
-            fine_tuning=fine_tuning,
-        )
         self.on_bounds = on_bounds
         self.reconfigure = bool(reconfigure)
-        self.checkpoint_dir, self.progress, self.json_path = checkpoint_dir, progress, json_path
-        self.verbose = bool(verbose)
-        self.monitor = None if monitor is None else check_choice("monitor", monitor, _MONITORS)
-        self.val_every = check_count("val_every", val_every)
-        self.val_batches = check_count("val_batches", val_batches)
-        self.val_metric = _metric_name("val_metric", val_metric, "loss")
-        self.accuracy_metric = _metric_name("accuracy_metric", accuracy_metric, "accuracy")
         self.result: RangeTestResult | None = None
         self.bounds: BoundsSuggestion | None = None
 
@@ -241,20 +216,21 @@ class RangeTestCallback(pl.Callback):
         if isinstance(loader, (Mapping, list, tuple)):
             loader = FirstOfCombined(CombinedLoader(loader, "max_size_cycle"))
         step = LightningStep(trainer, pl_module, optimizer)
-        val_batches = [] if self.monitor == "loss" else self._val_batches(trainer, pl_module)
+        monitor = self.settings.monitor
+        val_batches = [] if monitor == "loss" else self._val_batches(trainer, pl_module)
         if not val_batches:
-            if self.monitor is not None and self.monitor != "loss":
+            if monitor is not None and monitor != "loss":
                 raise ValueError(
-                    f"monitor={self.monitor!r} needs a validation_step and validation "
+                    f"monitor={monitor!r} needs a validation_step and validation "
                     f"batches; received a {type(pl_module).__name__} and a Trainer with none"
                 )
-            if self.monitor is None and self.verbose:
+            if monitor is None and self.verbose:
                 rank_zero_info(
                     "RangeTestCallback: no validation_step or validation batches; the bounds "
                     "read the training loss"
                 )
         logged: dict[str, Any] = {}
-        accuracy = self.accuracy_metric if self.monitor == "val_accuracy" else None
+        accuracy = self.accuracy_metric if monitor == "val_accuracy" else None
         validate = (
             LightningValidation(trainer, pl_module, logged, self.val_metric, accuracy)
             if val_batches
@@ -266,16 +242,14 @@ class RangeTestCallback(pl.Callback):
                 optimizer,
                 None,
                 MicroBatches(loader, trainer.accumulate_grad_batches),
+                settings=self.settings,
+                val_loader=val_batches or None,
+                val_step_fn=validate,
+                val_accuracy=accuracy is not None,
                 step_fn=step,
                 checkpoint_dir=self.checkpoint_dir,
                 progress=self.progress,
                 json_path=self.json_path,
-                val_loader=val_batches or None,
-                val_every=self.val_every,
-                val_step_fn=validate,
-                val_accuracy=accuracy is not None,
-                monitor=self.monitor,
-                **self.ladder,
             )
 
     def _val_batches(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> list[Any]:

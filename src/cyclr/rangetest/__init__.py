@@ -3,7 +3,7 @@
 The ladder, smoothing, recorder, the result and its readings. Framework adapters
 drive ``RangeTest`` one batch at a time.
 
->>> test = RangeTest(1e-3, 1.0, num_steps=4, beta=0.0)
+>>> test = RangeTest(RangeTestSettings(1e-3, 1.0, num_steps=4, beta=0.0))
 >>> while test.record(1.0 / test.next_lr):   # a loss that falls as lr grows
 ...     pass
 >>> test.stop_reason

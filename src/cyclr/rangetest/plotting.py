@@ -67,7 +67,7 @@ def plot_result(
     """
     if result.lrs.size == 0:
         raise ValueError("this range test recorded no rungs; nothing to plot")
-    monitor = monitor or result.settings.monitor
+    monitor = monitor or result.settings.monitor or "loss"  # a result holds one
     found = dict(result.suggestions(monitor))
     bounds = result._bounds_or_none(monitor)
     curve_lrs, curve_values, mode = result.curve(monitor)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any
 
@@ -11,7 +10,7 @@ import numpy.typing as npt
 
 from cyclr.rangetest.ladder import EMA, ladder_lr, lr_ladder
 from cyclr.rangetest.result import RangeTestResult, RangeTestSettings
-from cyclr.rangetest.settings import DEFAULT_END_LR, DEFAULT_NUM_STEPS, DEFAULT_START_LR
+from cyclr.rangetest.settings import checked_settings
 
 
 class RangeTest:
@@ -29,50 +28,28 @@ class RangeTest:
     - ``'interrupted'``: the adapter called ``interrupt()`` (an exception, Ctrl-C).
 
     Args:
-      start_lr: the first rung of the ladder (see ``RangeTestSettings``).
-      end_lr: the last rung.
-      num_steps: the number of rungs, ``>= 2``.
-      step_mode: ``'exp'`` or ``'linear'``.
-      beta: the smoothing decay, in ``[0, 1)``.
-      diverge_factor: the divergence threshold above, ``> 1``.
-      min_steps_before_stop: the rung (1-based) from which divergence is checked.
-      monitor: the curve the suggestions read: ``'loss'``, ``'val_loss'``, ``'val_accuracy'``.
-      fine_tuning: the network starts from trained weights (see ``RangeTestSettings``).
+      settings: the ladder, smoothing and stop (``RangeTestSettings``; its defaults
+        when ``None``). ``val_every`` and ``monitor`` are for the adapter that
+        scores validation data (``record(loss, val_loss=...)``).
 
     Raises:
       ValueError: naming the parameter and the value received.
 
-    >>> test = RangeTest(1.0, 16.0, 5, beta=0.0, min_steps_before_stop=2)
+    >>> test = RangeTest(RangeTestSettings(1.0, 16.0, 5, beta=0.0, min_steps_before_stop=2))
     >>> [test.next_lr, test.record(2.0), test.next_lr, test.record(9.0)]
     [1.0, True, 2.0, False]
     >>> test.stop_reason, test.result().losses.tolist()
     ('diverged', [2.0, 9.0])
     """
 
-    def __init__(
-        self,
-        start_lr: float = DEFAULT_START_LR,
-        end_lr: float = DEFAULT_END_LR,
-        num_steps: int = DEFAULT_NUM_STEPS,
-        *,
-        step_mode: str = "exp",
-        beta: float = 0.98,
-        diverge_factor: float = 4.0,
-        min_steps_before_stop: int = 5,
-        monitor: str = "loss",
-        fine_tuning: bool = False,
-    ) -> None:
-        self.settings = RangeTestSettings(
-            start_lr,
-            end_lr,
-            num_steps,
-            step_mode,
-            beta,
-            diverge_factor,
-            min_steps_before_stop,
-            monitor,
-            fine_tuning,
-        )
+    def __init__(self, settings: RangeTestSettings | None = None) -> None:
+        self.settings = checked_settings(settings)
+        if self.settings.start_lr is None:
+            raise ValueError(
+                "start_lr=None means the optimizer's own learning rate, which this recorder "
+                "does not know; received settings.start_lr=None: give a rate"
+            )
+        self._start_lr: float = self.settings.start_lr
         self._ema = EMA(self.settings.beta)
         self._lrs: list[float] = []
         self._losses: list[float] = []
@@ -81,28 +58,6 @@ class RangeTest:
         self._val_accuracies: list[float] = []
         self.best = math.inf
         self.stop_reason: str | None = None
-
-    @classmethod
-    def from_settings(cls, settings: RangeTestSettings) -> RangeTest:
-        """A recorder for ``settings``, the one settings object every entry point takes.
-
-        Args:
-          settings: a :class:`RangeTestSettings`.
-
-        Returns:
-          A fresh recorder whose ``settings`` equal ``settings``.
-
-        Raises:
-          ValueError: ``settings`` is not a ``RangeTestSettings``.
-
-        >>> RangeTest.from_settings(RangeTestSettings(1e-3, 1.0, 20)).ladder.size
-        20
-        """
-        if not isinstance(settings, RangeTestSettings):
-            raise ValueError(
-                f"settings must be a RangeTestSettings; received settings={settings!r}"
-            )
-        return cls(**{f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)})
 
     # -- the ladder ------------------------------------------------------------------------
 
@@ -113,7 +68,7 @@ class RangeTest:
         The rungs actually run are ``result().lrs``.
         """
         s = self.settings
-        return lr_ladder(s.start_lr, s.end_lr, s.num_steps, s.step_mode)
+        return lr_ladder(self._start_lr, s.end_lr, s.num_steps, s.step_mode)
 
     def lr(self, i: int) -> float:
         """The learning rate of rung ``i`` (0-based).
@@ -130,7 +85,7 @@ class RangeTest:
         s = self.settings
         if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < s.num_steps:
             raise IndexError(f"rung must be an integer in [0, {s.num_steps}); received i={i!r}")
-        return ladder_lr(int(i), s.start_lr, s.end_lr, s.num_steps, s.step_mode)
+        return ladder_lr(int(i), self._start_lr, s.end_lr, s.num_steps, s.step_mode)
 
     @property
     def rungs_recorded(self) -> int:

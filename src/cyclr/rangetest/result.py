@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+from cyclr._base import Schedule
 from cyclr._files import replace_atomically
-from cyclr.rangetest import _checks, _reading, _records, _sweeps
+from cyclr.rangetest import _checks, _reading, _records
+from cyclr.rangetest._from_logs import FromLogs
 from cyclr.rangetest._records import FORMAT, VERSION, frozen
+from cyclr.rangetest._sweeps import Sweep
 from cyclr.rangetest.bounds import BoundsSettings, BoundsSuggestion
 from cyclr.rangetest.plotting import plot_result
+from cyclr.rangetest.policies import policy_schedule
 from cyclr.rangetest.settings import MONITORS, RangeTestSettings
 from cyclr.rangetest.suggestions import Suggestion
 
@@ -38,7 +42,7 @@ _DEFAULT_SETTINGS = RangeTestSettings()
 # init=False: the constructor takes any 1-D sequences (lists from JSON, the recorder's
 # lists), while the fields hold what __init__ makes of them: read-only float64 arrays.
 @dataclass(frozen=True, eq=False, init=False)
-class RangeTestResult:
+class RangeTestResult(FromLogs):
     """The curves of one range test and why it stopped (arrays are read-only).
 
     Attributes:
@@ -104,7 +108,14 @@ class RangeTestResult:
             raise ValueError(
                 f"settings must be a RangeTestSettings; received settings={settings!r}"
             )
+        if settings.monitor is None:  # the rule of monitor=None, for a result made by hand
+            has_validation = self.val_losses is not None
+            settings = replace(settings, monitor="val_loss" if has_validation else "loss")
         put("settings", settings)
+
+    @classmethod
+    def _from_sweep(cls, sweep: Sweep) -> RangeTestResult:
+        return cls(*sweep)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RangeTestResult):
@@ -142,10 +153,6 @@ class RangeTestResult:
         """
         return _reading.curve(self, monitor)
 
-    def _rungs(self, monitor: str | None) -> npt.NDArray[np.intp]:
-        """The rung (index into :attr:`lrs`) of each point of :meth:`curve`'s curve."""
-        return _reading.rungs(self, monitor)
-
     def bounds(
         self, monitor: str | None = None, settings: BoundsSettings | None = None
     ) -> BoundsSuggestion:
@@ -170,15 +177,64 @@ class RangeTestResult:
         """
         return _reading.bounds(self, monitor, settings)
 
-    def _reading_settings(
-        self, lrs: npt.NDArray[np.float64], settings: BoundsSettings | None
-    ) -> BoundsSettings:
-        """``settings`` for reading a curve measured at ``lrs`` (a rung subset).
+    def schedule(
+        self,
+        policy: str,
+        total_steps: int,
+        *,
+        steps_per_epoch: int | None = None,
+        monitor: str | None = None,
+        settings: BoundsSettings | None = None,
+    ) -> Schedule:
+        """The schedule of ``policy`` for a run of ``total_steps`` updates, read off this test.
 
-        No ``settings``: the validated ones, ``fine_tuning`` as the test recorded it. A
-        validation curve measured every few rungs is read with the delay in its own
-        points: the delay counts updates.
+        ``'triangular'`` cycles between :meth:`bounds` in whole cycles; ``'onecycle'``,
+        ``'cosine'``, ``'wsd'``, ``'linear'`` and ``'constant'`` (schedule-free) peak at
+        the policy's own reading (docs/semantics.md, *Readings per schedule*).
+
+        Args:
+          policy: one of :data:`cyclr.rangetest.policies.POLICIES`.
+          total_steps: the optimizer updates of the planned run, ``>= 2``.
+          steps_per_epoch: updates per pass over the data, when known (``triangular``'s
+            half cycle is 4 passes; the whole run is one cycle without it).
+          monitor: the curve to read (default: ``settings.monitor`` of the test).
+          settings: the bounds reading's knobs, as in :meth:`bounds`.
+
+        Returns:
+          A :class:`cyclr.Schedule` for every adapter (``CyclicLR``, Keras, optax).
+
+        Raises:
+          ValueError: an unknown policy, a bad count, or a curve with no reliable reading
+            for the policy, naming the policy and why.
         """
+        return policy_schedule(
+            self,
+            policy,
+            total_steps,
+            steps_per_epoch=steps_per_epoch,
+            monitor=monitor,
+            settings=settings,
+        )
+
+    def bounds_settings(
+        self, monitor: str | None = None, settings: BoundsSettings | None = None
+    ) -> BoundsSettings:
+        """The :class:`~cyclr.rangetest.BoundsSettings` :meth:`bounds` reads a curve with.
+
+        ``settings``, or the validated ones with ``fine_tuning`` as the test recorded it;
+        a validation curve measured every few rungs gets the delay in its own points
+        (the delay counts updates). With ``lrs, values, mode = result.curve()``,
+        ``suggest_bounds(lrs, values, mode=mode, settings=result.bounds_settings())`` reads
+        the rates of ``result.bounds()`` (its indexes count the curve's points).
+
+        Args:
+          monitor: the curve (default: ``settings.monitor`` of the test).
+          settings: the knobs to start from (default: the validated ones).
+
+        Returns:
+          The settings, ready for :func:`cyclr.suggest_bounds` on ``result.curve(monitor)``.
+        """
+        lrs, _, _ = self.curve(monitor)
         return _reading.reading_settings(self, lrs, settings)
 
     def suggestions(self, monitor: str | None = None) -> dict[str, Suggestion | None]:
@@ -286,104 +342,6 @@ class RangeTestResult:
         except json.JSONDecodeError as error:
             raise ValueError(f"not valid JSON: {error}") from None
         return cls.from_dict(data)
-
-    # -- sweeps logged elsewhere (cyclr.rangetest.logged) ----------------------------------
-
-    @classmethod
-    def from_csv(
-        cls,
-        path: str | os.PathLike[str],
-        *,
-        lr_column: str | None = None,
-        loss_column: str | None = None,
-        smoothed_beta: float | None = None,
-        delimiter: str = ",",
-    ) -> RangeTestResult:
-        """A result from a sweep logged to a CSV file, one row per rung.
-
-        See :func:`cyclr.rangetest.logged.read_csv` (what is read, how smoothed
-        losses are treated, the errors).
-
-        Args:
-          path: the CSV file, with a header row.
-          lr_column: the learning-rate column; default ``'lr'`` or ``'learning_rate'``.
-          loss_column: the loss column; default ``'loss'`` or ``'train_loss'``.
-          smoothed_beta: the decay the losses were already smoothed with, undone;
-            ``None`` for raw losses.
-          delimiter: the field separator.
-
-        Returns:
-          The result; ``result.bounds()`` reads it.
-
-        Raises:
-          OSError: the file cannot be read.
-          ValueError: a missing column (naming the file, the column and the columns
-            found), a cell that is not a number, or a ladder that is not one.
-        """
-        return cls(
-            *_sweeps.csv_sweep(
-                path,
-                lr_column=lr_column,
-                loss_column=loss_column,
-                smoothed_beta=smoothed_beta,
-                delimiter=delimiter,
-            )
-        )
-
-    @classmethod
-    def from_tensorboard(
-        cls,
-        logdir_or_file: str | os.PathLike[str],
-        *,
-        lr_tag: str | None = None,
-        loss_tag: str | None = None,
-        smoothed_beta: float | None = None,
-    ) -> RangeTestResult:
-        """A result from a sweep logged as TensorBoard scalars, lr and loss paired by step.
-
-        See :func:`cyclr.rangetest.logged.read_tensorboard`; needs the
-        ``tensorboard`` package.
-
-        Args:
-          logdir_or_file: the run's folder (its own event files) or one event file.
-          lr_tag: the learning-rate tag; default ``'lr'`` or ``'learning_rate'``.
-          loss_tag: the loss tag; default ``'loss'`` or ``'train_loss'``.
-          smoothed_beta: the decay the losses were already smoothed with, undone;
-            ``None`` for raw losses.
-
-        Returns:
-          The result; ``result.bounds()`` reads it.
-
-        Raises:
-          ImportError: ``tensorboard`` is not installed.
-          FileNotFoundError: no such folder or file.
-          ValueError: a missing tag (listing the tags found), no common step, or a
-            ladder that is not one.
-        """
-        return cls(
-            *_sweeps.tensorboard_sweep(
-                logdir_or_file, lr_tag=lr_tag, loss_tag=loss_tag, smoothed_beta=smoothed_beta
-            )
-        )
-
-    @classmethod
-    def from_lightning(cls, lr_finder: Any, *, start_step: int = 0) -> RangeTestResult:
-        """A result from Lightning's ``Tuner(trainer).lr_find(...)``, its smoothing undone.
-
-        See :func:`cyclr.rangetest.logged.read_lightning`.
-
-        Args:
-          lr_finder: what ``lr_find`` returned.
-          start_step: ``trainer.global_step`` when ``lr_find`` began (0 usually).
-
-        Returns:
-          The result, holding the raw batch losses; ``result.bounds()`` reads it.
-
-        Raises:
-          ValueError: not an lr finder with ``results['lr']`` and ``results['loss']``,
-            or a ladder that is not one.
-        """
-        return cls(*_sweeps.lightning_sweep(lr_finder, start_step=start_step))
 
     def plot(
         self,

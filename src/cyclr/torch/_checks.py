@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from cyclr._base import check_count
+from cyclr.rangetest.settings import RangeTestSettings, checked_settings, resolve_monitor
 
 #: ``amp=`` by name; ``amp=True`` is bfloat16 (no loss scaling needed)
 AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -24,22 +25,24 @@ def check_arguments(
     model: Any,
     optimizer: Any,
     criterion: Any,
+    settings: Any,
+    val_loader: Any,
+    val_step_fn: Any,
+    val_accuracy: bool,
     batch_fn: Any,
     step_fn: Any,
-    val_step_fn: Any,
     accumulation_steps: Any,
-    val_every: Any,
-    val_loader: Any,
-    val_accuracy: bool,
-    monitor: str | None,
     amp: Any,
     grad_scaler: Any,
     max_grad_norm: Any,
-) -> tuple[int, int, str, torch.dtype | None]:
-    """``range_test``'s argument checks; ``(accumulation_steps, val_every, monitor, amp dtype)``."""
+) -> tuple[RangeTestSettings, int, torch.dtype | None]:
+    """``range_test``'s argument checks; ``(settings, accumulation_steps, amp dtype)``.
+
+    The settings come back with their ``monitor`` chosen (``resolve_monitor``).
+    """
     _check_callables(model, optimizer, criterion, batch_fn, step_fn)
+    settings = checked_settings(settings)
     accumulation_steps = check_count("accumulation_steps", accumulation_steps)
-    val_every = check_count("val_every", val_every)
     amp_dtype = amp_to_dtype(amp)
     _check_scaling(grad_scaler, max_grad_norm)
     if step_fn is not None:
@@ -56,10 +59,8 @@ def check_arguments(
             "batch_fn makes the (inputs, targets) a criterion reads; with criterion=None the "
             f"batch goes to the model as it is; received batch_fn={batch_fn!r}"
         )
-    _check_validation(criterion, val_step_fn, val_loader, val_accuracy, monitor)
-    if monitor is None:
-        monitor = "loss" if val_loader is None else "val_loss"
-    return accumulation_steps, val_every, monitor, amp_dtype
+    settings = _check_validation(criterion, settings, val_loader, val_step_fn, val_accuracy)
+    return settings, accumulation_steps, amp_dtype
 
 
 def check_state_keeping(cpu_offload: Any, checkpoint_dir: str | os.PathLike[str] | None) -> None:
@@ -152,23 +153,31 @@ def _check_step_fn(step_fn: Any, criterion: Any, engine_owned: dict[str, Any]) -
 
 
 def _check_validation(
-    criterion: Any, val_step_fn: Any, val_loader: Any, val_accuracy: bool, monitor: str | None
-) -> None:
-    """A callable ``val_step_fn``; a ``val_loader`` when validating; targets to score."""
+    criterion: Any,
+    settings: RangeTestSettings,
+    val_loader: Any,
+    val_step_fn: Any,
+    val_accuracy: bool,
+) -> RangeTestSettings:
+    """A callable ``val_step_fn``; a ``val_loader`` when validating; targets to score.
+
+    Returns ``settings`` with the monitor chosen.
+    """
     if val_step_fn is not None and not callable(val_step_fn):
         raise ValueError(
             f"val_step_fn must be callable or None; received val_step_fn={val_step_fn!r}"
         )
-    if val_loader is None and (
-        val_accuracy or monitor in ("val_loss", "val_accuracy") or val_step_fn is not None
-    ):
+    settings = resolve_monitor(settings, has_validation=val_loader is not None)
+    if val_loader is None and (val_accuracy or val_step_fn is not None):
         raise ValueError(
             "validation needs a val_loader; received val_loader=None with "
-            f"val_accuracy={val_accuracy!r}, monitor={monitor!r}, val_step_fn={val_step_fn!r}"
+            f"val_accuracy={val_accuracy!r}, val_step_fn={val_step_fn!r}"
         )
-    if val_step_fn is None and criterion is None and val_accuracy:
+    scores_accuracy = val_accuracy or settings.monitor == "val_accuracy"
+    if val_step_fn is None and criterion is None and scores_accuracy:
         raise ValueError(
             "val_accuracy reads the criterion's (outputs, targets); the model's own loss "
             "gives no targets to score; received criterion=None with "
-            f"val_accuracy={val_accuracy!r}, monitor={monitor!r}"
+            f"val_accuracy={val_accuracy!r}, monitor={settings.monitor!r}"
         )
+    return settings

@@ -23,7 +23,7 @@ import torch
 
 from cyclr._progress import progress_bar
 from cyclr.rangetest import RangeTest, RangeTestResult
-from cyclr.rangetest.settings import DEFAULT_END_LR, DEFAULT_NUM_STEPS, DEFAULT_START_LR
+from cyclr.rangetest.settings import RangeTestSettings, with_start_lr
 from cyclr.torch import distributed
 from cyclr.torch._batches import cycle
 from cyclr.torch._batches import default_batch as default_batch
@@ -36,8 +36,8 @@ from cyclr.torch._trainer import Skips, Trainer
 # MIN_LOSS_SCALE, clip_gradients and default_batch are imported from here by others
 
 
-def _optimizer_lr(optimizer: Any, ratios: list[float], step_mode: str) -> float:
-    """The optimizer's lr on the ladder's scale (ratio 1), for ``start_lr=None``.
+def _optimizer_lr(optimizer: Any, ratios: list[float], settings: RangeTestSettings) -> float:
+    """The optimizer's lr on the ladder's scale (ratio 1), for ``settings.start_lr=None``.
 
     That of the group with the largest ratio, over its ratio: the lr of the group
     with the largest lr when the ratios come from the lrs.
@@ -47,11 +47,11 @@ def _optimizer_lr(optimizer: Any, ratios: list[float], step_mode: str) -> float:
     lr = float(groups[top]["lr"])
     if ratios[top] > 0:
         lr /= ratios[top]
-    if lr <= 0 and step_mode == "exp":
+    if lr <= 0 and settings.step_mode == "exp":
         raise ValueError(
-            "start_lr=None starts the ladder at the optimizer's lr, and an exp "
-            f"ladder cannot start at received lr={lr!r}; pass start_lr=... "
-            "or step_mode='linear'"
+            "settings.start_lr=None starts the ladder at the optimizer's lr, and an exp "
+            f"ladder cannot start at received lr={lr!r}; pass "
+            "settings=RangeTestSettings(start_lr=..., ...) or step_mode='linear'"
         )
     return lr
 
@@ -62,25 +62,17 @@ def range_test(
     criterion: Callable[..., Any] | None,
     train_loader: Iterable[Any],
     *,
-    start_lr: float | None = DEFAULT_START_LR,
-    end_lr: float = DEFAULT_END_LR,
-    num_steps: int = DEFAULT_NUM_STEPS,
-    step_mode: str = "exp",
+    settings: RangeTestSettings | None = None,
     val_loader: Iterable[Any] | None = None,
-    val_every: int = 1,
+    val_step_fn: Callable[[Any], Any] | None = None,
     val_accuracy: bool = False,
-    monitor: str | None = None,
-    fine_tuning: bool = False,
+    batch_fn: Callable[[Any], tuple[Any, Any]] | None = None,
+    step_fn: Callable[[Any], Any] | None = None,
     accumulation_steps: int = 1,
+    device: torch.device | str | None = None,
     amp: bool | str = False,
     grad_scaler: torch.amp.GradScaler | None = None,
     max_grad_norm: float | None = None,
-    batch_fn: Callable[[Any], tuple[Any, Any]] | None = None,
-    step_fn: Callable[[Any], Any] | None = None,
-    val_step_fn: Callable[[Any], Any] | None = None,
-    device: torch.device | str | None = None,
-    beta: float = 0.98,
-    diverge_factor: float = 4.0,
     checkpoint_dir: str | os.PathLike[str] | None = None,
     cpu_offload: bool = False,
     progress: bool | None = None,
@@ -88,7 +80,7 @@ def range_test(
 ) -> RangeTestResult:
     """Run the learning-rate range test (Smith 2017) and leave model and optimizer untouched.
 
-    Rung ``i`` sets the optimizer's lr to ``lr[i]`` of the ladder
+    Rung ``i`` sets the optimizer's lr to ``lr[i]`` of the ladder of ``settings``
     (``exp``: ``start_lr * (end_lr / start_lr) ** (i / (num_steps - 1))``),
     trains one update and records the loss of the batch it trained on
     (the mean over ``accumulation_steps`` batches). It stops at the end of
@@ -162,35 +154,55 @@ def range_test(
         model computes its own loss (see above), or with ``step_fn``.
       train_loader: any iterable of batches; restarted when shorter than the test
         (calling its sampler's ``set_epoch`` each pass, when it has one).
-      start_lr: the first rung; ``None`` starts at the optimizer's own lr
-        (torch-lr-finder's default): that of the group with ratio 1.
-      end_lr: the last rung.
-      num_steps: the rungs of the ladder.
-      step_mode: ``'exp'`` (geometric ladder) or ``'linear'``.
+
+    Args: Ladder, smoothing, stop and reading: settings
+      settings: a :class:`~cyclr.RangeTestSettings` (its defaults when ``None``): the
+        ladder, the smoothing and the stop, ``val_every``, the ``monitor`` the
+        suggestions read (``None``: ``'val_loss'`` with a ``val_loader``, else
+        ``'loss'``) and ``fine_tuning`` (``result.bounds()`` reads a factor 2 lower:
+        docs/results.md, *Fine-tuning: the reading a factor 2 lower*). Its
+        ``start_lr=None`` starts the ladder at the optimizer's own lr
+        (torch-lr-finder's default): that of the group with ratio 1. The result's
+        ``settings`` are these, with ``start_lr`` and ``monitor`` filled in.
+
+    Args: Validation
       val_loader: when given, the whole loader's loss is measured after the update
-        of every ``val_every``-th rung (NaN at the others), in eval mode, through
-        ``val_step_fn``, else ``criterion`` or, when it is ``None`` (``step_fn``
-        too), the model's own loss (its batches hold the labels). A BatchNorm layer that
-        trains in batch-statistics mode is measured with its running averages
-        recalibrated on the loader (one more forward pass over it, in train mode;
-        the averages are put back afterwards): a range test's averages lag the
-        weights by about ten updates, and would make the validation loss rise
-        ten times too early. A layer frozen in eval mode keeps its averages.
-      val_every: measure the validation loss every this many rungs (from rung 0).
+        of every rung ``i`` with ``i % settings.val_every == 0`` (NaN at the others),
+        in eval mode, through ``val_step_fn``, else ``criterion`` or, when it is
+        ``None`` (``step_fn`` too), the model's own loss (its batches hold the
+        labels). A BatchNorm layer that trains in batch-statistics mode is measured
+        with its running averages recalibrated on the loader (one more forward pass
+        over it, in train mode; the averages are put back afterwards): a range
+        test's averages lag the weights by about ten updates, and would make the
+        validation loss rise ten times too early. A layer frozen in eval mode keeps
+        its averages.
+      val_step_fn: ``val_step_fn(batch) -> loss``, one validation batch's mean loss
+        as the engine computes it (a Lightning module's ``validation_step``),
+        called in eval mode under ``torch.no_grad()`` with the batch as
+        ``val_loader`` yields it; the passes weight batches by their size. With
+        ``val_accuracy`` it returns ``(loss, accuracy)``, the batch's mean of each.
+        Default: ``criterion``, or the model's own loss.
       val_accuracy: also measure the validation accuracy (outputs are logits over
         their last axis, targets are class indices); needs a ``criterion``, whose
         ``(outputs, targets)`` it reads, or a ``val_step_fn`` that returns
         ``(loss, accuracy)``. A model's own loss comes with no targets cyclr could
         score (a language model's labels are shifted and masked).
-        ``monitor='val_accuracy'`` turns it on.
-      monitor: the curve the suggestions read: ``'loss'`` (default without a
-        ``val_loader``), ``'val_loss'`` (default with one) or ``'val_accuracy'``.
-      fine_tuning: the model starts from trained weights and all of it trains:
-        ``result.bounds()`` reads a factor 2 lower (``BoundsSettings(fine_tuning=True)``,
-        measured on four fine-tunings: docs/results.md, *Fine-tuning: the reading a
-        factor 2 lower*).
+        ``settings.monitor='val_accuracy'`` turns it on.
+
+    Args: The step
+      batch_fn: ``batch -> (inputs, targets)`` for batches that are not pairs;
+        ``inputs`` that are a tuple are passed as ``model(*inputs)``, a mapping
+        as ``model(**inputs)``. Batches are moved to ``device`` (tensors nested in
+        tuples, lists and mappings).
+      step_fn: ``step_fn(batch) -> loss``, one training step by an engine (see
+        above): the loss is a one-element tensor or a Python float. Batches
+        reach it as the loader yields them (the engine places them).
       accumulation_steps: batches per rung (their gradients summed, loss divided
         by this count); one optimizer update per rung.
+      device: where batches go (with ``step_fn``: validation batches only);
+        default, the device of the model's first parameter.
+
+    Args: Precision and clipping
       amp: forward passes under ``torch.autocast`` (on CPU too): ``True`` or
         ``'bfloat16'`` for bfloat16, which keeps float32's range and needs no
         loss scaling; ``'float16'`` for float16, whose loss is scaled by
@@ -203,27 +215,14 @@ def range_test(
       max_grad_norm: clip the gradients' global norm to this before each update
         (after unscaling them, with a ``grad_scaler``); under FSDP the norm of the
         whole gradient, all ranks' shards together.
-      batch_fn: ``batch -> (inputs, targets)`` for batches that are not pairs;
-        ``inputs`` that are a tuple are passed as ``model(*inputs)``, a mapping
-        as ``model(**inputs)``. Batches are moved to ``device`` (tensors nested in
-        tuples, lists and mappings).
-      step_fn: ``step_fn(batch) -> loss``, one training step by an engine (see
-        above): the loss is a one-element tensor or a Python float. Batches
-        reach it as the loader yields them (the engine places them).
-      val_step_fn: ``val_step_fn(batch) -> loss``, one validation batch's mean loss
-        as the engine computes it (a Lightning module's ``validation_step``),
-        called in eval mode under ``torch.no_grad()`` with the batch as
-        ``val_loader`` yields it; the passes weight batches by their size. With
-        ``val_accuracy`` it returns ``(loss, accuracy)``, the batch's mean of each.
-        Default: ``criterion``, or the model's own loss.
-      device: where batches go (with ``step_fn``: validation batches only);
-        default, the device of the model's first parameter.
-      beta: the smoothing decay (see ``cyclr.rangetest.RangeTest``).
-      diverge_factor: the divergence threshold (see ``cyclr.rangetest.RangeTest``).
+
+    Args: Where the snapshot lives
       checkpoint_dir: keep the starting state in a temporary file in this folder
         instead of in memory (every rank its own file, removed afterwards).
       cpu_offload: keep the starting state in CPU memory instead of beside the
         model (on its GPU); not with ``checkpoint_dir``.
+
+    Args: Output
       progress: a tqdm progress bar; ``None`` shows one when stderr is a terminal.
       json_path: write ``result.to_json()`` here (rank 0 only).
 
@@ -239,34 +238,32 @@ def range_test(
 
     >>> import torch
     >>> from torch.utils.data import DataLoader, TensorDataset
+    >>> from cyclr import RangeTestSettings
     >>> torch.manual_seed(0) and None
     >>> x = torch.randn(64, 3); y = x @ torch.tensor([1.0, -2.0, 0.5])
     >>> model = torch.nn.Linear(3, 1); opt = torch.optim.SGD(model.parameters(), lr=0.1)
     >>> before = model.weight.clone()
     >>> result = range_test(model, opt, lambda out, t: ((out[:, 0] - t) ** 2).mean(),
     ...                     DataLoader(TensorDataset(x, y), batch_size=16),
-    ...                     start_lr=1e-3, end_lr=10.0, num_steps=40)
+    ...                     settings=RangeTestSettings(1e-3, 10.0, num_steps=40))
     >>> result.stop_reason, torch.equal(model.weight, before), opt.param_groups[0]["lr"]
     ('diverged', True, 0.1)
     """
-    checked = check_arguments(
+    settings, accumulation_steps, amp_dtype = check_arguments(
         model,
         optimizer,
         criterion,
+        settings,
+        val_loader,
+        val_step_fn,
+        val_accuracy,
         batch_fn,
         step_fn,
-        val_step_fn,
         accumulation_steps,
-        val_every,
-        val_loader,
-        val_accuracy,
-        monitor,
         amp,
         grad_scaler,
         max_grad_norm,
     )
-    accumulation_steps, val_every, monitor, amp_dtype = checked
-    val_accuracy = bool(val_accuracy) or monitor == "val_accuracy"
     check_state_keeping(cpu_offload, checkpoint_dir)
     device = _device(model, device)
     trainer = Trainer(
@@ -281,28 +278,12 @@ def range_test(
         amp_dtype=amp_dtype,
         grad_scaler=_scaler(grad_scaler, amp_dtype, device),
         max_grad_norm=None if max_grad_norm is None else float(max_grad_norm),
-        val_accuracy=val_accuracy,
+        val_accuracy=bool(val_accuracy) or settings.monitor == "val_accuracy",
     )
-    recorder = RangeTest(
-        _optimizer_lr(optimizer, trainer.ratios, step_mode) if start_lr is None else start_lr,
-        end_lr,
-        num_steps,
-        step_mode=step_mode,
-        beta=beta,
-        diverge_factor=diverge_factor,
-        monitor=monitor,
-        fine_tuning=fine_tuning,
-    )
-    _run(
-        recorder,
-        trainer,
-        train_loader,
-        val_loader,
-        val_every,
-        progress,
-        checkpoint_dir,
-        cpu_offload,
-    )
+    if settings.start_lr is None:
+        settings = with_start_lr(settings, _optimizer_lr(optimizer, trainer.ratios, settings))
+    recorder = RangeTest(settings)
+    _run(recorder, trainer, train_loader, val_loader, progress, checkpoint_dir, cpu_offload)
     result = recorder.result()
     if json_path is not None and distributed.is_main_process():
         result.to_json(json_path)
@@ -331,7 +312,6 @@ def _run(
     trainer: Trainer,
     train_loader: Iterable[Any],
     val_loader: Iterable[Any] | None,
-    val_every: int,
     progress: bool | None,
     checkpoint_dir: str | os.PathLike[str] | None,
     cpu_offload: bool,
@@ -345,7 +325,7 @@ def _run(
             model, trainer.optimizer, loaders, checkpoint_dir, trainer.grad_scaler, cpu_offload
         ):
             model.train()
-            _climb(recorder, trainer, train_loader, val_loader, val_every, bar)
+            _climb(recorder, trainer, train_loader, val_loader, bar)
     finally:
         if bar is not None:
             bar.close()
@@ -356,7 +336,6 @@ def _climb(
     trainer: Trainer,
     train_loader: Iterable[Any],
     val_loader: Iterable[Any] | None,
-    val_every: int,
     bar: Any,
 ) -> None:
     """Train and record rung after rung until ``recorder`` is done.
@@ -366,6 +345,7 @@ def _climb(
     """
     batches = cycle(train_loader)
     skips = Skips()
+    val_every = recorder.settings.val_every
     while not recorder.done:
         rung = recorder.rungs_recorded
         lr = recorder.lr(rung)  # the next rung: the test is not done
