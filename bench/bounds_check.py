@@ -115,6 +115,34 @@ def rows_of(job: Judging, found: dict[str, list]) -> list[tuple[str, ...]]:
     return rows
 
 
+HEADERS = (
+    "task",
+    "set",
+    "optimizer",
+    "bounds from",
+    "bounds (median over seeds)",
+    "regret vs the best grid pair (± s.e.)",
+    "goal",
+    "kept the lower",
+)
+
+
+def note(seconds: float) -> str:
+    """What the table's rows and columns mean."""
+    study = JUDGING_RESULTS.relative_to(common.ROOT)
+    return (
+        "The reading: `result.bounds()` of the study's range test (`cyclr.torch.range_test` "
+        "at its defaults, the validation loss read). The short runs: a quarter of the "
+        "task's updates, the same number of cycles, scored on the validation split; the "
+        "better one is trained in full and scored on the test split like the others. "
+        f"Regret against the study's best grid pair (`{study}`), "
+        "trained here on the same seeds, in accuracy points or % of its loss, ± its "
+        f"standard error seed by seed; goal: {GOAL_POINTS} points or {GOAL_PERCENT:g}% "
+        "('met' when regret + 2 s.e. is within it, 'missed' when regret - 2 s.e. is past "
+        f"it). A prototype, not a cyclr feature. {seconds:.0f} s."
+    )
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=10)
@@ -139,32 +167,7 @@ def main(argv=None) -> int:
     else:
         results = [measure(job, seeds, best[job.label]) for job in jobs]
     rows = [row for job, found in zip(jobs, results, strict=True) for row in rows_of(job, found)]
-    table = common.markdown_table(
-        (
-            "task",
-            "set",
-            "optimizer",
-            "bounds from",
-            "bounds (median over seeds)",
-            "regret vs the best grid pair (± s.e.)",
-            "goal",
-            "kept the lower",
-        ),
-        rows,
-    )
-    study = JUDGING_RESULTS.relative_to(common.ROOT)
-    note = (
-        "The reading: `result.bounds()` of the study's range test (`cyclr.torch.range_test` "
-        "at its defaults, the validation loss read). The short runs: a quarter of the "
-        "task's updates, the same number of cycles, scored on the validation split; the "
-        "better one is trained in full and scored on the test split like the others. "
-        f"Regret against the study's best grid pair (`{study}`), "
-        "trained here on the same seeds, in accuracy points or % of its loss, ± its "
-        f"standard error seed by seed; goal: {GOAL_POINTS} points or {GOAL_PERCENT:g}% "
-        "('met' when regret + 2 s.e. is within it, 'missed' when regret - 2 s.e. is past "
-        f"it). A prototype, not a cyclr feature. {time.time() - t0:.0f} s."
-    )
-    body = f"{table}\n\n{note}"
+    body = f"{common.markdown_table(HEADERS, rows)}\n\n{note(time.time() - t0)}"
     print(body)
     if out is not None:
         header = common.provenance(

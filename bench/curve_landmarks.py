@@ -86,6 +86,58 @@ def landmarks(job: Judging, seed: int) -> dict[str, float | None]:
     return found
 
 
+def task_row(job: Judging, seeds: range, grid: dict[str, tuple[float, list[float]]]) -> tuple:
+    """One task's row: the best grid max_lr, the medians of the reading and its landmarks."""
+    found: dict[str, list[float]] = {}
+    for seed in seeds:
+        for name, rate in landmarks(job, seed).items():
+            if rate is not None:
+                found.setdefault(name, []).append(rate)
+    median = {name: statistics.median(rates) for name, rates in found.items()}
+    cells = [f"{median[name]:.2g}" if name in median else "none" for name in ("reading", *POINTS)]
+    best, near = grid[job.label]
+    return (
+        job.name,
+        job.role,
+        job.optimizer_name,
+        f"{best:.2g}",
+        ", ".join(f"{rate:.2g}" for rate in near),
+        *cells,
+        f"{median['reading'] / best:.2g}",
+    )
+
+
+HEADERS = (
+    "task",
+    "set",
+    "optimizer",
+    "best grid max_lr",
+    "within the goal",
+    "reading max_lr",
+    "fall done",
+    "bottom",
+    "floor end",
+    "climb 1/3",
+    "reading / best",
+)
+
+
+def note(seconds: float) -> str:
+    """What the table's columns mean."""
+    study = JUDGING_RESULTS.relative_to(common.ROOT)
+    return (
+        "Rates are medians over seeds; the best grid max_lr is the study's "
+        f"(`{study}`, 10 seeds; its grid steps half a decade, base_lr "
+        f"= max_lr / 3 or / 10); 'within the goal': the grid's max_lr whose better base_lr "
+        f"scores within {GOAL_POINTS} points or {GOAL_PERCENT:g}% of the loss of the best "
+        "(means over seeds). 'fall done': the first rate within base_fraction of the "
+        "fall of the bottom; 'floor end': the last rate after the bottom still within it; "
+        "'climb 1/3': the first rate where the loss has climbed back a third of its fall "
+        "(the reading: max_lr = the mean, on the log axis, of 0.1 decade before the bottom "
+        f"and a third of the climb's rate, kept within the floor). {seconds:.0f} s."
+    )
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=10)
@@ -102,57 +154,9 @@ def main(argv=None) -> int:
     seeds = range(1 if args.quick else args.seeds)
     rows = []
     for job in jobs:
-        found: dict[str, list[float]] = {}
-        for seed in seeds:
-            for name, rate in landmarks(job, seed).items():
-                if rate is not None:
-                    found.setdefault(name, []).append(rate)
-        median = {name: statistics.median(rates) for name, rates in found.items()}
+        rows.append(task_row(job, seeds, grid))
         common.log(f"{job.label}: {time.time() - t0:.0f} s")
-        cells = [
-            f"{median[name]:.2g}" if name in median else "none" for name in ("reading", *POINTS)
-        ]
-        best, near = grid[job.label]
-        rows.append(
-            (
-                job.name,
-                job.role,
-                job.optimizer_name,
-                f"{best:.2g}",
-                ", ".join(f"{rate:.2g}" for rate in near),
-                *cells,
-                f"{median['reading'] / best:.2g}",
-            )
-        )
-    table = common.markdown_table(
-        (
-            "task",
-            "set",
-            "optimizer",
-            "best grid max_lr",
-            "within the goal",
-            "reading max_lr",
-            "fall done",
-            "bottom",
-            "floor end",
-            "climb 1/3",
-            "reading / best",
-        ),
-        rows,
-    )
-    study = JUDGING_RESULTS.relative_to(common.ROOT)
-    note = (
-        "Rates are medians over seeds; the best grid max_lr is the study's "
-        f"(`{study}`, 10 seeds; its grid steps half a decade, base_lr "
-        f"= max_lr / 3 or / 10); 'within the goal': the grid's max_lr whose better base_lr "
-        f"scores within {GOAL_POINTS} points or {GOAL_PERCENT:g}% of the loss of the best "
-        "(means over seeds). 'fall done': the first rate within base_fraction of the "
-        "fall of the bottom; 'floor end': the last rate after the bottom still within it; "
-        "'climb 1/3': the first rate where the loss has climbed back a third of its fall "
-        "(the reading: max_lr = the mean, on the log axis, of 0.1 decade before the bottom "
-        f"and a third of the climb's rate, kept within the floor). {time.time() - t0:.0f} s."
-    )
-    body = f"{table}\n\n{note}"
+    body = f"{common.markdown_table(HEADERS, rows)}\n\n{note(time.time() - t0)}"
     print(body)
     if out is not None:
         header = common.provenance(

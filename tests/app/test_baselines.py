@@ -4,6 +4,7 @@ import csv
 import dataclasses
 import itertools
 import math
+import re
 
 import numpy as np
 import pytest
@@ -23,16 +24,15 @@ from cyclr.app.data import load_data
 from cyclr.app.policies import (
     ADAMW_WEIGHT_DECAY,
     BASELINES,
-    COOLDOWN_FRACTION,
     DEFAULT_LRS,
-    WARMUP_FRACTION,
+    READINGS,
     grid_rates,
     make_plan,
     needs_range_test,
     warmup_cosine,
-    warmup_stable_decay,
 )
 from cyclr.app.session import MetricsLog
+from cyclr.rangetest.policies import COOLDOWN_FRACTION, WARMUP_FRACTION, peak_schedule
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("schedulefree")
@@ -66,7 +66,7 @@ def test_warmup_cosine_rises_linearly_then_decays_as_a_cosine_to_near_zero():
 
 
 def test_wsd_warms_up_holds_the_peak_and_cools_down_linearly_to_zero():
-    s = warmup_stable_decay(0.002, total_steps=100, warmup_steps=5, cooldown_steps=20)
+    s = make_plan("wsd", total_steps=100, step_size=10, lr=0.002).schedule
     assert [s(i) for i in (0, 1)] == [0.0, pytest.approx(0.0004)]
     assert all(s(i) == pytest.approx(0.002) for i in range(5, 81))
     assert s(90) == pytest.approx(0.001) and s(99) == pytest.approx(0.0001)
@@ -89,7 +89,7 @@ def test_baseline_schedules_are_core_schedules_with_the_numbers_they_had():
         [Linear(0.0, peak, warmup), Constant(peak), Linear(peak, 0.0, cooldown)],
         [warmup, total - cooldown],
     )
-    wsd = warmup_stable_decay(peak, total, warmup, cooldown)
+    wsd = make_plan("wsd", total_steps=total, step_size=10, lr=peak).schedule
     assert wsd == WarmupStableDecay(peak, total, warmup, cooldown)
     np.testing.assert_array_equal(wsd(steps), before(steps))
     free = make_plan("schedulefree", total_steps=total, step_size=10, lr=peak)
@@ -101,7 +101,6 @@ def test_baseline_schedules_are_core_schedules_with_the_numbers_they_had():
     [
         (lambda: warmup_cosine(0.1, 5, 3), "total_steps=5, warmup_steps=3"),
         (lambda: warmup_cosine(0.1, 100, 0), "warmup_steps=0"),
-        (lambda: warmup_stable_decay(0.1, 10, 5, 5), "cooldown_steps=5"),
         (lambda: grid_rates("onecycle"), "received 'onecycle'"),
         (lambda: grid_rates("wsd", 1), "points=1"),
         (lambda: grid_rates("wsd", 5, 0.0), "decades=0.0"),
@@ -109,11 +108,13 @@ def test_baseline_schedules_are_core_schedules_with_the_numbers_they_had():
         (lambda: make_plan("wsd", total_steps=100, step_size=10, lr=math.nan), "lr=nan"),
         (lambda: make_plan("onecycle", total_steps=100, step_size=10, lr=0.1), "lr=0.1"),
         (lambda: make_plan("onecycle-valley", total_steps=100, step_size=10), "valley_lr=None"),
-        (lambda: make_plan("cosine", total_steps=100, step_size=10), "received 'cosine'"),
+        (lambda: make_plan("cosine", total_steps=100, step_size=10), "needs lr; received lr=None"),
+        (lambda: make_plan("adamw+linear", total_steps=100, step_size=10), "'adamw+linear'"),
+        (lambda: make_plan("linear", total_steps=1, step_size=1, lr=0.1), "total_steps=1"),
     ],
 )
 def test_bad_baseline_input_names_the_parameter_and_value(build, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         build()
 
 
@@ -147,6 +148,23 @@ def test_baseline_plans_use_adamw_or_schedule_free_with_their_own_warm_up():
     assert valley.schedule.momentum(0) == 0.95  # fastai's moms: beta_1 cycles
     assert needs_range_test("onecycle-valley") == "adam"
     assert [needs_range_test(p) for p in BASELINES] == [None, None, None]
+
+
+def test_the_readings_train_the_core_schedule_at_their_rate():
+    """``cyclr train``'s readings: AdamW with the core's schedule, or schedule-free AdamW
+    running the core's ``'constant'`` warm-up itself."""
+    total, peak = 300, 2e-3
+    for policy in ("cosine", "wsd", "linear"):
+        plan = make_plan(policy, total_steps=total, step_size=10, lr=peak)
+        assert plan.schedule == peak_schedule(READINGS[policy], peak, total)
+        assert (plan.optimizer, plan.weight_decay, plan.warmup_steps) == (
+            "adamw",
+            ADAMW_WEIGHT_DECAY,
+            0,
+        )
+    free = make_plan("schedulefree", total_steps=total, step_size=10, lr=peak)
+    core = peak_schedule("constant", peak, total)
+    assert free.schedule == WarmupConstant(peak, 0) and free.warmup_steps == core.warmup_steps == 15
 
 
 def test_schedule_free_trains_and_is_evaluated_at_its_averaged_weights(small_digits):

@@ -24,7 +24,7 @@ def run(block, scope):
 def scope():
     """The namespace after the schedule, momentum and both range-test examples."""
     found = blocks()
-    assert len(found) == 6
+    assert len(found) == 7
     scope = {}
     run(found[0], scope)
     jax, lr = scope["jax"], scope["lr"]
@@ -54,8 +54,22 @@ def test_the_inject_hyperparams_example_reads_the_same_curve_then_trains(scope):
     assert float(loss_fn(scope["state"][0], batches[0])) < 1e-3 * before
 
 
+def test_the_policy_example_trains_on_the_wsd_schedule_read_for_the_run(scope):
+    import cyclr
+
+    run(blocks()[3], scope)  # the inject_hyperparams test: the result the example reads
+    result = scope["result"]
+    loss_fn, params, batches = scope["loss_fn"], scope["params"], scope["batches"]
+    before = float(loss_fn(params, batches[0]))
+    run(blocks()[5], scope)
+    schedule = scope["schedule"]
+    assert schedule == result.schedule("wsd", 4 * 32, steps_per_epoch=32)
+    assert isinstance(schedule, cyclr.WarmupStableDecay)
+    assert float(loss_fn(scope["state"][0], batches[0])) < 1e-3 * before
+
+
 def test_the_flax_nnx_example(scope):
     pytest.importorskip("flax", minversion="0.11")  # nnx.Optimizer(..., wrt=...)
     run(blocks()[2], scope)
-    run(blocks()[5], scope)
+    run(blocks()[6], scope)
     assert scope["result"].stop_reason == "diverged" and len(scope["result"].lrs) > 20

@@ -10,10 +10,12 @@ from cyclr.rangetest import lr_ladder, smooth_losses
 from cyclr.rangetest.policies import (
     COOLDOWN_FRACTION,
     PEAK_READINGS,
+    PEAKED,
     POLICIES,
     WARMUP_FRACTION,
     cycle_half,
     peak_lr,
+    peak_schedule,
 )
 
 
@@ -103,3 +105,13 @@ def test_a_read_schedule_round_trips_through_its_config(curve):
     for policy in POLICIES:
         s = curve.schedule(policy, 500, steps_per_epoch=20)
         assert cyclr.deserialize(cyclr.serialize(s)) == s
+
+
+def test_a_peaked_policy_at_a_given_rate_is_its_reading_at_that_rate(curve):
+    for policy in PEAKED:
+        read = curve.schedule(policy, 700, steps_per_epoch=20)
+        assert peak_schedule(policy, peak_lr(curve, policy), 700) == read
+    with pytest.raises(ValueError, match="received policy='triangular'"):
+        peak_schedule("triangular", 0.1, 700)
+    with pytest.raises(ValueError, match="total_steps must be >= 2; received total_steps=1"):
+        peak_schedule("cosine", 0.1, 1)

@@ -22,13 +22,20 @@ tunes it (:func:`grid_rates`):
   :data:`WARMUP_FRACTION` of the run, then a cosine decay to ``peak / 1e4`` (the Transformers
   ``get_cosine_schedule_with_warmup`` shape, one step later: see :func:`warmup_cosine`).
 - ``wsd``: warm-up-stable-decay (Hägele et al. 2024): AdamW, the same warm-up, a
-  constant rate, and a linear cool-down to 0 over the last :data:`COOLDOWN_FRACTION`.
+  constant rate, and a linear cool-down to 0 over the last :data:`COOLDOWN_FRACTION`:
+  the core's ``'wsd'`` (:func:`cyclr.rangetest.policies.peak_schedule`).
 - ``schedulefree``: schedule-free AdamW (``schedulefree.AdamWScheduleFree``) at a
-  constant rate, with its own warm-up over :data:`WARMUP_FRACTION` of the run.
+  constant rate, with its own warm-up over :data:`WARMUP_FRACTION` of the run: the core's
+  ``'constant'``, its warm-up run by the optimizer.
 - ``onecycle-valley``: fastai's ``fit_one_cycle(lr_max=valley)``: AdamW with
   one-cycle peaking at the Adam range test's ``valley`` reading, fastai's
   ``pct_start=0.25``, final rate ``max_lr / 1e5``, beta_1 cycling 0.95 -> 0.85.
   No grid: the range test is how its users tune it.
+
+``cyclr train`` also trains ``cosine``, ``wsd``, ``linear`` and ``schedulefree`` at a range
+test's reading (:data:`READINGS`): AdamW with ``RangeTestResult.schedule``'s warm-up and
+cosine, WSD or linear decay to 0, or schedule-free AdamW with its ``'constant'`` reading
+(docs/semantics.md, *Readings per schedule*), read off a range test with Adam.
 """
 
 from __future__ import annotations
@@ -49,6 +56,9 @@ from cyclr import (
     WarmupStableDecay,
 )
 from cyclr.compose import Join
+from cyclr.rangetest.policies import COOLDOWN_FRACTION as COOLDOWN_FRACTION
+from cyclr.rangetest.policies import WARMUP_FRACTION as WARMUP_FRACTION
+from cyclr.rangetest.policies import peak_schedule, warmup_steps
 
 POLICIES = (
     "fixed",
@@ -74,17 +84,22 @@ BASELINES = ("adamw+cosine", "wsd", "schedulefree")
 COMPARED = (*POLICIES, *BASELINES, "onecycle-valley")
 #: The policies whose rate a grid may tune: the constant-rate Adam and the baselines.
 TUNABLE = ("adam", *BASELINES)
+#: ``cyclr train``'s policies at a range test's reading: the core policy of
+#: ``RangeTestResult.schedule`` each trains with (AdamW; schedule-free AdamW for ``constant``).
+READINGS = {"cosine": "cosine", "wsd": "wsd", "linear": "linear", "schedulefree": "constant"}
+#: What ``cyclr train --policy`` trains: :data:`POLICIES`, then :data:`READINGS`.
+TRAINED = (*POLICIES, *READINGS)
+#: Every policy :func:`make_plan` builds: :data:`COMPARED` and :data:`TRAINED`.
+PLANNED = (*COMPARED, *(p for p in TRAINED if p not in COMPARED))
+#: The policies whose peak rate ``make_plan(lr=...)`` sets: :data:`TUNABLE` and the readings.
+RATED = (*TUNABLE, *(p for p in READINGS if p not in TUNABLE))
 #: The policies that need a framework's optimizer only PyTorch has here (AdamW, schedule-free).
-TORCH_ONLY = (*BASELINES, "onecycle-valley")
+TORCH_ONLY = (*BASELINES, "onecycle-valley", *(p for p in READINGS if p not in BASELINES))
 ADAM_DEFAULT_LR = 1e-3
 #: The usual default rate of each tunable policy: the middle of its grid.
 DEFAULT_LRS = {"adam": ADAM_DEFAULT_LR, "adamw+cosine": 1e-3, "wsd": 1e-3, "schedulefree": 2.5e-3}
 #: AdamW's weight decay in the baselines (PyTorch's and fastai's default).
 ADAMW_WEIGHT_DECAY = 0.01
-#: Warm-up of the baselines, as a fraction of the run.
-WARMUP_FRACTION = 0.05
-#: WSD's cool-down, as a fraction of the run (Hägele et al.'s 20%).
-COOLDOWN_FRACTION = 0.2
 #: fastai's ``fit_one_cycle`` defaults: ``pct_start``, ``div`` and ``div_final``.
 FASTAI_ONE_CYCLE = {"pct_start": 0.25, "div_factor": 25.0, "final_div_factor": 1e5 / 25.0}
 SGD_MOMENTUM = 0.9
@@ -140,7 +155,12 @@ def _span(s: Schedule) -> tuple[float, float]:
 
 
 def needs_range_test(policy: str) -> str | None:
-    """The optimizer whose range test the policy's rates come from, or None."""
+    """The optimizer whose range test a policy of :data:`COMPARED` reads its rates off, or None.
+
+    ``cyclr compare``'s baselines train at their grid's or default rate. ``cyclr train``
+    reads the rates of :data:`READINGS` off a range test with Adam instead
+    (:func:`cyclr.app.train_spec.rates_from_range_test`).
+    """
     if policy == "adam" or policy in BASELINES:
         return None
     return "adam" if policy in ("adam+clr", "onecycle-valley") else "sgd"
@@ -191,24 +211,6 @@ def warmup_cosine(peak_lr: float, total_steps: int, warmup_steps: int) -> Schedu
     )
 
 
-def warmup_stable_decay(
-    peak_lr: float, total_steps: int, warmup_steps: int, cooldown_steps: int
-) -> Schedule:
-    """WSD: a linear warm-up from 0, ``peak_lr`` held, a linear cool-down to 0.
-
-    Raises:
-      ValueError: phases that do not fit in ``total_steps`` with a stable phase.
-    """
-    stable_from, cool_from = warmup_steps, total_steps - cooldown_steps
-    if warmup_steps < 1 or cooldown_steps < 1 or cool_from <= stable_from:
-        raise ValueError(
-            "WSD needs warmup_steps >= 1, cooldown_steps >= 1 and a stable phase between; "
-            f"received total_steps={total_steps!r}, warmup_steps={warmup_steps!r}, "
-            f"cooldown_steps={cooldown_steps!r}"
-        )
-    return WarmupStableDecay(peak_lr, total_steps, warmup_steps, cooldown_steps, decay="linear")
-
-
 def range_tested(policies: Iterable[str]) -> list[str]:
     """The optimizers whose range tests ``policies`` need, in name order."""
     return sorted({o for p in policies if (o := needs_range_test(p)) is not None})
@@ -235,20 +237,20 @@ def make_plan(
     """Build the :class:`Plan` for ``policy``.
 
     ``optimizer``/``mode``/``waveform``/``gamma`` override the policy's own choice
-    (``cyclr train --mode ...``). ``lr``: a :data:`TUNABLE` policy's rate (its peak;
-    None: :data:`DEFAULT_LRS`), the number a grid tunes. ``valley_lr``: the range
-    test's ``valley`` reading, ``onecycle-valley``'s peak.
+    (``cyclr train --mode ...``). ``lr``: a :data:`RATED` policy's rate (its peak;
+    None: :data:`DEFAULT_LRS`, which ``cosine`` and ``linear`` lack), the number a grid
+    tunes or a range test reads (:data:`READINGS`). ``valley_lr``: the range test's
+    ``valley`` reading, ``onecycle-valley``'s peak.
     """
-    if policy not in COMPARED:
-        raise ValueError(f"policy must be one of {', '.join(COMPARED)}; received {policy!r}")
-    if lr is not None and policy not in TUNABLE:
+    if policy not in PLANNED:
+        raise ValueError(f"policy must be one of {', '.join(PLANNED)}; received {policy!r}")
+    if lr is not None and policy not in RATED:
         raise ValueError(
-            f"lr sets the rate of {', '.join(TUNABLE)} only; received lr={lr!r} "
-            f"for policy {policy!r}"
+            f"lr sets the rate of {', '.join(RATED)} only; received lr={lr!r} for policy {policy!r}"
         )
     if lr is not None and not (lr > 0 and lr < float("inf")):
         raise ValueError(f"lr must be a positive finite rate; received lr={lr!r}")
-    if policy in BASELINES or policy == "onecycle-valley":
+    if policy in BASELINES or policy in READINGS or policy == "onecycle-valley":
         return _baseline_plan(policy, total_steps, lr, valley_lr)
     momentum: dict[str, Any] = (
         {"base_momentum": base_momentum, "max_momentum": max_momentum} if cycle_momentum else {}
@@ -279,23 +281,27 @@ def make_plan(
 def _baseline_plan(
     policy: str, total_steps: int, lr: float | None, valley_lr: float | None
 ) -> Plan:
-    """The plan of a baseline of :data:`BASELINES`, or of ``onecycle-valley``."""
+    """The plan of a policy of :data:`BASELINES` or :data:`READINGS`, or ``onecycle-valley``.
+
+    Each but ``adamw+cosine`` (whose stored numbers :func:`warmup_cosine` keeps) is the
+    core's schedule at the rate (:func:`cyclr.rangetest.policies.peak_schedule`).
+    """
     decay = ADAMW_WEIGHT_DECAY
     if policy == "onecycle-valley":
         peak = _given("valley_lr", valley_lr, policy)
         one = OneCycle(peak, total_steps, **FASTAI_ONE_CYCLE)  # type: ignore[arg-type]
         return Plan(policy, "adamw", one, None, weight_decay=decay)
-    rate = lr or DEFAULT_LRS[policy]
-    warmup = max(1, round(WARMUP_FRACTION * total_steps))
-    if policy == "schedulefree":
-        # Its warm-up runs inside the optimizer (Plan.warmup_steps), one step ahead of
-        # WarmupConstant's: the schedule the runner applies has none.
-        return Plan(policy, "schedulefree", WarmupConstant(rate, 0), None, decay, warmup)
-    if policy == "wsd":
-        cooldown = max(1, round(COOLDOWN_FRACTION * total_steps))
-        wsd = warmup_stable_decay(rate, total_steps, warmup, cooldown)
-        return Plan(policy, "adamw", wsd, None, weight_decay=decay)
-    return Plan(policy, "adamw", warmup_cosine(rate, total_steps, warmup), None, decay)
+    rate = lr if lr is not None or policy not in DEFAULT_LRS else DEFAULT_LRS[policy]
+    rate = _given("lr", rate, policy)
+    if policy == "adamw+cosine":
+        cosine = warmup_cosine(rate, total_steps, warmup_steps(total_steps))
+        return Plan(policy, "adamw", cosine, None, weight_decay=decay)
+    s = peak_schedule(READINGS[policy], rate, total_steps)
+    if isinstance(s, WarmupConstant):
+        # Schedule-free AdamW runs the warm-up itself (Plan.warmup_steps), one step ahead
+        # of WarmupConstant's: the schedule the runner applies has none.
+        return Plan(policy, "schedulefree", WarmupConstant(rate, 0), None, decay, s.warmup_steps)
+    return Plan(policy, "adamw", s, None, weight_decay=decay)
 
 
 def _given(name: str, value: float | None, policy: str) -> float:

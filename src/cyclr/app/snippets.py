@@ -1,7 +1,9 @@
 """The lines ``cyclr find`` prints for a user to paste into their own training script.
 
 Bounds and step size are filled in; the code uses only cyclr's public names, for the
-framework the range test ran in.
+framework the range test ran in. With the saved range test's path, the lines end with how to
+read it for another schedule (``RangeTestResult.schedule``; docs/semantics.md, *Readings per
+schedule*).
 """
 
 from __future__ import annotations
@@ -11,7 +13,14 @@ def _lr(value: float) -> str:
     return f"{value:.3g}"
 
 
-def snippet(framework: str, optimizer: str, base_lr: float, max_lr: float, step_size: int) -> str:
+def snippet(
+    framework: str,
+    optimizer: str,
+    base_lr: float,
+    max_lr: float,
+    step_size: int,
+    range_test: str | None = None,
+) -> str:
     """Python that trains with a cyclical lr between ``base_lr`` and ``max_lr``.
 
     Args:
@@ -21,6 +30,8 @@ def snippet(framework: str, optimizer: str, base_lr: float, max_lr: float, step_
       base_lr: the lower bound.
       max_lr: the upper bound.
       step_size: the half cycle in steps.
+      range_test: the saved ``range_test.json``; the code then ends with the lines that
+        read it for another policy (commented out: they need the run's ``total_steps``).
 
     Returns:
       The code, ending in a newline.
@@ -40,8 +51,36 @@ def snippet(framework: str, optimizer: str, base_lr: float, max_lr: float, step_
     end = f"# Train a whole number of cycles ({cycle} steps each): the run then ends at base_lr."
     if framework == "torch":
         schedule = f"cyclr.CyclicSchedule(base_lr={base}, max_lr={top}, step_size={step_size})"
-        return _torch(optimizer, schedule, end)
-    return _keras(optimizer, f"base_lr={base}, max_lr={top}, step_size={step_size}", end)
+        code = _torch(optimizer, schedule, end)
+    else:
+        code = _keras(optimizer, f"base_lr={base}, max_lr={top}, step_size={step_size}", end)
+    return code if range_test is None else code + _other_policy(framework, range_test)
+
+
+def _other_policy(framework: str, range_test: str) -> str:
+    """The lines that read the saved range test for another policy's schedule.
+
+    >>> print(_other_policy("torch", "runs/find/range_test.json"), end="")
+    # Another schedule, read off the same range test (total_steps: your run's updates):
+    # result = cyclr.RangeTestResult.from_json('runs/find/range_test.json')
+    # schedule = result.schedule("cosine", total_steps)  # or onecycle, wsd, linear, constant
+    # scheduler = CyclicLR(optimizer, schedule)
+    """
+    use = (
+        "scheduler = CyclicLR(optimizer, schedule)"
+        if framework == "torch"
+        else "lr = cyclr.keras.KerasSchedule(schedule)  # the optimizer's learning_rate"
+    )
+    return "\n".join(
+        [
+            "# Another schedule, read off the same range test (total_steps: your run's updates):",
+            f"# result = cyclr.RangeTestResult.from_json({range_test!r})",
+            '# schedule = result.schedule("cosine", total_steps)  # or onecycle, wsd, linear, '
+            "constant",
+            f"# {use}",
+            "",
+        ]
+    )
 
 
 def _torch(optimizer: str, schedule: str, end: str) -> str:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cyclr import CyclicSchedule
+from cyclr import CyclicSchedule, Schedule
 from cyclr.app.checkpoint import restored_rows, write_checkpoint
-from cyclr.app.policies import Plan, needs_range_test
+from cyclr.app.policies import Plan
 from cyclr.app.report import plot_curves, plot_lr_momentum, write_report
 from cyclr.app.runner import Runner
 from cyclr.app.session import MetricsLog, make_runner
@@ -25,6 +25,8 @@ from cyclr.app.train_spec import (
     TrainSpec,
     identity,
     plan_for,
+    rates_from_range_test,
+    reading,
     run_shape,
 )
 from cyclr.app.workflow import (
@@ -58,9 +60,12 @@ def _rates(
     record: dict | None = None,
     saved: SavedRangeTest | None = None,
 ) -> Rates:
-    if spec.base_lr is not None and spec.max_lr is not None:
-        return Rates(spec.base_lr, spec.max_lr, fixed_lr=spec.max_lr, source="--base-lr/--max-lr")
-    if needs_range_test(spec.policy) is None:
+    if spec.max_lr is not None and not rates_from_range_test(spec):
+        alone = spec.base_lr is None  # the peak of a reading's policy
+        base = math.nan if spec.base_lr is None else spec.base_lr
+        source = "--max-lr" if alone else "--base-lr/--max-lr"
+        return Rates(base, spec.max_lr, fixed_lr=spec.max_lr, source=source)
+    if not rates_from_range_test(spec):
         return Rates(math.nan, math.nan, source="none (policy needs no range test)")
     if saved is not None:
         say(
@@ -105,6 +110,10 @@ def resolved_plan(plan: Plan) -> dict[str, Any]:
             out["gamma"] = s.gamma
     if plan.momentum is not None:
         out["momentum"] = plan.momentum
+    if plan.weight_decay:
+        out["weight_decay"] = plan.weight_decay
+    if plan.warmup_steps:
+        out["warmup_steps"] = plan.warmup_steps
     return out
 
 
@@ -169,6 +178,7 @@ def train_run(
         say(f"resuming after epoch {resume['epoch']} of {shape.epochs} (step {resume['step']})")
     summary = _first_summary(spec, data, model, runner.metric, plan, rates, shape)
     summary |= _reuse_summary(rates, resumed=resume is not None, saved=saved)
+    summary |= _reading_summary(plan, reading(spec, data, rates))
     try:
         _train(spec, data, model, out, runner, plan, shape, rates, log, summary, say, resume)
     finally:
@@ -240,10 +250,23 @@ def _training_line(plan: Plan, shape: RunShape) -> str:
         if isinstance(schedule, CyclicSchedule)
         else ""
     )
+    warmup = f" (its own warm-up: {plan.warmup_steps} steps)" if plan.warmup_steps else ""
     return (
-        f"training: {plan.policy}, {plan.optimizer}, {schedule!r}, {total} steps "
+        f"training: {plan.policy}, {plan.optimizer}{warmup}, {schedule!r}, {total} steps "
         f"({shape.epochs} epochs of {shape.steps_per_epoch} steps{cycles})"
     )
+
+
+def _reading_summary(plan: Plan, core: Schedule | None) -> dict[str, Any]:
+    """What a run at a reading adds to its summary, where it has them.
+
+    ``reading``: the schedule of ``RangeTestResult.schedule`` the plan trains with;
+    ``warmup_steps``: schedule-free AdamW's own warm-up.
+    """
+    found: dict[str, Any] = {} if core is None else {"reading": repr(core)}
+    if plan.warmup_steps:
+        found["warmup_steps"] = plan.warmup_steps
+    return found
 
 
 def _reuse_summary(rates: Rates, resumed: bool, saved: SavedRangeTest | None) -> dict[str, Any]:

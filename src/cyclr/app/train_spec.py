@@ -11,10 +11,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from cyclr import steps_per_epoch
-from cyclr.app.policies import CYCLICAL, Plan, make_plan, needs_range_test
+from cyclr import Schedule, steps_per_epoch
+from cyclr.app.policies import CYCLICAL, READINGS, Plan, make_plan, needs_range_test
 from cyclr.app.workflow import Rates, cycle_budget, default_epochs, fit_cycles, half_cycle
 from cyclr.rangetest import RangeTestSettings
+from cyclr.rangetest.policies import peak_lr
 
 #: The half cycle in epochs when ``epochs_per_half_cycle`` is not given (the seed's).
 DEFAULT_EPOCHS_PER_HALF_CYCLE = 4.0
@@ -25,8 +26,9 @@ class TrainSpec:
     """What one ``cyclr train`` run does, every default already resolved.
 
     Attributes:
-      policy: one of :data:`cyclr.app.policies.POLICIES`.
-      optimizer: ``'sgd'`` or ``'adam'``.
+      policy: one of :data:`cyclr.app.policies.TRAINED`.
+      optimizer: ``'sgd'`` or ``'adam'``, the range test's (and the training's, but for
+        the AdamW policies of :data:`cyclr.app.policies.READINGS`, read with ``'adam'``).
       framework: ``'keras'`` or ``'torch'``.
       epochs, batch_size, seed: the training budget and its randomness; ``epochs=None``
         sizes the run to ``cycles`` whole cycles (:func:`run_shape`).
@@ -37,7 +39,8 @@ class TrainSpec:
         (chosen on the data by :func:`cyclr.app.monitor.range_test_monitor`) and
         ``fine_tuning`` (a model that starts from trained weights: its bounds are read
         with ``BoundsSettings(fine_tuning=True)``).
-      base_lr, max_lr: given by the user (no range test), or ``None``.
+      base_lr, max_lr: given by the user (no range test), or ``None``; a policy of
+        :data:`~cyclr.app.policies.READINGS` takes ``max_lr`` alone, its peak.
       cycle_momentum: cycle momentum (SGD) or ``beta_1`` (Adam) inverse to the lr.
       momentum: ``base_momentum``/``max_momentum`` the user gave.
       mode, waveform, gamma: the cyclical schedule's shape, where given.
@@ -159,6 +162,11 @@ def plan_for(spec: TrainSpec, data: Any, rates: Rates) -> Plan:
       ValueError: the options make no valid schedule (naming the core's parameter).
     """
     shape = run_shape(spec, data)
+    if spec.policy in READINGS:
+        peak = _peak(spec.policy, rates)
+        return make_plan(
+            spec.policy, total_steps=shape.total_steps, step_size=shape.step_size, lr=peak
+        )
     return make_plan(
         spec.policy,
         total_steps=shape.total_steps,
@@ -175,6 +183,27 @@ def plan_for(spec: TrainSpec, data: Any, rates: Rates) -> Plan:
     )
 
 
+def _peak(policy: str, rates: Rates) -> float:
+    """The peak rate of a policy of :data:`READINGS`: its reading, or the ``max_lr`` given."""
+    if rates.range_test is None:
+        return rates.max_lr
+    return peak_lr(rates.range_test, READINGS[policy])
+
+
+def reading(spec: TrainSpec, data: Any, rates: Rates) -> Schedule | None:
+    """``RangeTestResult.schedule`` of the range test the run reads, for its policy.
+
+    The core's schedule the plan of a policy of :data:`READINGS` trains with (schedule-free
+    AdamW runs its warm-up itself); None for another policy or without a range test.
+    """
+    if spec.policy not in READINGS or rates.range_test is None:
+        return None
+    shape = run_shape(spec, data)
+    return rates.range_test.schedule(
+        READINGS[spec.policy], shape.total_steps, steps_per_epoch=shape.steps_per_epoch
+    )
+
+
 def check_spec(spec: TrainSpec, data: Any) -> None:
     """Build the plan with stand-in rates, so bad options fail before anything runs.
 
@@ -187,8 +216,11 @@ def check_spec(spec: TrainSpec, data: Any) -> None:
 def rates_from_range_test(spec: TrainSpec) -> bool:
     """Whether the run's rates come from a range test.
 
-    They do unless ``base_lr`` and ``max_lr`` are given or the policy reads no range test.
+    They do unless ``base_lr`` and ``max_lr`` are given (``max_lr`` alone for a policy of
+    :data:`READINGS`) or the policy reads no range test.
     """
+    if spec.policy in READINGS:
+        return spec.max_lr is None
     given = spec.base_lr is not None and spec.max_lr is not None
     return not given and needs_range_test(spec.policy) is not None
 

@@ -22,8 +22,11 @@ from cyclr.cli.errors import UsageError, as_options, options_of
 COMMANDS = {
     "preview": ("cyclr.cli.preview", "draw a schedule and check it against a run"),
     "plot-range-test": ("cyclr.cli.plot_range", "draw a saved range-test result again"),
-    "find": ("cyclr.cli.find", "run a learning-rate range test on a dataset and model"),
-    "train": ("cyclr.cli.train", "range test -> bounds -> cyclical training -> report"),
+    "find": (
+        "cyclr.cli.find",
+        "run a learning-rate range test on a dataset and model; the reading for every policy",
+    ),
+    "train": ("cyclr.cli.train", "range test -> the policy's rates -> training -> report"),
     "compare": ("cyclr.cli.compare", "train several policies on the same budget and compare"),
 }
 

@@ -1,4 +1,8 @@
-"""``cyclr find``: the range test on a dataset and model; suggested bounds and step size."""
+"""``cyclr find``: the range test on a dataset and model; suggested bounds and step size.
+
+Then the reading for every policy (``RangeTestResult.schedule``; docs/semantics.md,
+*Readings per schedule*), printed and recorded in ``summary.json``'s ``policies``.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from cyclr.cli._types import positive_float
 from cyclr.cli.errors import UsageError
 
 NAME = "find"
-HELP = "run a learning-rate range test on a dataset and model"
+HELP = "run a learning-rate range test on a dataset and model; the reading for every policy"
 
 
 def add_arguments(p) -> None:
@@ -48,6 +52,7 @@ def run(args) -> int:
         f"step_size={step_size} ({args.epochs_per_half_cycle:g} epochs of "
         f"{runner.steps_per_epoch} steps)"
     )
+    readings = _print_readings(result, optimizer, args.framework)
     save_summary(
         out / "summary.json",
         {
@@ -62,20 +67,46 @@ def run(args) -> int:
             "model": model,
             "dataset": data.name,
             "optimizer": optimizer,
+            "policies": readings,
             **range_test_record(settings, data),
         },
     )
-    code = snippet(args.framework, optimizer, bounds.base_lr, bounds.max_lr, step_size)
+    code = snippet(
+        args.framework,
+        optimizer,
+        bounds.base_lr,
+        bounds.max_lr,
+        step_size,
+        range_test=str(out / "range_test.json"),
+    )
     write_text(out / "snippet.py", code)
     print(
         f"wrote {out}/range_test.json, range_test_run.json, range_test.png, summary.json, "
         "snippet.py"
     )
+    also = "" if optimizer != "adam" else "; with --optimizer adam"
+    if also and args.framework == "torch":
+        also += ", or --policy cosine, wsd, linear or schedulefree"
     print(
         f"train with this range test: cyclr train --range-test {out} (with the same data, "
-        "model, batch size, seed and range-test options)"
+        f"model, batch size, seed and range-test options{also})"
     )
     if not args.quiet:
         print("\nIn your own training script:\n")
         print(code.rstrip())
     return 0
+
+
+def _print_readings(result, optimizer: str, framework: str) -> dict:
+    """Print every policy's reading of ``result`` (:mod:`cyclr.app.readings`); return them."""
+    from cyclr.app.readings import policy_readings, readings_lines
+
+    readings = policy_readings(result)
+    torch = framework == "torch"  # AdamW and schedule-free AdamW train with PyTorch here
+    print("\n".join(readings_lines(readings, optimizer, trains=torch)))
+    if torch and optimizer != "adam":
+        print(
+            "  (cyclr train --policy cosine|wsd|linear|schedulefree reads a range test with "
+            "Adam: run cyclr find --optimizer adam for theirs)"
+        )
+    return readings

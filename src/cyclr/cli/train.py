@@ -2,6 +2,8 @@
 
 range test -> (base_lr, max_lr) -> step size (``--epochs-per-half-cycle``) ->
 training with the chosen policy -> test accuracy, metrics, plots, ``report.html``.
+``--policy cosine|wsd|linear|schedulefree`` trains at the range test's reading for that
+schedule, ``RangeTestResult.schedule`` (docs/semantics.md, *Readings per schedule*).
 """
 
 from __future__ import annotations
@@ -14,19 +16,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cyclr.cli import _common, _range_test
-from cyclr.cli._types import positive_float, positive_int
+from cyclr.cli._train_policy import NOT_CYCLICAL, add_policy_options, check_policy_options
 from cyclr.cli.errors import UsageError
 
 if TYPE_CHECKING:
     from cyclr.app.train import SavedRangeTest
 
 NAME = "train"
-HELP = "range test -> bounds -> cyclical training -> report"
+HELP = "range test -> the policy's rates -> training -> report"
 
 
 def add_arguments(p) -> None:
     _common.add_common(p, default_out="runs/train")
-    _add_policy(p)
+    add_policy_options(p)
     p.add_argument(
         "--resume",
         metavar="RUN_DIR",
@@ -44,110 +46,12 @@ def add_arguments(p) -> None:
     )
 
 
-def _add_policy(p) -> None:
-    from cyclr.app.policies import POLICIES
-    from cyclr.cyclic import MODES, WAVEFORMS
-
-    pol = p.add_argument_group("policy")
-    pol.add_argument(
-        "--policy",
-        choices=POLICIES,
-        default="triangular",
-        help="what to train with (default triangular; see cyclr compare)",
-    )
-    pol.add_argument("--mode", choices=MODES, help="bound decay of a cyclical policy")
-    pol.add_argument("--waveform", choices=WAVEFORMS, help="shape of a cyclical policy")
-    pol.add_argument(
-        "--gamma",
-        type=float,
-        help="exp_range decay per step (default: 10%% of the amplitude left at the end)",
-    )
-    pol.add_argument(
-        "--cycle-momentum",
-        action="store_true",
-        help="cycle momentum (SGD) or beta_1 (Adam) inverse to the lr",
-    )
-    pol.add_argument(
-        "--base-momentum", type=float, help="with --cycle-momentum or onecycle (default 0.85)"
-    )
-    pol.add_argument(
-        "--max-momentum", type=float, help="with --cycle-momentum or onecycle (default 0.95)"
-    )
-    pol.add_argument("--base-lr", type=positive_float, help="with --max-lr: skip the range test")
-    pol.add_argument("--max-lr", type=positive_float)
-    pol.add_argument(
-        "--epochs-per-half-cycle",
-        type=positive_float,
-        help="step size in epochs (Smith: 2-10; default 4, or with --epochs the half cycle "
-        "that fits whole cycles into them, ending at base_lr)",
-    )
-    pol.add_argument(
-        "--cycles",
-        type=positive_int,
-        help="the run's length in whole cycles, ending at a cycle boundary (default 3; "
-        "instead of --epochs)",
-    )
-
-
-#: Options that shape a cyclical schedule, and the policies without one.
-SHAPE_OPTIONS = ("mode", "waveform", "gamma")
-NOT_CYCLICAL = ("fixed", "adam", "onecycle")
-
-
-def _refuse_ignored(args) -> None:
-    """Options that the chosen policy would not use are an error, not silently dropped."""
-    extra = []
-    if args.policy in NOT_CYCLICAL:
-        extra += _common.given(args, SHAPE_OPTIONS)
-    elif args.gamma is not None and (args.mode or _mode_of(args.policy)) != "exp_range":
-        extra.append("--gamma")
-    if args.policy == "adam":
-        extra += _common.given(args, ("base_lr", "max_lr"))
-        if args.range_test is not None:
-            extra.append("--range-test")
-    if args.cycle_momentum and args.policy in NOT_CYCLICAL:
-        extra.append("--cycle-momentum")
-    if not args.cycle_momentum and args.policy != "onecycle":
-        extra += _common.given(args, ("base_momentum", "max_momentum"))
-    if extra:
-        hint = (
-            " (momentum bounds need --cycle-momentum)"
-            if any("momentum" in e for e in extra) and args.policy not in NOT_CYCLICAL
-            else ""
-        )
-        raise UsageError(f"{_common.do_not_apply(extra)} to --policy {args.policy}{hint}")
-
-
-def _mode_of(policy: str) -> str:
-    from cyclr.app.policies import CYCLICAL
-
-    return CYCLICAL.get(policy, {}).get("mode", "triangular")
-
-
-def _check_args(args) -> None:
-    if (args.base_lr is None) != (args.max_lr is None):
-        raise UsageError(
-            "give both --base-lr and --max-lr, or neither; received "
-            f"--base-lr={args.base_lr}, --max-lr={args.max_lr}"
-        )
-    if args.base_lr is not None and args.base_lr > args.max_lr:
-        raise UsageError(
-            f"--base-lr must be <= --max-lr; received --base-lr={args.base_lr}, "
-            f"--max-lr={args.max_lr}"
-        )
-    if args.base_lr is not None and args.range_test is not None:
-        raise UsageError(
-            "--range-test does not apply with --base-lr/--max-lr (no range test); received "
-            f"--range-test={args.range_test}"
-        )
-
-
 def _spec(args):
     """The run the options describe, every default resolved (a UsageError if they conflict)."""
+    from cyclr.app.policies import READINGS
     from cyclr.app.train_spec import TrainSpec
 
-    _check_args(args)
-    _refuse_ignored(args)
+    check_policy_options(args)
     if args.cycles is not None and args.epochs is not None:
         raise UsageError(
             f"give --cycles or --epochs, not both; received --cycles={args.cycles}, "
@@ -159,7 +63,8 @@ def _spec(args):
         raise UsageError(
             f"--policy {args.policy} trains with Adam; received --optimizer={args.optimizer}"
         )
-    optimizer = "adam" if args.policy in ("adam", "adam+clr") else (args.optimizer or "sgd")
+    adam = args.policy in ("adam", "adam+clr") or args.policy in READINGS
+    optimizer = "adam" if adam else (args.optimizer or "sgd")
     return TrainSpec(
         policy=args.policy,
         optimizer=optimizer,

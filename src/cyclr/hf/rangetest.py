@@ -75,6 +75,10 @@ def range_test(
             trainer.optimizer, cyclr.CyclicSchedule(base_lr, max_lr, step_size=200))
         trainer.train()
 
+    or a policy's schedule, ``CyclicLR(trainer.optimizer, result.schedule('cosine',
+    total_steps))``, or keep the Trainer's own scheduler at the rate the test reads for it,
+    :func:`cyclr.hf.set_learning_rate`.
+
     Args:
       trainer: a ``transformers.Trainer`` with a train dataset.
 

@@ -2,7 +2,8 @@
 
 - :class:`RangeTestCallback`: runs cyclr's range test through the module's own
   ``training_step`` when ``fit`` starts, restores everything, and hands the
-  suggested ``(base_lr, max_lr)`` to ``configure_optimizers`` (``hparams``).
+  suggested ``(base_lr, max_lr)`` to ``configure_optimizers`` (``hparams``), or with
+  ``policy=`` that policy's schedule for the Trainer's planned run.
 - :func:`scheduler_config`: the ``lr_scheduler`` entry ``configure_optimizers``
   returns for any cyclr schedule, stepped once per optimizer step.
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -13,7 +14,7 @@ from lightning.pytorch.utilities.combined_loader import CombinedLoader
 from lightning.pytorch.utilities.model_helpers import is_overridden
 
 import cyclr.torch
-from cyclr._base import check_count
+from cyclr._base import Schedule, check_choice, check_count, serialize
 from cyclr.lightning._adapters import (
     FirstOfCombined,
     LightningStep,
@@ -21,6 +22,7 @@ from cyclr.lightning._adapters import (
     logging_to,
 )
 from cyclr.rangetest import BoundsSuggestion, RangeTestResult
+from cyclr.rangetest.policies import POLICIES
 from cyclr.rangetest.settings import RangeTestSettings, checked_settings
 from cyclr.torch.engines import MicroBatches, scaler_restored
 
@@ -75,6 +77,28 @@ class RangeTestCallback(pl.Callback):
         settings = cyclr.RangeTestSettings(start_lr=1e-5, end_lr=1.0)
         trainer = pl.Trainer(callbacks=[cyclr.lightning.RangeTestCallback(settings)])
 
+    With ``policy='cosine'`` (or another of :data:`cyclr.rangetest.policies.POLICIES`) it
+    hands over that policy's schedule for the run the Trainer plans instead of the bounds:
+    ``result.schedule(policy, trainer.estimated_stepping_batches, steps_per_epoch=...)``
+    (docs/semantics.md, *Readings per schedule*), as ``callback.schedule`` and, as plain
+    data, ``pl_module.hparams['schedule']`` (``cyclr.serialize``'s dict)::
+
+        class Model(pl.LightningModule):
+            def __init__(self, lr=1e-3, schedule=None):
+                super().__init__()
+                self.save_hyperparameters()
+
+            def configure_optimizers(self):
+                opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr)
+                if self.hparams.schedule is None:  # before the test: its optimizer
+                    return opt
+                schedule = cyclr.deserialize(self.hparams.schedule)
+                return {"optimizer": opt,
+                        "lr_scheduler": cyclr.lightning.scheduler_config(schedule, opt)}
+
+        trainer = pl.Trainer(max_epochs=10,
+                             callbacks=[cyclr.lightning.RangeTestCallback(policy="cosine")])
+
     The test runs once per callback: the result is saved in Lightning's
     checkpoints, so ``trainer.fit(..., ckpt_path=...)`` restores it instead of
     testing again and the cycle goes on where it stopped; a later ``fit`` with
@@ -111,9 +135,15 @@ class RangeTestCallback(pl.Callback):
       verbose: print ``result.summary()`` on rank 0.
 
     Args: Handing over the bounds
+      policy: ``None`` (the default): hand over the bounds,
+        ``hparams['base_lr']`` and ``['max_lr']``. One of
+        :data:`~cyclr.rangetest.policies.POLICIES`: hand over that policy's schedule
+        for the Trainer's planned updates (``trainer.estimated_stepping_batches``,
+        at least 2; the optimizer steps of one pass over the train dataloader are
+        its ``steps_per_epoch``), ``hparams['schedule']``, as above.
       on_bounds: ``on_bounds(trainer, pl_module, bounds)``, called on every rank
-        after the bounds are in ``hparams`` and before ``configure_optimizers``
-        runs again.
+        after the bounds (or the schedule) are in ``hparams`` and before
+        ``configure_optimizers`` runs again.
       reconfigure: have Lightning call ``configure_optimizers`` again after the
         test (``False``: the optimizer and scheduler stay those built before;
         ``on_bounds`` may adjust them).
@@ -127,6 +157,8 @@ class RangeTestCallback(pl.Callback):
         restored from a checkpoint), else ``None``.
       bounds: its :class:`~cyclr.rangetest.BoundsSuggestion`, unpacking as
         ``(base_lr, max_lr)``.
+      schedule: with a ``policy``, the policy's :class:`cyclr.Schedule` for the run,
+        once the test has run; else ``None``.
     """
 
     def __init__(
@@ -140,6 +172,7 @@ class RangeTestCallback(pl.Callback):
         progress: bool | None = None,
         json_path: str | os.PathLike[str] | None = None,
         verbose: bool = True,
+        policy: str | None = None,
         on_bounds: BoundsHook | None = None,
         reconfigure: bool = True,
     ) -> None:
@@ -155,9 +188,11 @@ class RangeTestCallback(pl.Callback):
                 f"on_bounds must be callable or None; received on_bounds={on_bounds!r}"
             )
         self.on_bounds = on_bounds
+        self.policy = None if policy is None else check_choice("policy", policy, POLICIES)
         self.reconfigure = bool(reconfigure)
         self.result: RangeTestResult | None = None
         self.bounds: BoundsSuggestion | None = None
+        self.schedule: Schedule | None = None
 
     # -- Lightning hooks ---------------------------------------------------------------------
 
@@ -174,8 +209,13 @@ class RangeTestCallback(pl.Callback):
                 f"the range test gave no bounds to train with ({error}); its result is on "
                 f"callback.result:\n{self.result.summary()}"
             ) from None
-        pl_module.hparams["base_lr"] = self.bounds.base_lr
-        pl_module.hparams["max_lr"] = self.bounds.max_lr
+        if self.policy is None:
+            pl_module.hparams["base_lr"] = self.bounds.base_lr
+            pl_module.hparams["max_lr"] = self.bounds.max_lr
+        else:
+            self.schedule = self._policy_schedule(trainer, self.result, self.policy)
+            # plain data: checkpoints keep hparams, and load weights-only
+            pl_module.hparams["schedule"] = serialize(self.schedule)
         if self.on_bounds is not None:
             self.on_bounds(trainer, pl_module, self.bounds)
         if self.reconfigure:
@@ -191,6 +231,24 @@ class RangeTestCallback(pl.Callback):
         """Take the result of a checkpoint, so a resumed fit does not test again."""
         text = state_dict.get("result")
         self.result = None if text is None else RangeTestResult.from_json(text)
+
+    @staticmethod
+    def _policy_schedule(trainer: pl.Trainer, result: RangeTestResult, policy: str) -> Schedule:
+        """``result.schedule(policy, ...)`` for the optimizer steps the Trainer plans."""
+        total = trainer.estimated_stepping_batches  # sets the train dataloader up if need be
+        if not (math.isfinite(total) and total >= 2):
+            raise ValueError(
+                f"policy={policy!r} needs the optimizer steps the Trainer plans, at least 2 "
+                "(max_epochs, or max_steps with an endless loader); received "
+                f"trainer.estimated_stepping_batches={total!r}"
+            )
+        batches = trainer.num_training_batches
+        per_epoch = (
+            math.ceil(batches / trainer.accumulate_grad_batches)
+            if math.isfinite(batches) and batches > 0
+            else None
+        )
+        return result.schedule(policy, int(total), steps_per_epoch=per_epoch)
 
     # -- the test ----------------------------------------------------------------------------
 

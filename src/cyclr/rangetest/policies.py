@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 #: The policies :meth:`RangeTestResult.schedule` reads a schedule for.
 POLICIES = ("triangular", "onecycle", "cosine", "wsd", "linear", "constant")
+#: The policies with one peak rate (all but ``triangular``): :func:`peak_schedule`.
+PEAKED = POLICIES[1:]
 #: The warm-up of ``cosine``, ``wsd``, ``linear`` and ``constant``, as a share of the run.
 WARMUP_FRACTION = 0.05
 #: WSD's cool-down, as a share of the run (Hägele et al.'s 20%).
@@ -109,7 +111,23 @@ def policy_schedule(
     if policy == "triangular":
         base, top = _bounds(result, policy, monitor, settings)
         return CyclicSchedule(base, top, cycle_half(total, spe))
-    peak = peak_lr(result, policy, monitor, settings)
+    return peak_schedule(policy, peak_lr(result, policy, monitor, settings), total)
+
+
+def peak_schedule(policy: str, peak: float, total_steps: int) -> Schedule:
+    """The schedule of a policy with one peak rate, ``peak``, over ``total_steps`` updates.
+
+    What :meth:`RangeTestResult.schedule` builds at the policy's reading, at a rate given
+    (a grid's, a default): docs/semantics.md, *Readings per schedule*.
+
+    >>> peak_schedule("wsd", 0.01, 100)
+    WarmupStableDecay(peak_lr=0.01, total_steps=100, warmup_steps=5, decay_steps=20)
+
+    Raises:
+      ValueError: a policy not in :data:`PEAKED`, or a bad count or rate, naming it.
+    """
+    _checks.choice("policy", policy, PEAKED)
+    total = check_count("total_steps", total_steps, minimum=2)
     if policy == "onecycle":
         return OneCycle(peak, total)
     warmup = warmup_steps(total)

@@ -1,4 +1,4 @@
-"""An optimizer's parameter groups: writing a rate into one, and the groups' lr ratios.
+"""An optimizer's parameter groups: writing a rate or momentum into one, and their lr ratios.
 
 What the scheduler and the range test share: both write each group's rate the same way
 (a tensor entry filled in place, for ``torch.compile``) and keep the groups' ratios the
@@ -21,6 +21,15 @@ def set_value(group: dict[str, Any], key: str, value: float) -> None:
         current.fill_(value)
     else:
         group[key] = value
+
+
+def write_momenta(groups: list[dict[str, Any]], momenta: list[float]) -> None:
+    """Write each group's momentum, or ``beta_1`` in the Adam family's ``betas``."""
+    for group, m in zip(groups, momenta, strict=True):
+        if "betas" in group:
+            group["betas"] = (m, *group["betas"][1:])
+        else:
+            set_value(group, "momentum", m)
 
 
 def lr_scale(group: dict[str, Any], index: int) -> float | None:

@@ -62,19 +62,24 @@ def range_test(
     criterion: Callable[..., Any] | None,
     train_loader: Iterable[Any],
     *,
-    settings: RangeTestSettings | None = None,
+    settings: RangeTestSettings | None = None,  # the ladder, smoothing, stop and reading
+    # validation
     val_loader: Iterable[Any] | None = None,
     val_step_fn: Callable[[Any], Any] | None = None,
     val_accuracy: bool = False,
+    # the step
     batch_fn: Callable[[Any], tuple[Any, Any]] | None = None,
     step_fn: Callable[[Any], Any] | None = None,
     accumulation_steps: int = 1,
     device: torch.device | str | None = None,
+    # precision and clipping
     amp: bool | str = False,
     grad_scaler: torch.amp.GradScaler | None = None,
     max_grad_norm: float | None = None,
+    # where the snapshot lives
     checkpoint_dir: str | os.PathLike[str] | None = None,
     cpu_offload: bool = False,
+    # output
     progress: bool | None = None,
     json_path: str | os.PathLike[str] | None = None,
 ) -> RangeTestResult:

@@ -21,7 +21,7 @@ from cyclr.torch._scheduler_args import (
     resolve_group_scale,
 )
 from cyclr.torch._state import restore_schedule, schedule_entry
-from cyclr.torch.param_groups import set_value
+from cyclr.torch.param_groups import write_momenta
 
 _STATE_KEYS = ("step", "schedules", "group_scale")
 #: PyTorch's warning when a scheduler steps before its optimizer has
@@ -52,15 +52,6 @@ def _order_hook(scheduler: CyclicLR) -> Any:
             sched._optimizer_stepped = True
 
     return hook
-
-
-def _write_momenta(groups: list[dict[str, Any]], momenta: list[float]) -> None:
-    """Write each group's momentum, or ``beta_1`` in the Adam family's ``betas``."""
-    for group, m in zip(groups, momenta, strict=True):
-        if "betas" in group:
-            group["betas"] = (m, *group["betas"][1:])
-        else:
-            set_value(group, "momentum", m)
 
 
 def _checked_step(step: int) -> float:
@@ -299,7 +290,7 @@ class CyclicLR(LRScheduler):
                         group["lr"] = lr
                     else:
                         if moms is not None:
-                            _write_momenta(groups, moms)
+                            write_momenta(groups, moms)
                         self._last_lr = lrs  # type: ignore[assignment]  # get_last_lr() copies
                         return
             self._apply()
@@ -360,7 +351,7 @@ class CyclicLR(LRScheduler):
             else:
                 group["lr"] = lr
         if moms is not None:
-            _write_momenta(groups, moms)
+            write_momenta(groups, moms)
         self._last_lr = last
 
     def state_dict(self) -> dict[str, Any]:
