@@ -273,7 +273,7 @@ def table(rows: list[dict]) -> str:
 
 
 def method_notes(info: dict, warning: str) -> str:
-    from cyclr.jax.rangetest import AHEAD_SECONDS, MAX_AHEAD
+    from cyclr.jax.rangetest import AHEAD, AHEAD_SECONDS, MAX_AHEAD
 
     fixed = "; ".join(
         f"{model}, {idiom}: {us:,.0f} µs" for (model, idiom), us in info["fixed"].items()
@@ -302,7 +302,7 @@ def method_notes(info: dict, warning: str) -> str:
                 "step in all its calls, the warm-up round's included"
             ),
             (
-                "- the range test reads each rung's loss (it stops on it) 2 rungs after "
+                f"- the range test reads each rung's loss (it stops on it) {AHEAD} rungs after "
                 f"dispatching it, up to {MAX_AHEAD} for short steps (as many as take "
                 f"{AHEAD_SECONDS * 1e3:g} ms), so JAX runs those while Python reads and "
                 "records; a call's own work "

@@ -7,7 +7,7 @@ task, policy, budget and seed, the seed's score at ``max_lr * f`` is read off it
 grid, interpolated linearly in ``log10(rate)`` (a rate outside the grid has no score),
 and each task's regret (``bench.suggest_bounds.regret``'s: points of accuracy, or % of
 the loss) is divided by the task's goal (0.5 points, 1%) so that tasks of both kinds
-weigh alike. The factor of a policy is the ``f`` on a 0.1-decade ladder from 1/10 to 10
+weigh alike. The factor of a policy is the ``f`` on a 0.1-decade ladder from 1/10 to 100
 with the least mean regret over the fitting tasks where every seed's ``max_lr * f`` lies
 inside the grid. The judging tasks are never read here: cyclr's reading is trained at
 the fitted rate there, by ``bench.policy_study``.
@@ -34,8 +34,9 @@ from bench.policy_report import Cell, TaskResult, best_rate
 from bench.suggest_bounds import GOAL_PERCENT, GOAL_POINTS
 
 STEM = "policy_fit"
-#: The factors tried: 10**(k / 10) for k in -10..10.
-FACTORS = tuple(10.0 ** (k / 10) for k in range(-10, 11))
+#: The factors tried: 10**(k / 10) for k in -10..20, a decade below the reading to two above
+#: (schedule-free SGD trains best far above its schedule's peak: its README says 1-10x).
+FACTORS = tuple(10.0 ** (k / 10) for k in range(-10, 21))
 READING = "bounds() max_lr"
 
 

@@ -21,10 +21,12 @@ policies of a task. Every schedule is one of the core's, stepped by
 - ``constant``: ``WarmupConstant(peak, 0)``, the warm-up inside the schedule-free
   optimizer (its ``warmup_steps``), as the app's ``schedulefree`` policy runs it.
 
-The warm-up (5% of the run) and WSD's cool-down (its last 20%) are the app's
-(``cyclr.app.policies``). A schedule-free run is evaluated at its averaged weights
-(``optimizer.eval()``); a model with BatchNorm first runs 50 training batches forward
-there, in training mode, to move its running averages, as the ``schedulefree`` README asks.
+The warm-up (5% of the run) and WSD's cool-down (its last 20%) are the core's: every
+policy but ``triangular`` and ``constant`` is built by
+``cyclr.rangetest.policies.peak_schedule``, as ``result.schedule()`` builds it. A
+schedule-free run is evaluated at its averaged weights (``optimizer.eval()``); a model
+with BatchNorm first runs 50 training batches forward there, in training mode, to move its
+running averages, as the ``schedulefree`` README asks.
 """
 
 from __future__ import annotations
@@ -43,8 +45,9 @@ import cyclr.torch
 from bench import judging
 from bench.judging import JUDGING, Judging, Split
 from bench.suggest_bounds import HALF_CYCLE_EPOCHS, HALF_CYCLES, SeededBatches, fresh_model, load
-from cyclr.app.policies import COOLDOWN_FRACTION, SGD_MOMENTUM, WARMUP_FRACTION
+from cyclr.app.policies import SGD_MOMENTUM
 from cyclr.rangetest import BoundsSettings
+from cyclr.rangetest.policies import PEAKED, peak_schedule, warmup_steps
 
 POLICIES = ("triangular", "onecycle", "cosine", "wsd", "linear", "constant")
 #: ``triangular``'s base_lr is its peak over this: the widest pair the reading gives.
@@ -112,7 +115,7 @@ class Budget:
     @property
     def warmup(self) -> int:
         """The warm-up of the warm-up policies (and schedule-free's), in updates."""
-        return max(1, round(WARMUP_FRACTION * self.updates))
+        return warmup_steps(self.updates)
 
 
 def budget_of(job: Judging, multiple: int, quick: bool = False) -> Budget:
@@ -128,21 +131,13 @@ def schedule_for(policy: str, peak: float, budget: Budget, base: float | None = 
     Raises:
       ValueError: an unknown policy.
     """
-    n, warmup = budget.updates, budget.warmup
     if policy == "triangular":
         low = peak / TRIANGULAR_RATIO if base is None else base
         return cyclr.CyclicSchedule(low, peak, budget.half_cycle)
-    if policy == "onecycle":
-        return cyclr.OneCycle(peak, n)
-    if policy == "cosine":
-        return cyclr.WarmupCosine(peak, n, warmup)
-    if policy == "wsd":
-        cool = max(1, round(COOLDOWN_FRACTION * n))
-        return cyclr.WarmupStableDecay(peak, n, warmup, cool, decay="linear")
-    if policy == "linear":
-        return cyclr.WarmupLinear(peak, n, warmup)
     if policy == "constant":
         return cyclr.WarmupConstant(peak, 0)  # the warm-up runs in the schedule-free optimizer
+    if policy in PEAKED:  # the shipped builder, as result.schedule() makes it
+        return peak_schedule(policy, peak, budget.updates)
     raise ValueError(f"policy must be one of {', '.join(POLICIES)}; received {policy!r}")
 
 

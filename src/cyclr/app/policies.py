@@ -18,15 +18,16 @@ The baselines a user would pick instead of cyclr (:data:`BASELINES`; ``cyclr
 compare`` only, PyTorch only), each at its usual default rate unless a grid
 tunes it (:func:`grid_rates`):
 
-- ``adamw+cosine``: AdamW (weight decay 0.01) with a linear warm-up from 0 over
-  :data:`WARMUP_FRACTION` of the run, then a cosine decay to ``peak / 1e4`` (the Transformers
-  ``get_cosine_schedule_with_warmup`` shape, one step later: see :func:`warmup_cosine`).
-- ``wsd``: warm-up-stable-decay (Hägele et al. 2024): AdamW, the same warm-up, a
-  constant rate, and a linear cool-down to 0 over the last :data:`COOLDOWN_FRACTION`:
-  the core's ``'wsd'`` (:func:`cyclr.rangetest.policies.peak_schedule`).
+- ``adamw+cosine``: AdamW (weight decay 0.01) with a linear warm-up from 0 over 5% of the
+  run (the core's ``WARMUP_FRACTION``, :mod:`cyclr.rangetest.policies`), then a cosine decay
+  to ``peak / 1e4`` (the Transformers ``get_cosine_schedule_with_warmup`` shape, one step
+  later: see :func:`warmup_cosine`).
+- ``wsd``: warm-up-stable-decay (Hägele et al. 2024): AdamW, the same warm-up, a constant
+  rate, and a linear cool-down to 0 over the last 20% (``COOLDOWN_FRACTION``): the core's
+  ``'wsd'`` (:func:`cyclr.rangetest.policies.peak_schedule`).
 - ``schedulefree``: schedule-free AdamW (``schedulefree.AdamWScheduleFree``) at a
-  constant rate, with its own warm-up over :data:`WARMUP_FRACTION` of the run: the core's
-  ``'constant'``, its warm-up run by the optimizer.
+  constant rate, with its own warm-up over 5% of the run: the core's ``'constant'``, its
+  warm-up run by the optimizer.
 - ``onecycle-valley``: fastai's ``fit_one_cycle(lr_max=valley)``: AdamW with
   one-cycle peaking at the Adam range test's ``valley`` reading, fastai's
   ``pct_start=0.25``, final rate ``max_lr / 1e5``, beta_1 cycling 0.95 -> 0.85.
@@ -56,8 +57,6 @@ from cyclr import (
     WarmupStableDecay,
 )
 from cyclr.compose import Join
-from cyclr.rangetest.policies import COOLDOWN_FRACTION as COOLDOWN_FRACTION
-from cyclr.rangetest.policies import WARMUP_FRACTION as WARMUP_FRACTION
 from cyclr.rangetest.policies import peak_schedule, warmup_steps
 
 POLICIES = (

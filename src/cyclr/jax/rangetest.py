@@ -28,7 +28,7 @@ from cyclr.rangetest import RangeTest, RangeTestResult, RangeTestSettings
 from cyclr.rangetest.settings import checked_settings, resolve_monitor
 
 #: Rungs always dispatched ahead of the one whose loss is read (see ``_Rungs``) ...
-AHEAD = 2
+AHEAD = 4
 #: ... and up to this many for steps so short that as many of them take at most
 #: ``AHEAD_SECONDS`` (without validation, whose passes would be dispatched ahead too): enough
 #: work queued that JAX never runs dry while Python reads and records a loss, or waits its
@@ -171,7 +171,10 @@ class _Rungs:
     """The rungs in order, each dispatched ``AHEAD`` to ``MAX_AHEAD`` rungs before it is read.
 
     Reading a loss waits for its rung; the rungs dispatched after it keep JAX busy
-    meanwhile, so the test costs what the steps cost. Short steps (up to ``MAX_AHEAD`` of
+    meanwhile, so the test costs what the steps cost. A rung not yet done is waited for
+    with the rungs after it but the newest ``most // 2`` (each rung's state feeds the next,
+    so they are done too): one wake-up for several rungs, not one each, which a step of
+    ~1 ms paid ~5% for (bench/results/jax_range_test.md). Short steps (up to ``MAX_AHEAD`` of
     them in ``AHEAD_SECONDS``, measured over every 16 rungs) are always dispatched that far
     ahead: a step shorter than Python's work on a rung (reading and recording its loss)
     would otherwise leave JAX idle between rungs. The ones dispatched past the rung the
@@ -195,6 +198,7 @@ class _Rungs:
         # (lr, loss, validation loss) of the rungs dispatched and not yet read, in order
         self.pending: deque[tuple[float, Any, jax.Array | None]] = deque()
         self.dispatched = self.served = 0
+        self.ready = 0  # the pending rungs at the front known done: read without waiting
         self.ran_out: ValueError | None = None
         self.most = AHEAD
         self.adapts = validate is None
@@ -222,6 +226,12 @@ class _Rungs:
             self._dispatch()
         if not pending:
             raise self.ran_out or RuntimeError("the ladder is done")  # pragma: no cover
+        if not self.ready:
+            self.ready = 1
+            if not pending[0][1].is_ready():  # wait once for several rungs, not each
+                self.ready = max(1, len(pending) - self.most // 2)
+                jax.block_until_ready(pending[self.ready - 1][1])  # and every rung before it
+        self.ready -= 1
         self.served += 1
         if self.adapts and self.served % 16 == 0:  # seconds a rung: how far ahead to go
             now = time.perf_counter()  # over the last 16 rungs: the first compile is past
@@ -320,7 +330,7 @@ def range_test(
       state: its state, any pytree of arrays (with the optimizer's state in it).
       batches: any iterable of batches (pytrees); restarted when the test is
         longer (an iterator, which cannot be, must hold enough batches). The test
-        trains 2 rungs ahead of the loss it reads (without validation, as many as take
+        trains 4 rungs ahead of the loss it reads (without validation, as many as take
         1 ms for shorter steps, up to 16), so it may read that many batches past the
         rung it stops at (their updates and validations are thrown away).
 
