@@ -70,6 +70,17 @@ def arguments(tmp_path, **kwargs):
     return transformers.TrainingArguments(**settings)
 
 
+class Rates(transformers.TrainerCallback):
+    """The lr and beta_1 of each optimizer update, read just before it."""
+
+    def __init__(self):
+        self.lrs, self.betas = [], []
+
+    def on_pre_optimizer_step(self, args, state, control, optimizer=None, **kwargs):
+        self.lrs.append(optimizer.param_groups[0]["lr"])
+        self.betas.append(optimizer.param_groups[0]["betas"][0])
+
+
 def trainer(tmp_path, labels=True, optimizers=(None, None), callbacks=None, **kwargs):
     return transformers.Trainer(
         model=model(),

@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("transformers")
 import torch
 import transformers
-from hf_setup import BATCH, N_SAMPLES, Tokens, trainer
+from hf_setup import BATCH, N_SAMPLES, Rates, Tokens, trainer
 
 import cyclr
 import cyclr.hf
@@ -36,17 +36,6 @@ class Forwards:
         model.register_forward_pre_hook(
             lambda module, args: self.autocast.append(torch.is_autocast_enabled("cpu"))
         )
-
-
-class Rates(transformers.TrainerCallback):
-    """The lr and beta_1 of each optimizer update, read just before it."""
-
-    def __init__(self):
-        self.lrs, self.betas = [], []
-
-    def on_pre_optimizer_step(self, args, state, control, optimizer=None, **kwargs):
-        self.lrs.append(optimizer.param_groups[0]["lr"])
-        self.betas.append(optimizer.param_groups[0]["betas"][0])
 
 
 def test_range_test_accumulates_like_the_trainer_and_restores_everything(tmp_path):

@@ -5,7 +5,7 @@ import pytest
 pytest.importorskip("transformers")
 import torch
 import transformers
-from hf_setup import BATCH, N_SAMPLES, trainer
+from hf_setup import BATCH, N_SAMPLES, Rates, trainer
 
 import cyclr
 import cyclr.hf
@@ -16,17 +16,6 @@ LADDER = cyclr.RangeTestSettings(1e-5, 10.0, 40)
 TOTAL = 40  # optimizer updates, by max_steps: 12 per epoch (96 samples in batches of 8)
 WARMUP = warmup_steps(TOTAL)  # 2: the warm-up of result.schedule(policy, TOTAL)
 COOLDOWN = round(COOLDOWN_FRACTION * TOTAL)  # 8: WSD's cool-down there
-
-
-class Rates(transformers.TrainerCallback):
-    """The lr and beta_1 of each optimizer update, read just before it."""
-
-    def __init__(self):
-        self.lrs, self.betas = [], []
-
-    def on_pre_optimizer_step(self, args, state, control, optimizer=None, **kwargs):
-        self.lrs.append(optimizer.param_groups[0]["lr"])
-        self.betas.append(optimizer.param_groups[0]["betas"][0])
 
 
 @pytest.fixture(scope="module")

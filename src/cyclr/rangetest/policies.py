@@ -88,10 +88,10 @@ def peak_lr(
       ValueError: an unknown policy, or a curve with no reading for it, naming the policy.
     """
     _checks.choice("policy", policy, POLICIES)
-    if policy == "triangular":
-        return _bounds(result, policy, monitor, settings).max_lr
-    reading, factor = PEAK_READINGS[policy]
     bounds = _bounds(result, policy, monitor, settings)
+    if policy == "triangular":  # it runs between the bounds themselves
+        return bounds.max_lr
+    reading, factor = PEAK_READINGS[policy]
     return float(getattr(bounds, reading)) * factor
 
 
