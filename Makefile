@@ -56,6 +56,11 @@ test-oldest:
 # about 12 minutes). POLICIES=1 adds issue 26's per-policy study (bench.policy_study: every
 # task x policy x peak rate x 5 seeds, cached in bench/results/cache/policy_study/ so that a
 # killed run resumes; many hours on 2 workers: `python -m bench.policy_study --estimate`).
+# GPU_TRANSFORMER=1 adds the char transformer at GPU scale, on a CUDA GPU only
+# (bench.time_to_accuracy --dataset transformer-gpu --device cuda --amp bf16 --seeds 1: 6 layers,
+# width 384, context 256, 1200 updates, cyclr's readings per schedule beside the grid-tuned
+# baselines; about 5 minutes on an H100, estimated), written to
+# bench/results/time_to_accuracy_transformer_gpu.md with the card's name in its header.
 BENCHES ?= schedule_speed overhead jax_range_test suggest_bounds ladders bn_validation finder_peers time_to_accuracy
 bench: install
 	@for name in $(BENCHES); do echo "== python -m bench.$$name"; $(PY) -m bench.$$name || exit 1; done
@@ -63,6 +68,7 @@ bench: install
 	@if [ -n "$(JUDGING)" ]; then $(PY) -m bench.curve_landmarks || exit 1; fi
 	@if [ -n "$(JUDGING)" ]; then $(PY) -m bench.bounds_check || exit 1; fi
 	@if [ -n "$(TRANSFORMER)" ]; then $(PY) -m bench.time_to_accuracy --dataset transformer || exit 1; fi
+	@if [ -n "$(GPU_TRANSFORMER)" ]; then $(PY) -m bench.time_to_accuracy --dataset transformer-gpu --device cuda --amp bf16 --seeds 1 || exit 1; fi
 	@if [ -n "$(POLICIES)" ]; then $(PY) -m bench.policy_study --workers 2 || exit 1; fi
 	$(PY) -m bench.readme_results
 

@@ -19,12 +19,14 @@ with the task's optimizer, each cached (``bench.policy_cache``):
   ``range_test(loader, end_lr=100, num_iter=100)``), read by ``plot(suggest_lr=True)``,
   as ``bench.finder_peers`` runs it.
 
-The candidates (:data:`READINGS`): ``result.bounds()``'s ``max_lr`` and ``base_lr``,
-and ``steepest``, ``valley`` and ``minimum`` of the training loss, each the peak rate
-of every policy; ``triangular`` also runs between the bounds themselves (today's
-reading); a fine-tuning task adds ``bounds(settings=BoundsSettings(fine_tuning=True))``'s
-``max_lr``. The peers as their users use them: fastai's valley as the peak of
-one-cycle, Lightning's and torch-lr-finder's suggestions as the peak of cosine.
+The candidates: first cyclr's shipped reading (:func:`shipped`, the rates
+``result.schedule(policy, ...)`` runs at); then (:data:`READINGS`) ``result.bounds()``'s
+``max_lr`` and ``base_lr``, and ``steepest``, ``valley`` and ``minimum`` of the training
+loss, each the peak rate of every policy; ``triangular`` also runs between the bounds
+themselves (today's reading); a fine-tuning task adds
+``bounds(settings=BoundsSettings(fine_tuning=True))``'s ``max_lr``. The peers as their
+users use them: fastai's valley as the peak of one-cycle, Lightning's and
+torch-lr-finder's suggestions as the peak of cosine.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from bench.judging import Judging, Split
 from bench.policy_cache import Cache
 from bench.suggest_bounds import SeededBatches, judging_range_test
 from cyclr.rangetest import BoundsSettings, RangeTestResult, minimum, steepest, valley
+from cyclr.rangetest.policies import peak_lr
 
 #: ``(start_lr, end_lr, num_steps)`` of the peers' range tests, at their defaults.
 FASTAI_LADDER = (1e-7, 10.0, 100)
@@ -276,9 +279,32 @@ READINGS = (
 )
 
 
-def readings_for(job: Judging, policy: str) -> list[Reading]:
-    """The candidates scored for ``policy`` on ``job``."""
-    return [
+#: The reading cyclr ships for each policy: ``result.schedule(policy, ...)``'s rates.
+SHIPPED = "cyclr: result.schedule()"
+
+
+def shipped(policy: str, job: Judging) -> Reading:
+    """:data:`SHIPPED` for ``policy`` on ``job``: ``peak_lr(result, policy, optimizer=...)``
+    (the core's factor for the task's optimizer family on ``bounds().max_lr``,
+    :data:`cyclr.rangetest.policies.PEAK_READINGS`), and for ``triangular`` the bounds
+    themselves, as ``result.schedule`` reads them; read with ``fine_tuning=True`` on a
+    fine-tuning task, as its user is told to. The optimizer is passed, not read off the
+    result: the cached range tests predate the field that records it."""
+    settings = FINE_TUNED if job.fine_tuning else None
+    optimizer = "sgd" if job.optimizer == "sgd" else "adam"
+
+    def read(t: Tests) -> tuple[float, float | None]:
+        peak = peak_lr(t.cyclr, policy, settings=settings, optimizer=optimizer)
+        base = t.cyclr.bounds(settings=settings).base_lr
+        return peak, (base if policy == "triangular" else None)
+
+    return Reading(SHIPPED, read, (policy,))
+
+
+def readings_for(job: Judging, policy: str, with_shipped: bool = True) -> list[Reading]:
+    """The candidates scored for ``policy`` on ``job``: cyclr's shipped reading first
+    (unless ``with_shipped`` is False: the fit of its factors reads the others only)."""
+    return [shipped(policy, job)] * with_shipped + [
         r
         for r in READINGS
         if (r.policies is None or policy in r.policies)

@@ -66,7 +66,13 @@ Tasks:
            1440-update runs measured at 8.7-13 s, 7.4 ms an update and 0.085 s an
            evaluation on a quiet core, at a load of 1-4 on 2 cores; the quick run,
            18 runs of 160 updates, ~40 s), more than the ~8 min the default run
-           can add.
+           can add. ``--policies`` may add cyclr's readings per schedule
+           (``cosine@reading``, ``wsd@reading``, ``linear@reading``,
+           ``schedulefree@reading``), one run each at ``peak_lr`` of the range test.
+  transformer-gpu  the same at GPU scale (6 layers, width 384, context 256, batch 64,
+           1200 updates on 4M characters), the readings per schedule included:
+           ``--device cuda`` only, ~5 min on an H100 for one seed (est.), behind
+           ``make bench GPU_TRANSFORMER=1``; see ``bench.time_to_accuracy_gpu``.
 
 From the repository root:
 
@@ -76,6 +82,8 @@ From the repository root:
     .venv/bin/python -m bench.time_to_accuracy --dataset cifar10 --device cuda --amp bf16
     .venv/bin/python -m bench.time_to_accuracy --dataset transformer  # ~11-12 min, 1 thread
     .venv/bin/python -m bench.time_to_accuracy --quick --dataset transformer --out /tmp/t.md
+    .venv/bin/python -m bench.time_to_accuracy --dataset transformer-gpu --device cuda \\
+        --amp bf16 --seeds 1  # ~5 min on an H100 (est.)
 
 (Before issue 16's baselines, 7 policies: 322 s measured for the full run with a load
 average of ~1 on 2 cores, 445 s at ~4. The baselines and their grids add 16 runs per
@@ -92,6 +100,7 @@ import time
 from dataclasses import replace
 
 from bench import common
+from bench.time_to_accuracy_gpu import GPU_TITLE, TEXT_TASKS, TRANSFORMER_GPU, check_text_args
 from bench.time_to_accuracy_tables import (
     baseline_cost,
     bench_columns,
@@ -125,6 +134,7 @@ from bench.time_to_accuracy_tasks import (
 from bench.time_to_accuracy_text import (
     GOAL_LOSS_PERCENT,
     QUICK_TRANSFORMER,
+    READING_ROWS,
     TRANSFORMER,
     TRANSFORMER_NOTES,
     TRANSFORMER_POLICIES,
@@ -134,6 +144,7 @@ from bench.time_to_accuracy_text import (
     TextRun,
     TextTask,
     run_transformer,
+    text_notes,
     text_optimizer,
     text_range_test,
     train_text,
@@ -210,14 +221,15 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dataset",
         default="mnist1d,digits",
-        help=f"comma-separated, of {', '.join(TASKS)}, {TRANSFORMER} (default mnist1d,digits)",
+        help=f"comma-separated, of {', '.join((*TASKS, *TEXT_TASKS))} (default mnist1d,digits)",
     )
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda (or cuda:N)")
     p.add_argument(
         "--amp",
         default="none",
         help="mixed precision for training: none (default), bf16 (CPU or CUDA) or "
-        "fp16 (CUDA only); range tests and evaluation stay float32",
+        f"fp16 (CUDA only); range tests and evaluation stay float32 ({TRANSFORMER_GPU}: "
+        "bf16 for them too, no fp16)",
     )
     p.add_argument(
         "--grid",
@@ -229,21 +241,25 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument(
         "--policies",
-        default=",".join(POLICY_ROWS),
-        help="comma-separated; must include fixed, whose accuracy is the target, unless "
-        f"--dataset is {TRANSFORMER} alone (which runs those of {', '.join(TRANSFORMER_POLICIES)} "
-        "named here)",
+        help=f"comma-separated (default {','.join(POLICY_ROWS)}); must include fixed, whose "
+        "accuracy is the target, unless --dataset names transformer tasks alone (which run "
+        f"those of {', '.join(READING_ROWS)} named here too; default: {TRANSFORMER}'s "
+        f"{', '.join(TRANSFORMER_POLICIES)}, {TRANSFORMER_GPU} these and the readings)",
     )
     p.add_argument(
-        "--epochs", type=int, help=f"override each task's budget in epochs (not {TRANSFORMER}'s)"
+        "--epochs",
+        type=int,
+        help="override each task's budget in epochs (not the transformer tasks')",
     )
     p.add_argument(
         "--epochs-per-half-cycle",
         type=float,
-        help=f"override each task's half cycle (not {TRANSFORMER}'s)",
+        help="override each task's half cycle (not the transformer tasks')",
     )
     p.add_argument(
-        "--batch-size", type=int, help=f"override each task's batch size (not {TRANSFORMER}'s)"
+        "--batch-size",
+        type=int,
+        help="override each task's batch size (not the transformer tasks')",
     )
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument(
@@ -260,50 +276,37 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def check_args(args: argparse.Namespace) -> None:
-    """Derive ``args.names`` and ``args.policy_list``; a ``BenchError`` names a bad option."""
+    """Derive ``args.names``, ``args.policy_list`` (the app tasks' policies) and
+    ``args.text_policies`` (each transformer task's); a ``BenchError`` names a bad option."""
     args.names = list(dict.fromkeys(d.strip() for d in args.dataset.split(",") if d.strip()))
-    if not args.names or any(d not in (*TASKS, TRANSFORMER) for d in args.names):
+    if not args.names or any(d not in (*TASKS, *TEXT_TASKS) for d in args.names):
         raise common.BenchError(
-            f"--dataset must name some of {', '.join(TASKS)}, {TRANSFORMER}; received "
+            f"--dataset must name some of {', '.join((*TASKS, *TEXT_TASKS))}; received "
             f"--dataset={args.dataset!r}"
         )
-    args.policy_list = list(dict.fromkeys(q.strip() for q in args.policies.split(",") if q.strip()))
-    app_tasks = [d for d in args.names if d != TRANSFORMER]
-    if any(q not in POLICY_ROWS for q in args.policy_list) or (
-        app_tasks and "fixed" not in args.policy_list
-    ):
+    if args.amp not in AMP_CHOICES:
         raise common.BenchError(
-            f"--policies must name fixed and any of {', '.join(POLICY_ROWS)}; "
-            f"received --policies={args.policies!r}"
+            f"--amp must be one of {', '.join(AMP_CHOICES)}; received --amp={args.amp!r}"
         )
-    if TRANSFORMER in args.names and not set(args.policy_list) & set(TRANSFORMER_POLICIES):
-        raise common.BenchError(
-            f"--dataset {TRANSFORMER} runs {', '.join(TRANSFORMER_POLICIES)}: --policies must "
-            f"name some of them; received --policies={args.policies!r}"
-        )
-    if TRANSFORMER in args.names and (args.device != "cpu" or args.amp != "none"):
-        raise common.BenchError(
-            f"--dataset {TRANSFORMER} trains on the CPU in float32 only; received "
-            f"--device={args.device!r} --amp={args.amp!r}"
-        )
-    overrides = [f for f in ("epochs", "epochs_per_half_cycle", "batch_size") if getattr(args, f)]
-    if overrides and not app_tasks:
-        flag = "--" + overrides[0].replace("_", "-")
-        raise common.BenchError(
-            f"{flag} overrides the app tasks' settings ({', '.join(TASKS)}); --dataset "
-            f"{TRANSFORMER} counts its budget in updates (TRANSFORMER_TASK); received "
-            f"{flag}={getattr(args, overrides[0])!r} with --dataset={args.dataset!r}"
-        )
+    app_tasks = [d for d in args.names if d in TASKS]
+    named = None
+    if args.policies is not None:
+        named = list(dict.fromkeys(q.strip() for q in args.policies.split(",") if q.strip()))
+        known = POLICY_ROWS if len(app_tasks) == len(args.names) else (*POLICY_ROWS, *READING_ROWS)
+        if any(q not in known for q in named) or (app_tasks and "fixed" not in named):
+            raise common.BenchError(
+                f"--policies must name {'fixed and ' * bool(app_tasks)}any of {', '.join(known)}; "
+                f"received --policies={args.policies!r}"
+            )
+    args.policy_list = named
+    check_text_args(args, app_tasks)
+    args.policy_list = [q for q in named or POLICY_ROWS if q in POLICY_ROWS]
     if args.seeds < 1:
         raise common.BenchError(f"--seeds must be at least 1; received --seeds={args.seeds}")
     if args.grid < MIN_GRID:
         raise common.BenchError(
             f"--grid must be at least {MIN_GRID} (each baseline's rate is tuned over a grid of "
             f"at least {MIN_GRID}); received --grid={args.grid}"
-        )
-    if args.amp not in AMP_CHOICES:
-        raise common.BenchError(
-            f"--amp must be one of {', '.join(AMP_CHOICES)}; received --amp={args.amp!r}"
         )
     if args.amp == "fp16" and not args.device.startswith("cuda"):
         raise common.BenchError(
@@ -320,12 +323,11 @@ def parse_args(argv):
 
 def run_section(name: str, args: argparse.Namespace, device: str, seeds: int) -> str:
     """One dataset's section of the table: its runs, then its markdown."""
-    if name == TRANSFORMER:
+    amp = None if args.amp == "none" else args.amp
+    if name in TEXT_TASKS:
+        full, quick, _ = TEXT_TASKS[name]
         text = run_transformer(
-            QUICK_TRANSFORMER if args.quick else TRANSFORMER_TASK,
-            [p for p in TRANSFORMER_POLICIES if p in args.policy_list],
-            seeds,
-            args.grid,
+            quick if args.quick else full, args.text_policies[name], seeds, args.grid, device, amp
         )
         return transformer_section(text)
     task = replace(TASKS[name], **(QUICK[name] if args.quick else {}))
@@ -346,7 +348,7 @@ def run_section(name: str, args: argparse.Namespace, device: str, seeds: int) ->
         device,
         QUICK_RUNGS if args.quick else None,
         grid=args.grid,
-        amp=None if args.amp == "none" else args.amp,
+        amp=amp,
     )
     return task_section(task, data, comparison)
 
@@ -355,7 +357,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     default = args.names == ["mnist1d", "digits"]
     out = common.output_path(
-        "time_to_accuracy" + ("" if default else "_" + "_".join(args.names)),
+        "time_to_accuracy" + ("" if default else "_" + "_".join(args.names).replace("-", "_")),
         quick=args.quick,
         out=args.out,
     )
@@ -370,8 +372,8 @@ def main(argv=None) -> int:
         sections.append(run_section(name, args, device, seeds))
         print(sections[-1] + "\n", flush=True)
     notes = " ".join(
-        [NOTES] * any(name != TRANSFORMER for name in args.names)
-        + [TRANSFORMER_NOTES] * (TRANSFORMER in args.names)
+        [NOTES] * any(name in TASKS for name in args.names)
+        + [text_notes(name) for name in args.names if name in TEXT_TASKS]
         + [f"Total {time.perf_counter() - t0:.0f} s."]
     )
     if default and not args.quick:
@@ -386,7 +388,8 @@ def main(argv=None) -> int:
             threads=args.threads,
             device=device + ("" if args.amp == "none" else f" ({args.amp} autocast)"),
         )
-        path = common.write_result(out, TITLE, header, "\n\n".join(sections) + "\n\n" + notes)
+        title = GPU_TITLE if args.names == [TRANSFORMER_GPU] else TITLE
+        path = common.write_result(out, title, header, "\n\n".join(sections) + "\n\n" + notes)
         common.log(f"wrote {path}")
     return 0
 

@@ -35,7 +35,7 @@ def bench_columns(comparison):
         return f"{statistics.fmean(r.seconds_to_target for r in hits):.1f}" if hits else "–"
 
     return (
-        Column("policy", lambda runs: runs[0].policy),
+        Column("policy", lambda runs: runs[0].label),
         Column("lr", lambda runs: runs[0].plan.bounds),
         Column("iterations to target", iterations_cell, "---:"),
         Column("× budget", lambda runs: ratio(runs, budget), "---:"),

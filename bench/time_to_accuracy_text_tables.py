@@ -14,10 +14,16 @@ from bench import common
 from bench.time_to_accuracy_tasks import CYCLR_ONE_RUN, GOAL_COST
 from bench.time_to_accuracy_text import (
     GOAL_LOSS_PERCENT,
-    TRANSFORMER,
+    READING_ROWS,
     VAL_EVERY,
     TextComparison,
     TextRun,
+)
+
+#: The CPU task's model and text (``bench.judging``'s char transformer), for its paragraph.
+JUDGING_TEXT = (
+    "the char transformer of `bench/judging.py` (2 pre-norm layers, width 48, context 32) on "
+    "the first 400,000 characters of Python's standard library"
 )
 
 
@@ -43,20 +49,28 @@ def text_head(c: TextComparison, found: tuple[str, float, int] | None) -> str:
     rt = c.range_test
     val_losses = [] if rt.val_losses is None else rt.val_losses.tolist()
     val_passes = sum(not math.isnan(v) for v in val_losses)
+    about = JUDGING_TEXT if task.model is None else task.model.about
+    precision = (
+        ""
+        if c.amp is None
+        else f" Under {c.amp} autocast: the range test, every training step, the evaluations."
+    )
     head = (
-        f"**{TRANSFORMER}**, the char transformer of `bench/judging.py` (2 pre-norm layers, "
-        f"width 48, context 32) on the first 400,000 characters of Python's standard library, "
+        f"**{task.name}**, {about}, "
         f"AdamW (weight decay 0.1 on the matrices, for every policy), judged by the loss on "
         f"the held-out characters (nats per character, lower is better, measured after every "
         f"{task.updates // task.evaluations} updates): batch {task.batch_size}, "
-        f"{task.updates:,} updates, half cycle {task.half_cycle} updates, {c.seeds} seeds. "
+        f"{task.updates:,} updates, half cycle {task.half_cycle} updates, "
+        f"{c.seeds} seed{'s' * (c.seeds != 1)}. "
         f"Range test (seed 0, `cyclr.torch.range_test` at its defaults"
         + ("" if task.rungs is None else f" but {task.rungs} rungs")
         + f", the validation batch every {VAL_EVERY} rungs): {rt.lrs.size} rungs "
         f"({rt.stop_reason}), bounds on the validation curve {c.bounds[0]:.3g} .. "
         f"{c.bounds[1]:.3g}, valley on the training loss "
         + ("none" if c.valley is None else f"{c.valley:.3g}")
-        + f" ({c.range_seconds:.1f} s, {val_passes} validation passes of 64 windows included). "
+        + f" ({c.range_seconds:.1f} s, {val_passes} validation passes of 64 windows included)."
+        + precision
+        + " "
         + (
             "Target: none (no grid-tuned baseline ran)."
             if found is None
@@ -64,6 +78,14 @@ def text_head(c: TextComparison, found: tuple[str, float, int] | None) -> str:
             f"loss, {found[1]:.4f}."
         )
     )
+    if any(p in READING_ROWS for p in c.policies):
+        head += (
+            " The `@reading` rows are cyclr's readings per schedule (docs/semantics.md, "
+            "*Readings per schedule*): one run each with `result.schedule(policy, updates)` of "
+            "this range test, at its `peak_lr` (`cosine`, `wsd`, `linear` with AdamW; "
+            "`schedulefree@reading` is `constant` with schedule-free AdamW, its warm-up run by "
+            "the optimizer); no grid."
+        )
     return head
 
 
@@ -86,7 +108,7 @@ def text_grid_parts(c: TextComparison, found: tuple[str, float, int] | None) -> 
                 )
             )
     return [
-        f"Grid tuning of the baselines ({TRANSFORMER}; every rate trained for the whole "
+        f"Grid tuning of the baselines ({c.task.name}; every rate trained for the whole "
         "budget with every seed; target as above):",
         common.markdown_table(
             ("policy", "lr", "final held-out loss ± s.e.", "iterations to target", ""),
@@ -168,15 +190,16 @@ def text_cost_to(c: TextComparison, policy: str, loss: float) -> float | None:
 def text_cost_head(c: TextComparison, best: str, final: float, grid_cost: int) -> str:
     """The paragraph over the transformer's cost table (and the grid edges it hit)."""
     head = (
-        f"Cost to a good model ({TRANSFORMER}): the best grid-tuned baseline is **{best}** "
+        f"Cost to a good model ({c.task.name}): the best grid-tuned baseline is **{best}** "
         f"(mean final held-out loss {final:.4f}; its total cost, the whole grid of "
         f"{len(c.grid_of(best))} full runs, is {grid_cost:,} training steps). Regret: the "
         f"final loss over the best baseline's of the same seed, in % of its mean (mean ± s.e. "
         f"over seeds). Tuning steps: the range test's rungs (its validation passes not counted, "
         f"as no evaluation is), the other grid points' full runs for a gridded policy (one "
-        f"seed's worth each). Steps to a target: tuning plus the mean updates to it, when every "
-        f"seed reached it (held-out loss measured every {c.task.updates // c.task.evaluations} "
-        "updates)."
+        f"seed's worth each). Total steps: tuning plus the run's {c.task.updates:,} updates (a "
+        f"gridded policy: its grid's runs x updates). Steps to a target: tuning plus the mean "
+        f"updates to it, when every seed reached it (held-out loss measured every "
+        f"{c.task.updates // c.task.evaluations} updates)."
     )
     edges = [
         f"{p} ({c.runs_of(p)[0].grid_lr:.3g})"
@@ -190,16 +213,16 @@ def text_cost_head(c: TextComparison, best: str, final: float, grid_cost: int) -
     return head
 
 
+def rate_source(c: TextComparison, policy: str) -> str:
+    """Where a policy's rate came from: its grid, or the range test."""
+    grid = len(c.grid_of(policy))
+    return f"grid of {grid}" if grid > 1 else "range test (adamw)"
+
+
 def text_cost_table(c: TextComparison, best: str, final: float, grid_cost: int) -> list[str]:
     """The transformer's "cost to a good model": paragraph, table and goal."""
     near = final * (1 + GOAL_LOSS_PERCENT / 100)
     best_runs = {r.seed: r.final for r in c.runs_of(best)}
-
-    def source(policy: str) -> str:
-        if len(c.grid_of(policy)) > 1:
-            return f"grid of {len(c.grid_of(policy))}"
-        return "range test (adamw)"
-
     rows: list[tuple[str, ...]] = []
     met: list[str] = []
     missed: list[str] = []
@@ -211,17 +234,18 @@ def text_cost_table(c: TextComparison, best: str, final: float, grid_cost: int) 
         rows.append(
             (
                 policy,
-                source(policy),
+                rate_source(c, policy),
                 mean_se(r.final for r in runs),
                 mean_se(regrets, 2),
                 text_its_cell(runs, final),
                 text_its_cell(runs, near),
                 f"{c.tuning_steps(policy):,}",
+                f"{c.tuning_steps(policy) + c.task.updates:,}",
                 "–" if cost is None else f"{cost:,.0f}",
                 "–" if cost is None else f"{cost / grid_cost:.2f}",
             )
         )
-        if policy in CYCLR_ONE_RUN:
+        if policy in CYCLR_ONE_RUN or policy in READING_ROWS:
             mean = statistics.fmean(r.final for r in runs)
             ok = mean <= near and cost is not None and cost <= GOAL_COST * grid_cost
             (met if ok else missed).append(policy)
@@ -236,11 +260,12 @@ def text_cost_table(c: TextComparison, best: str, final: float, grid_cost: int) 
             "iterations to best's final",
             f"iterations to best's + {pct}",
             "tuning steps",
+            "total steps",
             f"steps to best's + {pct}, tuning included",
             "× best's total cost",
         ),
         rows,
-        ("---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"),
+        ("---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"),
     )
     goal = (
         f"Goal: a cyclr one-run policy within {pct} of {best}'s final loss at ≤ {GOAL_COST}× "

@@ -12,7 +12,7 @@ from cli_helpers import one_line_error
     [
         (["train", "--dataset", "imagenet"], "'imagenet'"),
         (["find", "--model", "resnet"], "'resnet'"),
-        (["compare", "--policies", "fixed,cosine"], "--policies='fixed,cosine'"),
+        (["compare", "--policies", "fixed,adamw+linear"], "--policies='fixed,adamw+linear'"),
         (["compare", "--policies", "triangular"], "--target"),
         (["train", "--base-lr", "0.1"], "--max-lr=None"),
         (["train", "--base-lr", "0.5", "--max-lr", "0.1"], "--base-lr=0.5"),

@@ -1,4 +1,4 @@
-"""The baselines of ``cyclr compare`` (issue 16): their schedules, optimizers and grids."""
+"""The AdamW policies of ``cyclr compare`` (issues 16, 26): schedules, grids and readings."""
 
 import csv
 import dataclasses
@@ -19,20 +19,24 @@ from cyclr import (
     join,
 )
 from cyclr.app.compare import CompareSettings, compare
-from cyclr.app.comparison import grid_table, write_outputs
+from cyclr.app.comparison import TABLE_COLUMNS, grid_table, policy_table, write_outputs
 from cyclr.app.data import load_data
 from cyclr.app.policies import (
     ADAMW_WEIGHT_DECAY,
     BASELINES,
+    COMPARED,
     DEFAULT_LRS,
+    GRID_MIDDLES,
+    GRIDDED,
     READINGS,
+    TUNABLE,
     grid_rates,
     make_plan,
     needs_range_test,
     warmup_cosine,
 )
 from cyclr.app.session import MetricsLog
-from cyclr.rangetest.policies import COOLDOWN_FRACTION, WARMUP_FRACTION, peak_schedule
+from cyclr.rangetest.policies import COOLDOWN_FRACTION, WARMUP_FRACTION, peak_lr, peak_schedule
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("schedulefree")
@@ -109,6 +113,14 @@ def test_baseline_schedules_are_core_schedules_with_the_numbers_they_had():
         (lambda: make_plan("onecycle", total_steps=100, step_size=10, lr=0.1), "lr=0.1"),
         (lambda: make_plan("onecycle-valley", total_steps=100, step_size=10), "valley_lr=None"),
         (lambda: make_plan("cosine", total_steps=100, step_size=10), "needs lr; received lr=None"),
+        (
+            lambda: make_plan("wsd", total_steps=100, step_size=10),
+            "'wsd' needs lr; received lr=None",
+        ),
+        (
+            lambda: make_plan("schedulefree", total_steps=100, step_size=10),
+            "'schedulefree' needs lr; received lr=None",
+        ),
         (lambda: make_plan("adamw+linear", total_steps=100, step_size=10), "'adamw+linear'"),
         (lambda: make_plan("linear", total_steps=1, step_size=1, lr=0.1), "total_steps=1"),
     ],
@@ -118,14 +130,17 @@ def test_bad_baseline_input_names_the_parameter_and_value(build, message):
         build()
 
 
-def test_grids_are_log_spaced_over_two_decades_around_each_default():
-    for policy in BASELINES:
+def test_grids_are_log_spaced_over_two_decades_around_each_middle():
+    assert set(GRIDDED) == {"adamw+cosine", *READINGS} and set(BASELINES) <= set(GRIDDED)
+    assert set(GRIDDED) <= set(COMPARED) and set(READINGS) <= set(COMPARED)
+    for policy in TUNABLE:
         rates = grid_rates(policy)
-        assert len(rates) == 5 and rates[2] == pytest.approx(DEFAULT_LRS[policy])
-        assert rates[0] == pytest.approx(DEFAULT_LRS[policy] / 10)
-        assert rates[-1] == pytest.approx(DEFAULT_LRS[policy] * 10)
+        assert len(rates) == 5 and rates[2] == pytest.approx(GRID_MIDDLES[policy])
+        assert rates[0] == pytest.approx(GRID_MIDDLES[policy] / 10)
+        assert rates[-1] == pytest.approx(GRID_MIDDLES[policy] * 10)
         ratios = [b / a for a, b in itertools.pairwise(rates)]
         assert ratios == pytest.approx([10**0.5] * 4)
+    assert grid_rates("schedulefree", 3) == pytest.approx((2.5e-4, 2.5e-3, 2.5e-2))
     assert len(grid_rates("adam", 7)) == 7
 
 
@@ -136,10 +151,12 @@ def test_baseline_plans_use_adamw_or_schedule_free_with_their_own_warm_up():
     assert (
         cosine.lr_range == (0.0, 3e-3) and cosine.schedule(round(WARMUP_FRACTION * total)) == 3e-3
     )
-    wsd = make_plan("wsd", total_steps=total, step_size=10)
-    assert wsd.lr_range == (0.0, DEFAULT_LRS["wsd"])
-    assert wsd.schedule(total - round(COOLDOWN_FRACTION * total) - 1) == DEFAULT_LRS["wsd"]
-    free = make_plan("schedulefree", total_steps=total, step_size=10)
+    default = make_plan("adamw+cosine", total_steps=total, step_size=10)
+    assert default.lr_range == (0.0, DEFAULT_LRS["adamw+cosine"]) == (0.0, 1e-3)
+    wsd = make_plan("wsd", total_steps=total, step_size=10, lr=2e-3)
+    assert wsd.lr_range == (0.0, 2e-3)
+    assert wsd.schedule(total - round(COOLDOWN_FRACTION * total) - 1) == 2e-3
+    free = make_plan("schedulefree", total_steps=total, step_size=10, lr=2.5e-3)
     assert free.optimizer == "schedulefree" and free.warmup_steps == WARMUP_FRACTION * total
     assert free.lr_range == (2.5e-3, 2.5e-3)
     valley = make_plan("onecycle-valley", total_steps=total, step_size=10, valley_lr=0.004)
@@ -147,7 +164,8 @@ def test_baseline_plans_use_adamw_or_schedule_free_with_their_own_warm_up():
     assert valley.schedule(round(0.25 * total) - 1) == pytest.approx(0.004)
     assert valley.schedule.momentum(0) == 0.95  # fastai's moms: beta_1 cycles
     assert needs_range_test("onecycle-valley") == "adam"
-    assert [needs_range_test(p) for p in BASELINES] == [None, None, None]
+    # the readings' rates come off the Adam range test; adamw+cosine's is its default's
+    assert [needs_range_test(p) for p in GRIDDED] == [None, "adam", "adam", "adam", "adam"]
 
 
 def test_the_readings_train_the_core_schedule_at_their_rate():
@@ -199,11 +217,13 @@ def test_bf16_autocast_trains_on_the_cpu_and_fp16_asks_for_cuda(small_digits):
         TorchRunner(small_digits, "mlp", 32, seed=0, amp="fp8")
 
 
-def test_compare_tunes_each_baseline_over_its_grid_and_keeps_the_best(small_digits, tmp_path):
+def test_compare_tunes_a_grid_and_trains_each_reading_beside_it(small_digits, tmp_path):
+    """Issue 26: ``wsd`` over a grid, and at the Adam range test's reading; ``cosine``,
+    with no grid, at its reading alone; the same schedules as ``cyclr train --policy``."""
     settings = CompareSettings(
         "torch",
         "mlp",
-        ["fixed", "wsd", "onecycle-valley"],
+        ["fixed", "wsd", "cosine", "onecycle-valley"],
         batch_size=32,
         epochs=2,
         seeds=1,
@@ -218,19 +238,55 @@ def test_compare_tunes_each_baseline_over_its_grid_and_keeps_the_best(small_digi
     assert sorted(grid) == [1e-4, 1e-3, 1e-2]
     finals = {lr: runs[0].final_accuracy for lr, runs in grid.items()}
     kept = c.runs_of("wsd")
-    assert kept[0].final_accuracy == max(finals.values())
-    assert kept[0].plan.lr_range[1] == kept[0].grid_lr
+    assert kept[0].final_accuracy == max(finals.values()) and kept[0].rate_from == "grid"
+    assert kept[0].plan.lr_range[1] == kept[0].grid_lr and kept[0].label == "wsd"
     assert c.tuning_steps("wsd") == 2 * c.budget
     assert c.tuning_steps("onecycle-valley") == c.range_test_steps("adam") > 0
     valley = c.readings["adam"].single_rates["valley"]
     assert c.runs_of("onecycle-valley")[0].plan.lr_range[1] == valley
+    # the readings: peak_lr of the Adam range test the comparison recorded
+    result = c.readings["adam"].range_test
+    (reading,) = c.reading_of("wsd")
+    assert (reading.label, reading.rate_from, reading.grid_lr) == ("wsd@reading", "reading", None)
+    assert reading.plan.lr_range[1] == peak_lr(result, "wsd")
+    assert reading.plan.schedule == peak_schedule("wsd", peak_lr(result, "wsd"), c.budget)
+    (cosine,) = c.runs_of("cosine")
+    assert c.grid_of("cosine") == {} and c.reading_of("cosine") == [cosine]
+    assert (cosine.label, cosine.optimizer) == ("cosine@reading", "adamw")
+    assert cosine.plan.schedule == peak_schedule("cosine", peak_lr(result, "cosine"), c.budget)
+    assert c.tuning_steps("cosine") == c.range_test_steps("adam")
+    assert [runs[0].label for runs in c.rows()] == [
+        "fixed",
+        "wsd",
+        "wsd@reading",
+        "cosine@reading",
+        "onecycle-valley",
+    ]
     table = grid_table(c)
     assert table.count("| wsd |") == 3 and table.count("kept") == 1
+    assert table.count("| wsd@reading |") == 1 and "cosine" not in table
+    rates = [float(line.split(" | ")[1]) for line in table.splitlines()[2:]]
+    assert len(rates) == 4 and rates == sorted(rates)  # the reading among the grid's rates
+    assert f"| wsd@reading | {peak_lr(result, 'wsd'):.3g} |" in table
+    assert "| wsd@reading | adamw |" in policy_table(c, TABLE_COLUMNS)
     write_outputs(c, tmp_path, {})
     with open(tmp_path / "compare.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert sorted(float(r["grid_lr"]) for r in rows if r["policy"] == "wsd") == [1e-4, 1e-3, 1e-2]
-    assert "| wsd | 0.01 |" in (tmp_path / "compare.md").read_text()
+    wsd = [r for r in rows if r["policy"] == "wsd"]
+    assert sorted(float(r["grid_lr"]) for r in wsd if r["rate_from"] == "grid") == [
+        1e-4,
+        1e-3,
+        1e-2,
+    ]
+    (at_reading,) = [r for r in wsd if r["rate_from"] == "reading"]
+    assert at_reading["grid_lr"] == "" and float(at_reading["max_lr"]) == peak_lr(result, "wsd")
+    assert [r["rate_from"] for r in rows if r["policy"] in ("fixed", "cosine")] == [
+        "reading",
+        "reading",
+    ]
+    md = (tmp_path / "compare.md").read_text()
+    assert "| wsd | 0.01 |" in md and "| cosine@reading | adamw |" in md
+    assert "wsd@reading: lr" in (tmp_path / "report.html").read_text()
 
 
 @pytest.mark.parametrize(

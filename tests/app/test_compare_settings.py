@@ -30,11 +30,21 @@ def test_range_tests_by_optimizer_stay_hashable_and_must_cover_the_policies():
         CompareSettings("torch", "mlp", ["fixed"], range_test={"sgd": (1e-3, 1, 50)})
 
 
+def test_the_reading_policies_read_the_adam_range_test_with_a_grid_or_without():
+    for grid in ({}, {"wsd": (1e-3, 1e-2)}):
+        s = CompareSettings("torch", "mlp", ["fixed", "wsd"], grid=grid)
+        assert s.range_tested == ["adam", "sgd"] and s.grid_for("wsd") == tuple(grid.get("wsd", ()))
+    assert CompareSettings("torch", "mlp", ["fixed", "adamw+cosine"]).range_tested == ["sgd"]
+    sgd = RangeTestSettings(1e-3, 1.0, 50)
+    with pytest.raises(ValueError, match=r"range_test holds no settings for adam"):
+        CompareSettings("torch", "mlp", ["fixed", "cosine"], range_test={"sgd": sgd})
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
         (dict(framework="jax"), "framework=.jax."),
-        (dict(policies=["fixed", "cosine"]), "policies=.*cosine"),
+        (dict(policies=["fixed", "constant"]), "policies=.*constant"),
         (dict(policies=[]), r"policies=\(\)"),
         (dict(seeds=0), "seeds=0"),
         (dict(policies=["triangular"]), "must include 'fixed'"),

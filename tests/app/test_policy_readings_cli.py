@@ -13,7 +13,7 @@ from cli_helpers import assert_lr_column_is_the_schedule, assert_run_folder, one
 import cyclr
 from cyclr.app.readings import policy_readings, readings_lines
 from cyclr.rangetest import lr_ladder, smooth_losses
-from cyclr.rangetest.policies import POLICIES, peak_lr, peak_schedule
+from cyclr.rangetest.policies import PEAK_READINGS, PEAKED, POLICIES, peak_lr, peak_schedule
 
 pytest.importorskip("torch")
 pytest.importorskip("schedulefree")
@@ -47,8 +47,10 @@ def test_find_prints_and_records_every_policys_reading(found):
     result = cyclr.RangeTestResult.from_json(out / "range_test.json")
     readings = json.loads((out / "summary.json").read_text())["policies"]
     assert list(readings) == list(POLICIES)
+    assert result.optimizer == "Adam"  # find --optimizer adam: the Adam family's factors
     base, top = result.bounds()
     assert readings["triangular"] == {"base_lr": base, "max_lr": top}
+    assert readings["wsd"] == {"peak_lr": top * PEAK_READINGS["wsd"]["adam"]}
     lines = stdout.splitlines()
     assert f"  triangular  base_lr={base:.3g}  max_lr={top:.3g}" in lines
     for policy in POLICIES[1:]:
@@ -156,7 +158,7 @@ def test_a_policy_whose_reading_raises_is_unavailable_with_the_reason():
     lrs = lr_ladder(1e-5, 10.0, 100)
     flat = np.full(100, 2.0)  # no descent: no reading for any policy
     result = cyclr.RangeTestResult(lrs, flat, smooth_losses(flat, 0.98), "end_of_ladder")
-    readings = policy_readings(result)
+    readings = policy_readings(result, "sgd")
     assert list(readings) == list(POLICIES)
     for policy, reading in readings.items():
         assert list(reading) == ["unavailable"]
@@ -165,3 +167,19 @@ def test_a_policy_whose_reading_raises_is_unavailable_with_the_reason():
         )
     lines = readings_lines(readings, "sgd")  # printed as unavailable, with no rate
     assert lines[1:] == [f"  {p:<10}  unavailable: {r['unavailable']}" for p, r in readings.items()]
+
+
+def test_the_readings_take_the_factors_of_the_optimizer_the_test_ran_with():
+    lrs = lr_ladder(1e-5, 10.0, 450)
+    x = np.log10(lrs)
+    loss = 2.3 - 1.5 / (1 + np.exp(-(x + 3) * 3)) + np.exp((x - 0.2) * 4)
+    result = cyclr.RangeTestResult(lrs, loss, smooth_losses(loss, 0.98), "end_of_ladder")
+    base, top = result.bounds()
+    for optimizer in ("sgd", "adam"):
+        readings = policy_readings(result, optimizer)
+        assert readings["triangular"] == {"base_lr": base, "max_lr": top}
+        for policy in PEAKED:
+            assert readings[policy] == {"peak_lr": top * PEAK_READINGS[policy][optimizer]}
+    unknown = policy_readings(result)  # this result records no optimizer: no peak is guessed
+    assert unknown["triangular"] == {"base_lr": base, "max_lr": top}
+    assert all("received optimizer=None" in unknown[p]["unavailable"] for p in PEAKED)

@@ -13,6 +13,8 @@ import sys
 
 import pytest
 
+from cyclr.rangetest.policies import PEAK_READINGS
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results"
 HEADER = (
@@ -226,8 +228,9 @@ def test_time_to_accuracy_quick_prints_and_writes_the_table(tmp_path, committed_
         ),
         (
             ("--dataset", "transformer", "--policies", "fixed,adam"),
-            "--dataset transformer runs triangular, onecycle, onecycle-valley, adamw+cosine, "
-            "wsd, schedulefree: --policies must name some of them; received --policies=",
+            "--dataset transformer runs triangular, onecycle, cosine@reading, wsd@reading, "
+            "linear@reading, schedulefree@reading, onecycle-valley, adamw+cosine, wsd, "
+            "schedulefree: --policies must name some of them; received --policies=",
         ),
         (("--dataset", "transformers"), "--dataset must name some of mnist1d, digits, cifar10, "),
     ],
@@ -262,7 +265,7 @@ def test_time_to_accuracy_quick_runs_the_transformer_task(tmp_path, committed_re
     policies = ("triangular", "onecycle", "onecycle-valley", "adamw+cosine", "wsd", "schedulefree")
     for policy in policies:
         rows = [line for line in lines if line.startswith(f"| {policy} | ")]
-        wide = [row for row in rows if row.count("|") in (8, 10)]
+        wide = [row for row in rows if row.count("|") in (8, 11)]
         assert len(wide) == 2, rows
         for row in wide:
             loss = next(c for c in row.split(" | ") if " ± " in c)
@@ -566,6 +569,11 @@ def test_policy_study_quick_caches_every_run_and_trains_nothing_the_second_time(
         ("cosine", "SGD"): ["best grid rate", *readings, *peers, *noise],
         ("constant", "schedule-free SGD"): ["best grid rate", *readings, *noise],
     }
+    peaks = {(r.split(" | ")[2], r.split(" | ")[5]): float(r.split(" | ")[6]) for r in rows}
+    for policy in ("cosine", "constant"):  # the shipped reading is the fitted factor on max_lr
+        factor = PEAK_READINGS[policy]["sgd"]  # the quick task is SGD's
+        shipped = peaks[(policy, "cyclr: result.schedule()")]
+        assert shipped == pytest.approx(factor * peaks[(policy, "bounds() max_lr")], rel=0.01)
     assert "## The grids" in written and "**Friedman-1 MLP / SGD** (mean test loss" in written
     runs = (cache / "runs.jsonl").read_text().splitlines()
     trained = f"policy_study: trained {len(runs)} runs and 3 range tests; 0 runs and 0 range"

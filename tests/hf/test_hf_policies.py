@@ -79,8 +79,8 @@ def test_the_trainers_constant_schedule_runs_at_the_constant_policys_peak(tmp_pa
 def test_each_schedule_type_reads_its_own_policy(tmp_path, result, monkeypatch):
     # Factors apart, so that a wrong policy gives a wrong rate (the study may set them so).
     factors = {"cosine": 0.5, "linear": 0.25, "wsd": 2.0, "constant": 0.125}
-    for policy, factor in factors.items():
-        monkeypatch.setitem(PEAK_READINGS, policy, ("max_lr", factor))
+    for policy, factor in factors.items():  # the Trainer's AdamW reads the Adam family's
+        monkeypatch.setitem(PEAK_READINGS, policy, {"sgd": 3.0, "adam": factor})
     expected = {
         "cosine": "cosine",
         "linear": "linear",
@@ -92,6 +92,18 @@ def test_each_schedule_type_reads_its_own_policy(tmp_path, result, monkeypatch):
         t = trainer(tmp_path, lr_scheduler_type=kind)
         rate = cyclr.hf.set_learning_rate(t, result)
         assert rate == t.args.learning_rate == result.bounds().max_lr * factors[policy]
+
+
+def test_the_result_records_the_trainers_optimizer_whose_family_the_rate_takes(tmp_path, result):
+    assert result.optimizer == "AdamW"  # the Trainer's default, built for the test
+    top = result.bounds().max_lr
+    t = trainer(tmp_path, lr_scheduler_type="warmup_stable_decay")
+    assert cyclr.hf.set_learning_rate(t, result) == top * PEAK_READINGS["wsd"]["adam"]
+    rate = cyclr.hf.set_learning_rate(t, result, optimizer="sgd")  # the family given instead
+    assert rate == t.args.learning_rate == top * PEAK_READINGS["wsd"]["sgd"]
+    unknown = cyclr.RangeTestResult(result.lrs, result.losses, result.smoothed, result.stop_reason)
+    with pytest.raises(ValueError, match=r"policy='wsd'.*received optimizer=None"):
+        cyclr.hf.set_learning_rate(t, unknown)
 
 
 def test_a_schedule_type_without_a_policy_is_refused_by_name(tmp_path, result):

@@ -23,7 +23,7 @@ TOTAL, PER_EPOCH = 200, 10
 
 @pytest.mark.parametrize("policy", POLICIES)
 def test_each_policys_schedule_under_jit_equals_the_core(policy):
-    s = RESULT.schedule(policy, TOTAL, steps_per_epoch=PER_EPOCH)
+    s = RESULT.schedule(policy, TOTAL, steps_per_epoch=PER_EPOCH, optimizer="sgd")
     steps = np.arange(TOTAL + 20)  # past the end too: each holds its last value
     expected = s(steps)
     got = np.asarray(jax.jit(jax.vmap(optax_schedule(s)))(jnp.arange(TOTAL + 20)), np.float64)
@@ -35,7 +35,7 @@ def test_each_policys_schedule_under_jit_equals_the_core(policy):
 
 @pytest.mark.parametrize("policy", POLICIES)
 def test_each_policys_schedule_drives_optax_inside_a_jitted_step(policy):
-    s = RESULT.schedule(policy, TOTAL, steps_per_epoch=PER_EPOCH)
+    s = RESULT.schedule(policy, TOTAL, steps_per_epoch=PER_EPOCH, optimizer="adam")
     momentum = {"b1": optax_momentum(s)} if s.has_momentum else {}
     tx = optax.inject_hyperparams(optax.adamw)(learning_rate=optax_schedule(s), **momentum)
     w = jnp.zeros(3)

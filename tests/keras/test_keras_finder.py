@@ -195,6 +195,21 @@ def test_find_lr_on_arrays_returns_a_result_with_bounds(tmp_path, png_header):
     assert tuned.bounds().max_lr == pytest.approx(plain.bounds().max_lr / lowered, rel=1e-12)
 
 
+def test_the_result_records_the_class_of_the_optimizer_inside_its_wrapper():
+    model = classifier(train_first=False)
+    x, y = data()
+    result = ck.find_lr(model, x, y, batch_size=BATCH, settings=ladder(1e-4, 1.0, 4))
+    assert result.optimizer == "Adam"
+    assert cyclr.RangeTestResult.from_json(result.to_json()).optimizer == "Adam"
+    model.compile(
+        keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.01)),
+        "sparse_categorical_crossentropy",
+    )
+    finder = ck.LRFinder(ladder(1e-4, 1.0, 4))
+    model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, callbacks=[finder])
+    assert finder.result is not None and finder.result.optimizer == "SGD"
+
+
 def test_find_lr_reads_a_validation_metric():
     model = classifier()
     x, y = data()

@@ -76,6 +76,10 @@ def test_the_policys_schedule_for_the_planned_run_trains(policy, plan, total, pe
     trainer(callbacks=[callback, rates], **plan).fit(module)
 
     schedule = callback.schedule
+    assert callback.result.optimizer == "AdamW"  # configure_optimizers' optimizer: Adam's factor
+    assert schedule == callback.result.schedule(
+        policy, total, steps_per_epoch=per_epoch, optimizer="adam"
+    )
     assert schedule == callback.result.schedule(policy, total, steps_per_epoch=per_epoch)
     assert module.hparams.schedule == cyclr.serialize(schedule)  # plain data
     assert "base_lr" not in module.hparams and "max_lr" not in module.hparams

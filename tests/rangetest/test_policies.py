@@ -1,6 +1,7 @@
 """``RangeTestResult.schedule``: one range test, the schedule of each policy."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -9,18 +10,22 @@ import cyclr
 from cyclr.rangetest import lr_ladder, smooth_losses
 from cyclr.rangetest.policies import (
     COOLDOWN_FRACTION,
+    FAMILIES,
     PEAK_READINGS,
     PEAKED,
     POLICIES,
     WARMUP_FRACTION,
     cycle_half,
+    optimizer_family,
+    optimizer_name,
     peak_lr,
     peak_schedule,
 )
 
 
-def result_of(losses, lrs):
-    return cyclr.RangeTestResult(lrs, losses, smooth_losses(losses, 0.98), "end_of_ladder")
+def result_of(losses, lrs, optimizer="SGD"):
+    smoothed = smooth_losses(losses, 0.98)
+    return cyclr.RangeTestResult(lrs, losses, smoothed, "end_of_ladder", optimizer=optimizer)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +43,7 @@ def test_every_policy_has_a_schedule_of_its_shape(curve):
     got = {p: curve.schedule(p, total, steps_per_epoch=50) for p in POLICIES}
     assert got["triangular"] == cyclr.CyclicSchedule(base, top, 250)
     warmup = round(WARMUP_FRACTION * total)
-    peak = {p: top * PEAK_READINGS[p][1] for p in PEAK_READINGS}
+    peak = {p: top * PEAK_READINGS[p]["sgd"] for p in PEAK_READINGS}  # the curve's SGD
     assert got["onecycle"] == cyclr.OneCycle(peak["onecycle"], total)
     assert got["cosine"] == cyclr.WarmupCosine(peak["cosine"], total, warmup)
     assert got["linear"] == cyclr.WarmupLinear(peak["linear"], total, warmup)
@@ -71,7 +76,8 @@ def test_the_schedule_reads_the_curve_asked_for():
     loss = 2.3 - 1.5 / (1 + np.exp(-(x + 3) * 3)) + np.exp((x - 0.2) * 4)
     val = np.full_like(loss, np.nan)
     val[::2] = 2.3 - 1.5 / (1 + np.exp(-(x[::2] + 4) * 3)) + np.exp((x[::2] + 1) * 4)
-    r = cyclr.RangeTestResult(lrs, loss, smooth_losses(loss, 0.98), "end_of_ladder", val_losses=val)
+    smoothed = smooth_losses(loss, 0.98)
+    r = cyclr.RangeTestResult(lrs, loss, smoothed, "end_of_ladder", val_losses=val, optimizer="SGD")
     assert r.settings.monitor == "val_loss"
     by_val = r.schedule("cosine", 100)
     by_loss = r.schedule("cosine", 100, monitor="loss")
@@ -115,3 +121,131 @@ def test_a_peaked_policy_at_a_given_rate_is_its_reading_at_that_rate(curve):
         peak_schedule("triangular", 0.1, 700)
     with pytest.raises(ValueError, match="total_steps must be >= 2; received total_steps=1"):
         peak_schedule("cosine", 0.1, 1)
+
+
+@pytest.mark.parametrize(
+    "name, family",
+    [
+        ("SGD", "sgd"),
+        ("sgd", "sgd"),
+        ("SGDW", "sgd"),
+        ("SGDScheduleFree", "sgd"),
+        ("Adam", "adam"),
+        ("adam", "adam"),
+        ("AdamW", "adam"),
+        ("NAdam", "adam"),
+        ("Nadam", "adam"),
+        ("RAdam", "adam"),
+        ("Adamax", "adam"),
+        ("AdamWScheduleFree", "adam"),
+        ("ADAMW", "adam"),
+    ],
+)
+def test_an_optimizer_name_maps_to_its_family(name, family):
+    assert optimizer_family(name) == family
+
+
+@pytest.mark.parametrize("name", ["RMSprop", "Adagrad", "Lion", "ScheduleFreeSGD", "", None, 3])
+def test_an_optimizer_of_no_family_is_refused_by_name(name):
+    with pytest.raises(
+        ValueError,
+        match=rf"SGD with momentum and for Adam/AdamW.*"
+        rf"optimizer='sgd' or 'adam'.*received optimizer={name!r}$",
+    ):
+        optimizer_family(name)
+
+
+def test_every_peaked_policy_has_a_factor_per_family():
+    assert set(PEAK_READINGS) == set(PEAKED) and FAMILIES == ("sgd", "adam")
+    assert all(set(factors) == set(FAMILIES) for factors in PEAK_READINGS.values())
+    # schedule-free SGD's z-steps lack momentum's 1 / (1 - 0.9): it peaks a decade higher
+    assert PEAK_READINGS["constant"]["sgd"] > 5 * PEAK_READINGS["constant"]["adam"]
+    assert all(PEAK_READINGS[p]["adam"] < PEAK_READINGS[p]["sgd"] for p in PEAKED)
+
+
+@pytest.mark.parametrize("recorded, family", [("SGD", "sgd"), ("AdamW", "adam")])
+def test_each_policy_peaks_at_its_familys_factor_on_max_lr(curve, recorded, family):
+    r = cyclr.RangeTestResult(
+        curve.lrs, curve.losses, curve.smoothed, curve.stop_reason, optimizer=recorded
+    )
+    top, steps = r.bounds().max_lr, np.arange(1001)
+    for policy in PEAKED:
+        factor = PEAK_READINGS[policy][family]
+        assert peak_lr(r, policy) == top * factor
+        assert r.schedule(policy, 1000)(steps).max() == pytest.approx(top * factor, rel=1e-12)
+    assert r.schedule("triangular", 1000) == cyclr.CyclicSchedule(*r.bounds(), 500)
+
+
+def test_optimizer_given_overrides_the_recorded_one(curve):
+    assert curve.optimizer == "SGD"
+    top = curve.bounds().max_lr
+    adam, sgd = PEAK_READINGS["wsd"]["adam"], PEAK_READINGS["wsd"]["sgd"]
+    assert adam != sgd
+    for given in ("adam", "AdamW"):
+        assert curve.schedule("wsd", 100, optimizer=given).peak_lr == top * adam
+        assert peak_lr(curve, "wsd", optimizer=given) == top * adam
+    assert curve.schedule("wsd", 100).peak_lr == top * sgd
+    with pytest.raises(ValueError, match="received optimizer='RMSprop'"):
+        curve.schedule("cosine", 100, optimizer="RMSprop")
+
+
+def test_a_result_without_its_optimizer_reads_only_triangular(curve):
+    r = cyclr.RangeTestResult(curve.lrs, curve.losses, curve.smoothed, curve.stop_reason)
+    assert r.optimizer is None
+    assert r.schedule("triangular", 1000) == curve.schedule("triangular", 1000)
+    assert peak_lr(r, "triangular") == curve.bounds().max_lr
+    for policy in PEAKED:
+        message = rf"policy='{policy}'.*does not record its optimizer.*received optimizer=None"
+        with pytest.raises(ValueError, match=message):
+            r.schedule(policy, 1000)
+        with pytest.raises(ValueError, match=message):
+            peak_lr(r, policy)
+    assert r.schedule("cosine", 1000, optimizer="sgd") == curve.schedule("cosine", 1000)
+
+
+def test_a_recorded_optimizer_of_no_family_refuses_a_peak_but_not_triangular(curve):
+    r = cyclr.RangeTestResult(
+        curve.lrs, curve.losses, curve.smoothed, curve.stop_reason, optimizer="RMSprop"
+    )
+    assert r.schedule("triangular", 1000) == curve.schedule("triangular", 1000)
+    with pytest.raises(ValueError, match="received optimizer='RMSprop'"):
+        r.schedule("onecycle", 1000)
+    factor = PEAK_READINGS["onecycle"]["adam"]
+    assert r.schedule("onecycle", 1000, optimizer="adam").max_lr == curve.bounds().max_lr * factor
+
+
+def test_the_json_round_trip_keeps_the_optimizer(curve, tmp_path):
+    back = cyclr.RangeTestResult.from_json(curve.to_json(tmp_path / "r.json"))
+    assert back.optimizer == "SGD" and back == curve
+    other = cyclr.RangeTestResult(
+        curve.lrs, curve.losses, curve.smoothed, curve.stop_reason, optimizer="AdamW"
+    )
+    assert other != curve and cyclr.RangeTestResult.from_json(other.to_json()) == other
+    old = curve.to_dict()
+    del old["optimizer"]  # a file written before the optimizer was recorded
+    assert cyclr.RangeTestResult.from_dict(old).optimizer is None
+
+
+@pytest.mark.parametrize("bad", ["", 3, ["SGD"]])
+def test_a_recorded_optimizer_must_be_a_name(curve, bad):
+    message = rf"optimizer must be the name.*received optimizer={re.escape(repr(bad))}$"
+    with pytest.raises(ValueError, match=message):
+        cyclr.RangeTestResult(
+            curve.lrs, curve.losses, curve.smoothed, "end_of_ladder", optimizer=bad
+        )
+
+
+def test_the_name_recorded_is_that_of_the_optimizer_inside_its_wrappers():
+    class AdamW:
+        pass
+
+    class Wrapper:  # accelerate's AcceleratedOptimizer, Lightning's LightningOptimizer, Keras'
+        def __init__(self, attribute, inner):
+            setattr(self, attribute, inner)
+
+    inner = AdamW()
+    assert optimizer_name(inner) == "AdamW"
+    for attribute in ("optimizer", "_optimizer", "inner_optimizer"):
+        assert optimizer_name(Wrapper(attribute, inner)) == "AdamW"
+    assert optimizer_name(Wrapper("optimizer", Wrapper("_optimizer", inner))) == "AdamW"
+    assert optimizer_name(Wrapper("optimizer", None)) == "Wrapper"

@@ -479,6 +479,7 @@ def test_accelerate_steps_through_step_fn_with_its_accelerated_optimizer(acceler
     assert_same(before, everything(model, opt))
     assert seen == [[lr] for lr in result.lrs.tolist()]
     assert 3.0 < result.losses[0] < 4.5
+    assert result.optimizer == "AdamW"  # the optimizer inside accelerate's wrapper
 
 
 def test_lightning_fabric_steps_through_step_fn():
@@ -505,6 +506,7 @@ def test_lightning_fabric_steps_through_step_fn():
     )
     assert_same(before, everything(raw_model, raw_opt))
     assert result.losses.min() < result.losses[0] and math.isfinite(result.losses[0])
+    assert type(opt).__name__ != "SGD" and result.optimizer == "SGD"  # inside Fabric's wrapper
 
 
 class TinyGPT(torch.nn.Module):

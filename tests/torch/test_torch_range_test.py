@@ -50,6 +50,17 @@ def test_each_rung_records_its_own_batchs_loss_and_short_loaders_cycle():
     assert result.losses.tolist() == [100, 198, 285, 83, 150]
     assert result.stop_reason == "end_of_ladder"
     assert model.w.item() == 100.0 and opt.param_groups[0]["lr"] == 0.5
+    assert result.optimizer == "SGD"  # the class of the optimizer the test ran with
+
+
+def test_the_result_records_the_optimizers_class_for_the_policies_factor():
+    model = Scale()
+    opt = torch.optim.AdamW(model.parameters(), lr=0.5)
+    result = range_test(
+        model, opt, mean_loss, const_batches(1), settings=RangeTestSettings(1, 2, 2)
+    )
+    assert result.optimizer == "AdamW"
+    assert RangeTestResult.from_json(result.to_json()).optimizer == "AdamW"
 
 
 def test_accumulation_averages_the_batches_of_a_rung_and_updates_once():

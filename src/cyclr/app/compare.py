@@ -3,7 +3,10 @@
 :func:`compare` runs the range tests the policies need, then every policy for every
 seed, and returns a :class:`~cyclr.app.comparison.Comparison` (its runs, tables and files:
 :mod:`cyclr.app.comparison`). :class:`CompareSettings` says what to compare; a policy
-tuned over a grid of rates (``CompareSettings.grid``) has one run per rate and seed.
+tuned over a grid of rates (``CompareSettings.grid``) has one run per rate and seed. A
+policy of :data:`cyclr.app.policies.READINGS` trains at the Adam range test's reading of its
+schedule (docs/semantics.md, *Readings per schedule*), as ``cyclr train --policy`` does;
+with a grid, at the reading too, so that its rows show the reading against the grid.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from cyclr.app.comparison import Comparison, Run
 from cyclr.app.monitor import check_range_test, range_test_monitor
 from cyclr.app.policies import (
     COMPARED,
+    DEFAULT_LRS,
+    READINGS,
     TORCH_ONLY,
     TUNABLE,
     Plan,
@@ -35,10 +40,14 @@ from cyclr.app.workflow import (
     train_plan,
 )
 from cyclr.rangetest import RangeTestSettings
+from cyclr.rangetest.policies import peak_lr
 
 FRAMEWORKS = ("torch", "keras")
 #: The optimizers whose range tests the policies read (:func:`cyclr.app.policies.needs_range_test`).
 RANGE_TESTED = ("adam", "sgd")
+#: A run to train for every seed: its policy, its ``lr`` (a grid's rate or a reading; None:
+#: the policy's own) and where that came from (:data:`cyclr.app.comparison.RATE_SOURCES`).
+Job = tuple[str, float | None, str]
 #: One settings for every range test, or one per optimizer.
 RangeTests = (
     RangeTestSettings | Mapping[str, RangeTestSettings] | tuple[tuple[str, RangeTestSettings], ...]
@@ -73,7 +82,9 @@ class CompareSettings:
       grid: rates to try by policy (of :data:`cyclr.app.policies.TUNABLE`, e.g. from
         :func:`cyclr.app.policies.grid_rates`): each rate trains every seed, and the
         policy's row is the rate with the best mean final accuracy. A policy left out
-        trains at its default rate.
+        trains at its default rate (``adam``, ``adamw+cosine``) or at the Adam range test's
+        reading (:data:`cyclr.app.policies.READINGS`); a policy of ``READINGS`` in the grid
+        trains every seed at the reading too, its row ``'<policy>@reading'``.
       amp: PyTorch's mixed precision for training, ``'bf16'`` or ``'fp16'`` (see
         :class:`cyclr.app.torch_runner.TorchRunner`); None: float32.
 
@@ -193,9 +204,9 @@ class CompareSettings:
         """The optimizers whose range tests the policies need, in name order."""
         return range_tested(self.policies)
 
-    def rates_of(self, policy: str) -> tuple[float | None, ...]:
-        """The rates ``policy`` trains at: its grid, or ``(None,)`` (its own rate)."""
-        return tuple(dict(self.grid).get(policy, (None,)))
+    def grid_for(self, policy: str) -> tuple[float, ...]:
+        """The grid's rates of ``policy``; empty when no grid tunes it."""
+        return tuple(dict(self.grid).get(policy, ()))
 
 
 def compare(
@@ -216,7 +227,8 @@ def compare(
         None: on a terminal.
 
     Raises:
-      ValueError: a range test shows no descent to read bounds from.
+      ValueError: a range test shows no descent to read bounds from, or no reading for a
+        policy of :data:`cyclr.app.policies.READINGS`.
     """
     epochs = settings.epochs or default_epochs(settings.epochs_per_half_cycle)
     step_size = half_cycle(data, settings.batch_size, settings.epochs_per_half_cycle)
@@ -224,9 +236,9 @@ def compare(
     spe = runner.steps_per_epoch
     readings = _range_tests(settings, data, runner, out, log, progress)
     trained = []
-    jobs = [(p, lr) for p in settings.policies for lr in settings.rates_of(p)]
+    jobs = _jobs(settings, readings)
     with progress_bar(len(jobs) * settings.seeds, "policies", progress, unit="run") as runs_bar:
-        for policy, lr in jobs:
+        for policy, lr, source in jobs:
             plan = make_plan(
                 policy,
                 total_steps=epochs * spe,
@@ -236,20 +248,12 @@ def compare(
                 **_rates(readings, policy),
             )
             for seed in range(settings.seed, settings.seed + settings.seeds):
-                metrics = MetricsLog()
-                summary = train_plan(
-                    _runner(settings, data, seed),
-                    plan,
-                    epochs,
-                    metrics,
-                    progress=progress,
-                    desc=f"{policy} seed {seed}",
-                    test_every_epoch=True,  # the iterations to the target test accuracy
-                )
-                trained.append((policy, seed, plan, metrics, summary, lr))
+                metrics, summary = _train_seed(settings, data, plan, epochs, seed, progress)
+                trained.append((policy, seed, plan, metrics, summary, source, lr))
+                row = f"{policy}@reading" if lr is not None and source == "reading" else policy
                 at = "" if lr is None else f" lr {lr:.3g}"
                 log(
-                    f"{policy:>12}{at} seed {seed}: test accuracy "
+                    f"{row:>12}{at} seed {seed}: test accuracy "
                     f"{summary['test_accuracy']:.4f} ({summary['seconds']:.1f} s)"
                 )
                 if runs_bar is not None:
@@ -259,6 +263,23 @@ def compare(
         target = float(np.mean([t[4]["test_accuracy"] for t in trained if t[0] == "fixed"]))
     runs = tuple(_run(*t, target) for t in trained)
     return Comparison(settings, data.name, epochs, spe, step_size, target, readings, runs)
+
+
+def _train_seed(
+    settings: CompareSettings, data, plan: Plan, epochs: int, seed: int, progress: bool | None
+) -> tuple[MetricsLog, dict]:
+    """Train ``plan`` from ``seed``'s initial weights: its per-epoch metrics and summary."""
+    metrics = MetricsLog()
+    summary = train_plan(
+        _runner(settings, data, seed),
+        plan,
+        epochs,
+        metrics,
+        progress=progress,
+        desc=f"{plan.policy} seed {seed}",
+        test_every_epoch=True,  # the iterations to the target test accuracy
+    )
+    return metrics, summary
 
 
 def _range_tests(
@@ -287,10 +308,48 @@ def _range_tests(
     return readings
 
 
+def _jobs(settings: CompareSettings, readings: Mapping[str, Rates]) -> list[Job]:
+    """What to train, in the settings' order, each for every seed.
+
+    A policy's grid's rates (``'grid'``); then a policy of :data:`READINGS` at the Adam
+    range test's reading of its schedule (``'reading'``); a policy with neither at its own
+    rate: its default (``'default'``) or the rates it reads off its range test.
+    """
+    jobs: list[Job] = []
+    for policy in settings.policies:
+        grid = settings.grid_for(policy)
+        jobs += [(policy, lr, "grid") for lr in grid]
+        if policy in READINGS:
+            jobs.append((policy, _reading(readings["adam"], policy), "reading"))
+        elif not grid:
+            jobs.append((policy, None, "default" if policy in DEFAULT_LRS else "reading"))
+    return jobs
+
+
+def _reading(adam: Rates, policy: str) -> float:
+    """The peak rate of a policy of :data:`READINGS` read off the Adam range test.
+
+    ``RangeTestResult.schedule``'s peak for the policy's core schedule
+    (:func:`cyclr.rangetest.policies.peak_lr`) at the Adam family's factor, the rate
+    ``cyclr train --policy`` trains at.
+    """
+    assert adam.range_test is not None, "compare keeps every range test's result"
+    try:
+        return peak_lr(adam.range_test, READINGS[policy], optimizer="adam")
+    except ValueError as error:
+        raise ValueError(
+            f"the Adam range test gives no reading for policy {policy!r}: {error}"
+        ) from None
+
+
 def _rates(readings: Mapping[str, Rates], policy: str) -> dict[str, Any]:
-    """``make_plan``'s rates for ``policy``: from its optimizer's range test, if it has one."""
+    """``make_plan``'s rates for ``policy``: from its optimizer's range test, if it has one.
+
+    None for a policy of :data:`READINGS`, whose one rate (a grid's or its reading) is
+    ``make_plan``'s ``lr``.
+    """
     source = readings.get(needs_range_test(policy) or "")
-    if source is None:
+    if source is None or policy in READINGS:
         return {}
     rates: dict[str, Any] = {
         "base_lr": source.base_lr,
@@ -327,9 +386,11 @@ def _run(
     plan: Plan,
     metrics: MetricsLog,
     summary: dict,
-    grid_lr: float | None,
+    source: str,
+    lr: float | None,
     target: float,
 ) -> Run:
+    """The run of a trained job; ``lr`` is its ``grid_lr`` where ``source`` is ``'grid'``."""
     hit = metrics.first_epoch_reaching(target)
     return Run(
         policy,
@@ -341,5 +402,6 @@ def _run(
         None if hit is None else hit["seconds"],
         summary["steps"],
         tuple(dict(e) for e in metrics.epochs),
-        grid_lr,
+        source,
+        lr if source == "grid" else None,
     )

@@ -3,11 +3,14 @@
 :func:`cyclr.app.compare.compare` returns a :class:`Comparison`: one :class:`Run` per
 policy and seed (its rates, final accuracy, iterations and seconds to the target
 accuracy, and its per-epoch curve). :func:`policy_table` lays those runs out one row per
-policy with the columns a caller asks for; ``cyclr compare`` prints
+policy (:meth:`Comparison.rows`) with the columns a caller asks for; ``cyclr compare`` prints
 :meth:`Comparison.markdown` and :func:`write_outputs` saves ``compare.csv``/``.md``/``.png``
 and ``report.html``, while ``bench/time_to_accuracy.py`` adds its own columns to the same
 rows. A policy tuned over a grid of rates has one run per rate and seed; its row is the
-rate with the best mean final accuracy, and :func:`grid_table` shows every rate.
+rate with the best mean final accuracy, and :func:`grid_table` shows every rate. A policy of
+:data:`cyclr.app.policies.READINGS` also trains at the Adam range test's reading: its row
+``'<policy>@reading'`` (:attr:`Run.label`) follows the grid's, and its rate stands among
+the grid's rates in :func:`grid_table`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cyclr.app.files import write_csv, write_json, write_text
-from cyclr.app.policies import Plan, needs_range_test
+from cyclr.app.policies import READINGS, Plan, needs_range_test
 from cyclr.app.report import write_report
 from cyclr.plotting import new_figure, save_figure
 
@@ -39,7 +42,10 @@ CSV_COLUMNS = (
     "seconds_to_target",
     "steps",
     "grid_lr",
+    "rate_from",
 )
+#: Where a run's rate came from (:attr:`Run.rate_from`).
+RATE_SOURCES = ("grid", "reading", "default")
 
 
 @dataclass(frozen=True)
@@ -48,8 +54,9 @@ class Run:
 
     ``iterations_to_target`` and ``seconds_to_target`` (wall time from the start of
     training, evaluation included) are those of the first epoch end whose test accuracy
-    reached the target; None when no epoch did. ``grid_lr``: the grid's rate this run
-    trained at (None: the policy's own rate).
+    reached the target; None when no epoch did. ``rate_from``: where its rate came from
+    (:data:`RATE_SOURCES`): ``'grid'`` (``grid_lr``, the grid's rate it trained at; None
+    otherwise), ``'reading'`` (a range test's) or ``'default'`` (the policy's own).
     """
 
     policy: str
@@ -61,7 +68,18 @@ class Run:
     seconds_to_target: float | None
     steps: int
     curve: tuple[dict, ...]
+    rate_from: str
     grid_lr: float | None = None
+
+    @property
+    def label(self) -> str:
+        """The run's row in the tables: its policy, or ``'<policy>@reading'``.
+
+        The second for a policy of :data:`~cyclr.app.policies.READINGS` at the Adam range
+        test's reading (at a grid's rate it is the policy alone).
+        """
+        at_reading = self.rate_from == "reading" and self.policy in READINGS
+        return f"{self.policy}@reading" if at_reading else self.policy
 
     @property
     def optimizer(self) -> str:
@@ -86,6 +104,7 @@ class Run:
             "seconds_to_target": self.seconds_to_target,
             "steps": self.steps,
             "grid_lr": self.grid_lr,
+            "rate_from": self.rate_from,
         }
 
     def iterations_to(self, accuracy: float) -> int | None:
@@ -114,20 +133,44 @@ class Comparison:
         """Training iterations per run."""
         return self.epochs * self.steps_per_epoch
 
+    def rows(self) -> list[list[Run]]:
+        """The tables' rows, in the settings' order.
+
+        Each policy's :meth:`runs_of`; after a gridded policy of
+        :data:`~cyclr.app.policies.READINGS`, its runs at the reading (:meth:`reading_of`).
+        """
+        rows = []
+        for policy in self.settings.policies:
+            rows.append(self.runs_of(policy))
+            if self.grid_of(policy) and self.reading_of(policy):
+                rows.append(self.reading_of(policy))
+        return rows
+
     def runs_of(self, policy: str) -> list[Run]:
-        """The policy's runs; for a gridded policy, those of its best rate."""
+        """The policy's row: its runs, or a gridded policy's at its best rate.
+
+        The best rate has the best mean final accuracy; a policy with no grid trains at its
+        reading or its default rate.
+        """
         grid = self.grid_of(policy)
-        if len(grid) <= 1:
+        if not grid:
             return [r for r in self.runs if r.policy == policy]
         return max(grid.values(), key=lambda runs: float(np.mean([r.final_accuracy for r in runs])))
 
-    def grid_of(self, policy: str) -> dict[float | None, list[Run]]:
-        """The policy's runs by the grid's rate (one entry, None, when not gridded)."""
-        grid: dict[float | None, list[Run]] = {}
+    def grid_of(self, policy: str) -> dict[float, list[Run]]:
+        """The policy's runs at a grid's rates, by rate; empty when no grid tunes it."""
+        grid: dict[float, list[Run]] = {}
         for r in self.runs:
-            if r.policy == policy:
+            if r.policy == policy and r.grid_lr is not None:
                 grid.setdefault(r.grid_lr, []).append(r)
         return grid
+
+    def reading_of(self, policy: str) -> list[Run]:
+        """A policy's runs at the Adam range test's reading, row ``'<policy>@reading'``.
+
+        Empty for a policy not of :data:`~cyclr.app.policies.READINGS`.
+        """
+        return [r for r in self.runs if r.label == f"{policy}@reading"]
 
     def range_test_steps(self, optimizer: str) -> int:
         """The rungs (training steps) the range test of ``optimizer`` ran; 0 without one."""
@@ -139,12 +182,12 @@ class Comparison:
     def tuning_steps(self, policy: str) -> int:
         """Training steps spent choosing the policy's rate, in training-step equivalents.
 
-        A range-tested policy: its range test's rungs. A gridded policy: every grid
-        point's full runs but the one kept (one seed's worth each; the best is known
-        only when all have run). A policy at its default rate: 0.
+        The row of :meth:`runs_of`: a gridded policy's, every grid point's full runs but
+        the one kept (one seed's worth each; the best is known only when all have run); a
+        range-tested policy's, its range test's rungs; a policy at its default rate, 0.
         """
         grid = self.grid_of(policy)
-        if len(grid) > 1:
+        if grid:
             return (len(grid) - 1) * self.budget
         source = needs_range_test(policy)
         return 0 if source is None else self.range_test_steps(source)
@@ -176,13 +219,12 @@ class Column:
 
 
 def policy_table(comparison: Comparison, columns: Sequence[Column]) -> str:
-    """One markdown row per policy, in the settings' order, with ``columns``."""
+    """One markdown row per row of :meth:`Comparison.rows`, with ``columns``."""
     lines = [
         "| " + " | ".join(c.header for c in columns) + " |",
         "|" + "|".join(c.align for c in columns) + "|",
     ]
-    for policy in comparison.settings.policies:
-        runs = comparison.runs_of(policy)
+    for runs in comparison.rows():
         lines.append("| " + " | ".join(c.cell(runs) for c in columns) + " |")
     return "\n".join(lines)
 
@@ -190,7 +232,9 @@ def policy_table(comparison: Comparison, columns: Sequence[Column]) -> str:
 def grid_table(comparison: Comparison) -> str:
     """Every grid point of every gridded policy: its rate, final accuracy and time to target.
 
-    The rate a policy's row kept (the best mean final accuracy) is marked ``kept``.
+    The rate a policy's row kept (the best mean final accuracy) is marked ``kept``. A
+    policy's runs at the reading (``'<policy>@reading'``) stand among its grid's rates,
+    at the reading's peak rate.
     """
     lines = [
         "| policy | lr | final accuracy | iterations to target | |",
@@ -198,13 +242,18 @@ def grid_table(comparison: Comparison) -> str:
     ]
     for policy in comparison.settings.policies:
         grid = comparison.grid_of(policy)
-        if len(grid) <= 1:
+        if not grid:
             continue
         best = comparison.runs_of(policy)
-        for lr, runs in sorted(grid.items(), key=lambda item: item[0] or 0.0):
+        points = [(lr, runs, "kept" if runs == best else "") for lr, runs in grid.items()]
+        reading = comparison.reading_of(policy)
+        if reading:
+            points.append((reading[0].lr_range[1], reading, ""))
+        for lr, runs, mark in sorted(points, key=lambda point: point[0]):
             final = mean_std([r.final_accuracy for r in runs])
-            mark = "kept" if runs == best else ""
-            lines.append(f"| {policy} | {lr:.3g} | {final} | {iterations_cell(runs)} | {mark} |")
+            lines.append(
+                f"| {runs[0].label} | {lr:.3g} | {final} | {iterations_cell(runs)} | {mark} |"
+            )
     return "\n".join(lines)
 
 
@@ -234,7 +283,7 @@ def mean_std(values) -> str:
 
 
 TABLE_COLUMNS = (
-    Column("policy", lambda runs: runs[0].policy),
+    Column("policy", lambda runs: runs[0].label),
     Column("optimizer", lambda runs: runs[0].optimizer),
     Column("lr", lambda runs: runs[0].plan.bounds),
     Column("iterations to target", iterations_cell, "---:"),
@@ -273,11 +322,11 @@ def write_compare_report(comparison: Comparison, out, config: Mapping) -> None:
         "model": s.model,
         "framework": s.framework,
     }
-    for policy in s.policies:
-        runs = comparison.runs_of(policy)
-        summary[f"{policy}: lr"] = runs[0].plan.bounds
-        summary[f"{policy}: final accuracy"] = mean_std([r.final_accuracy for r in runs])
-        summary[f"{policy}: iterations to target"] = iterations_cell(runs)
+    for runs in comparison.rows():
+        label = runs[0].label
+        summary[f"{label}: lr"] = runs[0].plan.bounds
+        summary[f"{label}: final accuracy"] = mean_std([r.final_accuracy for r in runs])
+        summary[f"{label}: iterations to target"] = iterations_cell(runs)
     figures = [("Test accuracy per policy", out / "compare.png")]
     figures += [(f"Range test ({opt})", out / f"range_test_{opt}.png") for opt in s.range_tested]
     write_report(
@@ -292,11 +341,11 @@ def write_compare_report(comparison: Comparison, out, config: Mapping) -> None:
 def _plot(comparison: Comparison, path):
     fig = new_figure(figsize=(8, 4.5))
     ax = fig.subplots()
-    for i, policy in enumerate(comparison.settings.policies):
-        curves = [r.curve for r in comparison.runs_of(policy)]
+    for i, runs in enumerate(comparison.rows()):
+        curves = [r.curve for r in runs]
         steps = [e["step"] for e in curves[0]]
         acc = np.mean([[e["test_accuracy"] for e in c] for c in curves], axis=0)
-        ax.plot(steps, acc, "-o", ms=2.5, color=f"C{i % 10}", label=policy)
+        ax.plot(steps, acc, "-o", ms=2.5, color=f"C{i % 10}", label=runs[0].label)
     target = comparison.target
     ax.axhline(target, color="k", lw=0.8, ls="--", label=f"target {target:.3f}")
     ax.set_xlabel("iterations")

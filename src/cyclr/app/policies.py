@@ -10,33 +10,34 @@ The policies of Smith's Table 1 and the usual alternatives:
   ``exp_range`` decays to 10% of its amplitude by the end of the run.
 - ``onecycle``: SGD with Smith's one-cycle policy peaking at the test's
   ``max_lr``, momentum cycling 0.95 -> 0.85 -> 0.95.
-- ``adam``: Adam at its default rate 1e-3, constant.
+- ``adam``: Adam at its default rate 1e-3 (:data:`DEFAULT_LRS`), constant.
 - ``adam+clr``: Adam with a triangular lr between bounds from a range test
   run with Adam.
 
-The baselines a user would pick instead of cyclr (:data:`BASELINES`; ``cyclr
-compare`` only, PyTorch only), each at its usual default rate unless a grid
-tunes it (:func:`grid_rates`):
+The schedules a user would pick instead of cyclr's (PyTorch only; docs/semantics.md,
+*Readings per schedule*), with AdamW (weight decay 0.01) or schedule-free AdamW:
 
-- ``adamw+cosine``: AdamW (weight decay 0.01) with a linear warm-up from 0 over 5% of the
-  run (the core's ``WARMUP_FRACTION``, :mod:`cyclr.rangetest.policies`), then a cosine decay
-  to ``peak / 1e4`` (the Transformers ``get_cosine_schedule_with_warmup`` shape, one step
-  later: see :func:`warmup_cosine`).
-- ``wsd``: warm-up-stable-decay (Hägele et al. 2024): AdamW, the same warm-up, a constant
-  rate, and a linear cool-down to 0 over the last 20% (``COOLDOWN_FRACTION``): the core's
-  ``'wsd'`` (:func:`cyclr.rangetest.policies.peak_schedule`).
-- ``schedulefree``: schedule-free AdamW (``schedulefree.AdamWScheduleFree``) at a
-  constant rate, with its own warm-up over 5% of the run: the core's ``'constant'``, its
-  warm-up run by the optimizer.
+- ``cosine``, ``wsd``, ``linear``, ``schedulefree`` (:data:`READINGS`): the core's schedule
+  of that name (:func:`cyclr.rangetest.policies.peak_schedule`): a linear warm-up from 0
+  over 5% of the run (the core's ``WARMUP_FRACTION``), then a cosine, warm-up-stable-decay
+  (Hägele et al. 2024: constant, then a linear cool-down to 0 over the last 20%,
+  ``COOLDOWN_FRACTION``) or linear decay to 0; ``schedulefree`` is schedule-free AdamW
+  (``schedulefree.AdamWScheduleFree``) at the core's ``'constant'``, its warm-up run by the
+  optimizer. ``cyclr train`` and ``cyclr compare`` train each name with the same schedule.
+  Its peak rate is the Adam range test's reading (``RangeTestResult.schedule``'s peak), or,
+  in ``cyclr compare``, each rate of a grid that tunes it (:func:`grid_rates`), the reading
+  then trained beside the grid. They have no default rate.
+- ``adamw+cosine``: AdamW with the same warm-up, then a cosine decay to ``peak / 1e4`` (the
+  Transformers ``get_cosine_schedule_with_warmup`` shape, one step later: the numbers the
+  published tables were measured with, :func:`warmup_cosine`), at its default rate
+  (:data:`DEFAULT_LRS`) or a grid's. ``cyclr compare`` only.
 - ``onecycle-valley``: fastai's ``fit_one_cycle(lr_max=valley)``: AdamW with
   one-cycle peaking at the Adam range test's ``valley`` reading, fastai's
   ``pct_start=0.25``, final rate ``max_lr / 1e5``, beta_1 cycling 0.95 -> 0.85.
-  No grid: the range test is how its users tune it.
+  No grid: the range test is how its users tune it. ``cyclr compare`` only.
 
-``cyclr train`` also trains ``cosine``, ``wsd``, ``linear`` and ``schedulefree`` at a range
-test's reading (:data:`READINGS`): AdamW with ``RangeTestResult.schedule``'s warm-up and
-cosine, WSD or linear decay to 0, or schedule-free AdamW with its ``'constant'`` reading
-(docs/semantics.md, *Readings per schedule*), read off a range test with Adam.
+A grid tunes a policy of :data:`TUNABLE` (``cyclr compare --grid N``: those of
+:data:`GRIDDED`) over rates log-spaced around the middle of its grid (:data:`GRID_MIDDLES`).
 """
 
 from __future__ import annotations
@@ -77,27 +78,32 @@ CYCLICAL = {
     "sine": dict(waveform="sine"),
     "parabolic": dict(waveform="parabolic"),
 }
-#: The baselines of ``cyclr compare`` a grid may tune (all but ``onecycle-valley``).
-BASELINES = ("adamw+cosine", "wsd", "schedulefree")
-#: Every policy ``cyclr compare`` knows: :data:`POLICIES`, the baselines, fastai's one-cycle.
-COMPARED = (*POLICIES, *BASELINES, "onecycle-valley")
-#: The policies whose rate a grid may tune: the constant-rate Adam and the baselines.
-TUNABLE = ("adam", *BASELINES)
-#: ``cyclr train``'s policies at a range test's reading: the core policy of
-#: ``RangeTestResult.schedule`` each trains with (AdamW; schedule-free AdamW for ``constant``).
+#: The policies at a range test's reading (docs/semantics.md, *Readings per schedule*), in
+#: ``cyclr train`` and ``cyclr compare`` alike: the core policy of ``RangeTestResult.schedule``
+#: each trains (with AdamW; schedule-free AdamW for ``'constant'``), read off a range test
+#: with Adam. In ``cyclr compare`` a grid may tune them; they then train at the reading too.
 READINGS = {"cosine": "cosine", "wsd": "wsd", "linear": "linear", "schedulefree": "constant"}
+#: The policies ``cyclr compare --grid N`` tunes: the one-rate AdamW schedules a user would
+#: otherwise tune by hand, ``adamw+cosine`` and :data:`READINGS`.
+GRIDDED = ("adamw+cosine", *READINGS)
+#: The baselines ``bench/time_to_accuracy.py`` tunes over grids and publishes.
+BASELINES = ("adamw+cosine", "wsd", "schedulefree")
+#: Every policy ``cyclr compare`` knows and :func:`make_plan` builds: :data:`POLICIES`,
+#: :data:`GRIDDED` and fastai's one-cycle.
+COMPARED = (*POLICIES, *GRIDDED, "onecycle-valley")
 #: What ``cyclr train --policy`` trains: :data:`POLICIES`, then :data:`READINGS`.
 TRAINED = (*POLICIES, *READINGS)
-#: Every policy :func:`make_plan` builds: :data:`COMPARED` and :data:`TRAINED`.
-PLANNED = (*COMPARED, *(p for p in TRAINED if p not in COMPARED))
-#: The policies whose peak rate ``make_plan(lr=...)`` sets: :data:`TUNABLE` and the readings.
-RATED = (*TUNABLE, *(p for p in READINGS if p not in TUNABLE))
-#: The policies that need a framework's optimizer only PyTorch has here (AdamW, schedule-free).
-TORCH_ONLY = (*BASELINES, "onecycle-valley", *(p for p in READINGS if p not in BASELINES))
-ADAM_DEFAULT_LR = 1e-3
-#: The usual default rate of each tunable policy: the middle of its grid.
-DEFAULT_LRS = {"adam": ADAM_DEFAULT_LR, "adamw+cosine": 1e-3, "wsd": 1e-3, "schedulefree": 2.5e-3}
-#: AdamW's weight decay in the baselines (PyTorch's and fastai's default).
+#: The rate of each policy that has a default one, where no grid tunes it.
+DEFAULT_LRS = {"adam": 1e-3, "adamw+cosine": 1e-3}
+#: The middle of each tunable policy's grid (:func:`grid_rates`): its default rate where it
+#: has one, else its optimizer's usual default (AdamW's 1e-3, schedule-free AdamW's 2.5e-3).
+GRID_MIDDLES = {**DEFAULT_LRS, "cosine": 1e-3, "wsd": 1e-3, "linear": 1e-3, "schedulefree": 2.5e-3}
+#: The policies a grid may tune, whose rate ``make_plan(lr=...)`` sets: ``adam`` and
+#: :data:`GRIDDED`.
+TUNABLE = tuple(GRID_MIDDLES)
+#: The policies that need an optimizer only PyTorch has here (AdamW, schedule-free AdamW).
+TORCH_ONLY = (*GRIDDED, "onecycle-valley")
+#: AdamW's weight decay in the AdamW policies (PyTorch's and fastai's default).
 ADAMW_WEIGHT_DECAY = 0.01
 #: fastai's ``fit_one_cycle`` defaults: ``pct_start``, ``div`` and ``div_final``.
 FASTAI_ONE_CYCLE = {"pct_start": 0.25, "div_factor": 25.0, "final_div_factor": 1e5 / 25.0}
@@ -156,20 +162,22 @@ def _span(s: Schedule) -> tuple[float, float]:
 def needs_range_test(policy: str) -> str | None:
     """The optimizer whose range test a policy of :data:`COMPARED` reads its rates off, or None.
 
-    ``cyclr compare``'s baselines train at their grid's or default rate. ``cyclr train``
-    reads the rates of :data:`READINGS` off a range test with Adam instead
+    None for the policies with a default rate (:data:`DEFAULT_LRS`), which train at it or a
+    grid's; ``'adam'`` for :data:`READINGS` (whose reading ``cyclr compare`` trains even
+    beside a grid), ``adam+clr`` and ``onecycle-valley``; ``'sgd'`` for the others.
+    ``cyclr train`` takes the rates given instead where the user gives them
     (:func:`cyclr.app.train_spec.rates_from_range_test`).
     """
-    if policy == "adam" or policy in BASELINES:
+    if policy in DEFAULT_LRS:
         return None
-    return "adam" if policy in ("adam+clr", "onecycle-valley") else "sgd"
+    return "adam" if policy in (*READINGS, "adam+clr", "onecycle-valley") else "sgd"
 
 
 def grid_rates(policy: str, points: int = 5, decades: float = 2.0) -> tuple[float, ...]:
-    """``points`` rates log-spaced over ``decades`` decades centred on the policy's default.
+    """``points`` rates log-spaced over ``decades`` decades around the policy's grid middle.
 
-    How a baseline's users tune it: the default 1e-3 with 5 points over 2 decades gives
-    1e-4, 3.16e-4, 1e-3, 3.16e-3, 1e-2.
+    How the users of an AdamW schedule tune it: the middle 1e-3 (:data:`GRID_MIDDLES`) with
+    5 points over 2 decades gives 1e-4, 3.16e-4, 1e-3, 3.16e-3, 1e-2.
 
     Raises:
       ValueError: a policy that is not :data:`TUNABLE`, fewer than 2 points, or
@@ -181,7 +189,7 @@ def grid_rates(policy: str, points: int = 5, decades: float = 2.0) -> tuple[floa
         raise ValueError(f"a grid needs at least 2 points; received points={points!r}")
     if not decades > 0:
         raise ValueError(f"decades must be > 0; received decades={decades!r}")
-    middle = DEFAULT_LRS[policy]
+    middle = GRID_MIDDLES[policy]
     return tuple(float(middle * 10 ** (decades * (i / (points - 1) - 0.5))) for i in range(points))
 
 
@@ -236,21 +244,22 @@ def make_plan(
     """Build the :class:`Plan` for ``policy``.
 
     ``optimizer``/``mode``/``waveform``/``gamma`` override the policy's own choice
-    (``cyclr train --mode ...``). ``lr``: a :data:`RATED` policy's rate (its peak;
-    None: :data:`DEFAULT_LRS`, which ``cosine`` and ``linear`` lack), the number a grid
-    tunes or a range test reads (:data:`READINGS`). ``valley_lr``: the range test's
+    (``cyclr train --mode ...``). ``lr``: a :data:`TUNABLE` policy's rate (its peak), the
+    number a grid tunes or a range test reads (:data:`READINGS`); None: its default rate
+    (:data:`DEFAULT_LRS`), which :data:`READINGS` lack. ``valley_lr``: the range test's
     ``valley`` reading, ``onecycle-valley``'s peak.
     """
-    if policy not in PLANNED:
-        raise ValueError(f"policy must be one of {', '.join(PLANNED)}; received {policy!r}")
-    if lr is not None and policy not in RATED:
+    if policy not in COMPARED:
+        raise ValueError(f"policy must be one of {', '.join(COMPARED)}; received {policy!r}")
+    if lr is not None and policy not in TUNABLE:
         raise ValueError(
-            f"lr sets the rate of {', '.join(RATED)} only; received lr={lr!r} for policy {policy!r}"
+            f"lr sets the rate of {', '.join(TUNABLE)} only; received lr={lr!r} for policy "
+            f"{policy!r}"
         )
     if lr is not None and not (lr > 0 and lr < float("inf")):
         raise ValueError(f"lr must be a positive finite rate; received lr={lr!r}")
-    if policy in BASELINES or policy in READINGS or policy == "onecycle-valley":
-        return _baseline_plan(policy, total_steps, lr, valley_lr)
+    if policy in GRIDDED or policy == "onecycle-valley":
+        return _adamw_plan(policy, total_steps, lr, valley_lr)
     momentum: dict[str, Any] = (
         {"base_momentum": base_momentum, "max_momentum": max_momentum} if cycle_momentum else {}
     )
@@ -258,7 +267,7 @@ def make_plan(
         rate = _given("fixed_lr", fixed_lr, policy)
         return Plan(policy, optimizer or "sgd", Constant(rate), SGD_MOMENTUM)
     if policy == "adam":
-        return Plan(policy, "adam", Constant(lr or ADAM_DEFAULT_LR), None)
+        return Plan(policy, "adam", Constant(lr or DEFAULT_LRS["adam"]), None)
     top = _given("max_lr", max_lr, policy)
     if policy == "onecycle":
         one = OneCycle(top, total_steps, base_momentum=base_momentum, max_momentum=max_momentum)
@@ -277,10 +286,8 @@ def make_plan(
     )
 
 
-def _baseline_plan(
-    policy: str, total_steps: int, lr: float | None, valley_lr: float | None
-) -> Plan:
-    """The plan of a policy of :data:`BASELINES` or :data:`READINGS`, or ``onecycle-valley``.
+def _adamw_plan(policy: str, total_steps: int, lr: float | None, valley_lr: float | None) -> Plan:
+    """The plan of a policy of :data:`GRIDDED`, or ``onecycle-valley``.
 
     Each but ``adamw+cosine`` (whose stored numbers :func:`warmup_cosine` keeps) is the
     core's schedule at the rate (:func:`cyclr.rangetest.policies.peak_schedule`).
@@ -290,8 +297,7 @@ def _baseline_plan(
         peak = _given("valley_lr", valley_lr, policy)
         one = OneCycle(peak, total_steps, **FASTAI_ONE_CYCLE)  # type: ignore[arg-type]
         return Plan(policy, "adamw", one, None, weight_decay=decay)
-    rate = lr if lr is not None or policy not in DEFAULT_LRS else DEFAULT_LRS[policy]
-    rate = _given("lr", rate, policy)
+    rate = _given("lr", DEFAULT_LRS.get(policy) if lr is None else lr, policy)
     if policy == "adamw+cosine":
         cosine = warmup_cosine(rate, total_steps, warmup_steps(total_steps))
         return Plan(policy, "adamw", cosine, None, weight_decay=decay)

@@ -20,16 +20,20 @@ if TYPE_CHECKING:
 TRAINED_AS = {core: trained for trained, core in READINGS.items()}
 
 
-def policy_readings(result: RangeTestResult) -> dict[str, dict[str, float | str]]:
+def policy_readings(
+    result: RangeTestResult, optimizer: str | None = None
+) -> dict[str, dict[str, float | str]]:
     """Every policy's reading of ``result``, by policy.
 
     ``{'base_lr': ..., 'max_lr': ...}`` for ``triangular``, ``{'peak_lr': ...}`` for the
     others, or ``{'unavailable': reason}`` where the reading raises ``ValueError``.
+    ``optimizer``: the one the test ran with (``'sgd'``, ``'adam'``), whose family's factors
+    the peaks take; None: the one ``result`` records.
     """
     readings: dict[str, dict[str, float | str]] = {}
     for policy in POLICIES:
         try:
-            top = peak_lr(result, policy)
+            top = peak_lr(result, policy, optimizer=optimizer)
             readings[policy] = (
                 {"base_lr": result.bounds().base_lr, "max_lr": top}
                 if policy == "triangular"

@@ -2,7 +2,8 @@
 
 A policy of :data:`cyclr.app.policies.READINGS` (``cosine``, ``wsd``, ``linear``,
 ``schedulefree``) trains at a range test's reading (docs/semantics.md, *Readings per
-schedule*) with AdamW or schedule-free AdamW: PyTorch only, one peak rate.
+schedule*) with AdamW or schedule-free AdamW: PyTorch only, one peak rate. ``cyclr compare``
+trains the same schedules under the same names.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def add_policy_options(p) -> None:
         "linear: AdamW (weight decay 0.01), a warm-up over 5%% of the run, then a cosine, "
         "warm-up-stable-decay or linear decay to 0; schedulefree: schedule-free AdamW at a "
         "constant rate with its own warm-up; each at the peak its schedule reads off an Adam "
-        "range test (cyclr.RangeTestResult.schedule; --framework torch only)",
+        "range test (cyclr.RangeTestResult.schedule; --framework torch only), as cyclr compare "
+        "--policies trains them",
     )
     pol.add_argument("--mode", choices=MODES, help="bound decay of a cyclical policy")
     pol.add_argument("--waveform", choices=WAVEFORMS, help="shape of a cyclical policy")

@@ -16,8 +16,10 @@ def add_arguments(p) -> None:
     p.add_argument(
         "--policies",
         default=DEFAULT_POLICIES,
-        help=f"comma-separated (default {DEFAULT_POLICIES}; also sine, parabolic, and the "
-        "baselines adamw+cosine, wsd, schedulefree and onecycle-valley, PyTorch only)",
+        help=f"comma-separated (default {DEFAULT_POLICIES}; also sine, parabolic; and, "
+        "PyTorch only: cosine, wsd, linear and schedulefree, the schedules of cyclr train "
+        "--policy at the Adam range test's reading (or --grid's rates); adamw+cosine at "
+        "1e-3 (or --grid's); onecycle-valley, fastai's one-cycle at the valley reading)",
     )
     p.add_argument(
         "--seeds",
@@ -35,9 +37,10 @@ def add_arguments(p) -> None:
         "--grid",
         type=int,
         metavar="N",
-        help="tune each baseline (adamw+cosine, wsd, schedulefree) over N rates log-spaced "
-        "over two decades around its default, keeping the best (N >= 2; default: no grid, "
-        "each at its default rate)",
+        help="tune each of adamw+cosine, cosine, wsd, linear and schedulefree in --policies "
+        "over N rates log-spaced over two decades around 1e-3 (schedulefree 2.5e-3), every "
+        "rate with every seed, keeping the best; cosine, wsd, linear and schedulefree also "
+        "train at the reading, the row '<policy>@reading' (N >= 2; default: no grid)",
     )
 
 
@@ -57,15 +60,13 @@ def run(args) -> int:
     from cyclr.app.compare import CompareSettings, compare
     from cyclr.app.comparison import write_outputs
     from cyclr.app.monitor import range_test_record
-    from cyclr.app.policies import BASELINES, grid_rates, range_tested
+    from cyclr.app.policies import GRIDDED, grid_rates, range_tested
 
     policies = parse_policies(args.policies)
     _check_args(args, policies)
     range_test = _range_test.range_test_settings(args)
     ranged = bool(range_tested(policies))
-    grid = {
-        p: grid_rates(p, args.grid) for p in policies if args.grid is not None and p in BASELINES
-    }
+    grid = {p: grid_rates(p, args.grid) for p in policies if args.grid is not None and p in GRIDDED}
     # the runner: the model checked, built once
     data, out, model, runner = _common.open_run(args)
     if ranged:
@@ -108,7 +109,7 @@ def run(args) -> int:
 
 def _check_args(args, policies: list[str]) -> None:
     """Options that do not go together, refused before anything loads."""
-    from cyclr.app.policies import TORCH_ONLY
+    from cyclr.app.policies import GRIDDED, TORCH_ONLY
 
     torch_only = [p for p in policies if p in TORCH_ONLY]
     if torch_only and args.framework != "torch":
@@ -118,6 +119,11 @@ def _check_args(args, policies: list[str]) -> None:
         )
     if args.grid is not None and args.grid < 2:
         raise UsageError(f"--grid needs at least 2 rates; received --grid={args.grid}")
+    if args.grid is not None and not any(p in GRIDDED for p in policies):
+        raise UsageError(
+            f"--grid tunes {', '.join(GRIDDED)}, which --policies does not name; received "
+            f"--grid={args.grid} with --policies={args.policies!r}"
+        )
     if args.target is None and "fixed" not in policies:
         raise UsageError(
             "without the fixed policy there is no default target; add fixed to "
@@ -128,7 +134,7 @@ def _check_args(args, policies: list[str]) -> None:
     if args.optimizer is not None:
         raise UsageError(
             "each policy of compare has its own optimizer (sgd; adam for adam and "
-            "adam+clr; adamw or schedule-free AdamW for the baselines); received "
+            "adam+clr; AdamW or schedule-free AdamW for the others); received "
             f"--optimizer={args.optimizer}"
         )
     if args.loss not in (None, "crossentropy"):

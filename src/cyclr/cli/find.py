@@ -101,7 +101,7 @@ def _print_readings(result, optimizer: str, framework: str) -> dict:
     """Print every policy's reading of ``result`` (:mod:`cyclr.app.readings`); return them."""
     from cyclr.app.readings import policy_readings, readings_lines
 
-    readings = policy_readings(result)
+    readings = policy_readings(result, optimizer)
     torch = framework == "torch"  # AdamW and schedule-free AdamW train with PyTorch here
     print("\n".join(readings_lines(readings, optimizer, trains=torch)))
     if torch and optimizer != "adam":

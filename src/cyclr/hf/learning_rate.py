@@ -26,6 +26,7 @@ def set_learning_rate(
     *,
     monitor: str | None = None,
     settings: BoundsSettings | None = None,
+    optimizer: str | None = None,
 ) -> float:
     """Set ``trainer.args.learning_rate`` to the reading for the Trainer's own schedule.
 
@@ -34,7 +35,9 @@ def set_learning_rate(
     ``warmup_stable_decay`` reads ``'wsd'``, ``constant_with_warmup`` and ``constant``
     read ``'constant'`` (:data:`POLICY_OF_SCHEDULER_TYPE`). The rate is that policy's peak,
     :func:`cyclr.rangetest.policies.peak_lr`, the peak of
-    ``result.schedule(policy, total_steps)``; ``train()`` then builds its optimizer and
+    ``result.schedule(policy, total_steps)``: ``max_lr`` times the policy's factor for the
+    family of the optimizer the test ran with, which :func:`cyclr.hf.range_test` records
+    (the Trainer's, AdamW by default); ``train()`` then builds its optimizer and
     its own scheduler from it, with its own warm-up (``warmup_steps``) and
     ``lr_scheduler_kwargs``. Call it after :func:`cyclr.hf.range_test` and before
     ``trainer.train()``::
@@ -50,6 +53,8 @@ def set_learning_rate(
         or any other range test of this model.
       monitor: the curve to read (default: the test's ``settings.monitor``).
       settings: the bounds reading's knobs, as in :meth:`cyclr.RangeTestResult.bounds`.
+      optimizer: ``'sgd'``, ``'adam'`` or an optimizer's class name, whose family's factor
+        the peak takes (default: ``result.optimizer``, the one the test recorded).
 
     Returns:
       The rate set, ``trainer.args.learning_rate``.
@@ -57,8 +62,9 @@ def set_learning_rate(
     Raises:
       ValueError: a ``lr_scheduler_type`` with no policy (naming it and those supported);
         a Trainer that would not use ``args.learning_rate`` (an optimizer or a scheduler
-        already built, or an ``lr`` of its own in ``optimizer_cls_and_kwargs``); a curve
-        with no reading for the policy, naming the policy and why.
+        already built, or an ``lr`` of its own in ``optimizer_cls_and_kwargs``); no
+        optimizer family known (a result that records none, and no ``optimizer``); a
+        curve with no reading for the policy, naming the policy and why.
     """
     if not isinstance(trainer, transformers.Trainer):
         raise ValueError(
@@ -76,7 +82,8 @@ def set_learning_rate(
             f"trainer.args.lr_scheduler_type={kind!r}"
         )
     _check_uses_the_arguments(trainer)
-    rate = peak_lr(result, POLICY_OF_SCHEDULER_TYPE[kind], monitor, settings)
+    policy = POLICY_OF_SCHEDULER_TYPE[kind]
+    rate = peak_lr(result, policy, monitor, settings, optimizer=optimizer)
     trainer.args.learning_rate = rate
     return rate
 

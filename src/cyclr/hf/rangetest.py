@@ -109,7 +109,8 @@ def range_test(
 
     Returns:
       The :class:`~cyclr.RangeTestResult`; ``result.bounds()`` suggests
-      ``(base_lr, max_lr)``.
+      ``(base_lr, max_lr)``. Its ``optimizer`` is the class name of the Trainer's
+      optimizer (``'AdamW'`` by default), whose family's factor a policy's peak takes.
 
     Raises:
       ValueError: naming the parameter and the value received; a model that

@@ -22,6 +22,7 @@ from cyclr.keras import backend
 from cyclr.keras._fit_args import alias, batches_per_epoch, split_validation
 from cyclr.keras._validation import validation_scores
 from cyclr.rangetest import RangeTest, RangeTestResult, RangeTestSettings
+from cyclr.rangetest.policies import optimizer_name
 from cyclr.rangetest.settings import (
     DEFAULT_END_LR,
     DEFAULT_START_LR,
@@ -93,7 +94,9 @@ class LRFinder(keras.callbacks.Callback):
       ValueError: naming the parameter and the value received.
 
     Attributes:
-      result: the :class:`cyclr.RangeTestResult`, once the test has ended.
+      result: the :class:`cyclr.RangeTestResult`, once the test has ended; its
+        ``optimizer`` is the class name of the model's optimizer (inside a
+        ``LossScaleOptimizer``), whose family ``result.schedule(policy, ...)`` reads.
     """
 
     def __init__(
@@ -132,6 +135,7 @@ class LRFinder(keras.callbacks.Callback):
         self.restore_state = bool(restore)
         self.test: RangeTest | None = None
         self.result: RangeTestResult | None = None
+        self._optimizer: str | None = None  # the class name of the fit's optimizer
         self._saved: tuple[list[Any], list[npt.NDArray[Any]]] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -156,6 +160,7 @@ class LRFinder(keras.callbacks.Callback):
             )
         self.test = RangeTest(self._run_settings(optimizer))
         self.result = None
+        self._optimizer = optimizer_name(optimizer)  # a LossScaleOptimizer's inner one
         if not optimizer.built:
             optimizer.build(model.trainable_variables)
         backend.sync(model)
@@ -231,7 +236,7 @@ class LRFinder(keras.callbacks.Callback):
                 backend.restore(*self._saved)
             self._saved = None
         self.test.interrupt()
-        self.result = self.test.result()
+        self.result = dataclasses.replace(self.test.result(), optimizer=self._optimizer)
         return self.result
 
     def __enter__(self) -> LRFinder:

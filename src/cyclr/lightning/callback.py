@@ -80,8 +80,10 @@ class RangeTestCallback(pl.Callback):
     With ``policy='cosine'`` (or another of :data:`cyclr.rangetest.policies.POLICIES`) it
     hands over that policy's schedule for the run the Trainer plans instead of the bounds:
     ``result.schedule(policy, trainer.estimated_stepping_batches, steps_per_epoch=...)``
-    (docs/semantics.md, *Readings per schedule*), as ``callback.schedule`` and, as plain
-    data, ``pl_module.hparams['schedule']`` (``cyclr.serialize``'s dict)::
+    (docs/semantics.md, *Readings per schedule*), its peak the factor of the family of the
+    optimizer the test ran with (SGD's or Adam's, recorded in ``result.optimizer``), as
+    ``callback.schedule`` and, as plain data, ``pl_module.hparams['schedule']``
+    (``cyclr.serialize``'s dict)::
 
         class Model(pl.LightningModule):
             def __init__(self, lr=1e-3, schedule=None):

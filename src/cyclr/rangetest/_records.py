@@ -105,6 +105,7 @@ def to_record(result: RangeTestResult) -> dict[str, Any]:
         "version": VERSION,
         "settings": asdict(result.settings),
         "stop_reason": result.stop_reason,
+        "optimizer": result.optimizer,
         "lrs": encode(result.lrs),
         "losses": encode(result.losses),
         "smoothed": encode(result.smoothed),
@@ -140,6 +141,7 @@ def from_record(cls: Callable[..., _Result], data: dict[str, Any]) -> _Result:
             RangeTestSettings(**data["settings"]),
             decode(data.get("val_losses")),
             decode(data.get("val_accuracies")),
+            data.get("optimizer"),  # None in a file written before it was recorded
         )
     except (KeyError, TypeError) as error:
         raise ValueError(f"malformed range-test result: {error!r}") from None

@@ -16,12 +16,14 @@ are in docs/semantics.md, *Readings per schedule*:
   runs with.
 
 The warm-up is :data:`WARMUP_FRACTION` of the run (at least one update). Each policy's
-``peak`` is one reading of the curve times a factor, :data:`PEAK_READINGS`.
+``peak`` is ``result.bounds().max_lr`` times the factor of :data:`PEAK_READINGS` for the
+family of the optimizer (:func:`optimizer_family`): the ``optimizer=`` given, else the one
+the range test recorded (``result.optimizer``); ``'triangular'`` needs none.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cyclr._base import Schedule, check_count
 from cyclr.cyclic import CyclicSchedule
@@ -43,15 +45,75 @@ WARMUP_FRACTION = 0.05
 COOLDOWN_FRACTION = 0.2
 #: ``triangular``'s half cycle in passes over the data (Smith: 2-10 work about as well).
 HALF_CYCLE_EPOCHS = 4
-#: Each policy's peak rate: ``(reading, factor)``, the rate of ``result.bounds()``'s
-#: ``'max_lr'`` times ``factor``. ``triangular`` runs between the bounds themselves.
-PEAK_READINGS: dict[str, tuple[str, float]] = {
-    "onecycle": ("max_lr", 1.0),
-    "cosine": ("max_lr", 1.0),
-    "wsd": ("max_lr", 1.0),
-    "linear": ("max_lr", 1.0),
-    "constant": ("max_lr", 1.0),
+#: The optimizer families the factors were fitted for (:func:`optimizer_family`).
+FAMILIES = ("sgd", "adam")
+#: Each policy's peak rate as a factor on ``result.bounds().max_lr``, per optimizer family:
+#: ``{policy: {family: factor}}``. ``triangular`` runs between the bounds themselves.
+#: Fitted by ``python -m bench.policy_fit`` on the per-policy study's fitting tasks at each
+#: task's budget (SGD with momentum, and Adam/AdamW; ``constant``: schedule-free SGD and
+#: schedule-free AdamW); bench/results/policy_fit.md holds the table.
+PEAK_READINGS: dict[str, dict[str, float]] = {
+    "onecycle": {"sgd": 1.0, "adam": 0.32},
+    "cosine": {"sgd": 1.0, "adam": 0.40},
+    "wsd": {"sgd": 0.79, "adam": 0.32},
+    "linear": {"sgd": 1.0, "adam": 0.40},
+    "constant": {"sgd": 12.6, "adam": 0.79},
 }
+
+
+def optimizer_family(name: str) -> str:
+    """The family of an optimizer's class name whose factors a policy's peak takes.
+
+    ``'sgd'`` for names that start with ``sgd`` (``SGD``, ``SGDW``, ``SGDScheduleFree``),
+    ``'adam'`` for names that hold ``adam`` (``Adam``, ``AdamW``, ``NAdam``, ``RAdam``,
+    ``Adamax``, ``AdamWScheduleFree``), in any case; the family names themselves included.
+
+    >>> optimizer_family("AdamWScheduleFree"), optimizer_family("sgd")
+    ('adam', 'sgd')
+
+    Raises:
+      ValueError: any other name (or not a string), naming it: the factors were fitted
+        for SGD with momentum and Adam/AdamW only.
+    """
+    if isinstance(name, str):
+        lowered = name.lower()
+        if lowered.startswith("sgd"):
+            return "sgd"
+        if "adam" in lowered:
+            return "adam"
+    raise ValueError(
+        "the peak factors were fitted for SGD with momentum and for Adam/AdamW only "
+        "(docs/semantics.md, *Readings per schedule*); pass optimizer='sgd' or 'adam' for "
+        f"the family your optimizer behaves like; received optimizer={name!r}"
+    )
+
+
+def optimizer_name(optimizer: Any) -> str:
+    """The class name of ``optimizer``, through the wrappers that hold another one.
+
+    Keras' ``LossScaleOptimizer`` (``inner_optimizer``), accelerate's
+    ``AcceleratedOptimizer`` (``optimizer``) and Lightning's ``LightningOptimizer``
+    (``_optimizer``) name the optimizer they wrap: what a range test records.
+
+    >>> import types
+    >>> class AdamW: ...
+    >>> optimizer_name(types.SimpleNamespace(inner_optimizer=AdamW()))
+    'AdamW'
+    """
+    for _ in range(8):  # wrappers of wrappers, never a cycle
+        inner = next(
+            (
+                found
+                for attribute in ("inner_optimizer", "optimizer", "_optimizer")
+                if (found := getattr(optimizer, attribute, None)) is not None
+                and found is not optimizer
+            ),
+            None,
+        )
+        if inner is None:
+            break
+        optimizer = inner
+    return type(optimizer).__name__
 
 
 def warmup_steps(total_steps: int) -> int:
@@ -81,18 +143,25 @@ def peak_lr(
     policy: str,
     monitor: str | None = None,
     settings: BoundsSettings | None = None,
+    *,
+    optimizer: str | None = None,
 ) -> float:
     """The peak rate of ``policy`` read off ``result`` (:data:`PEAK_READINGS`).
 
+    ``result.bounds().max_lr`` times the policy's factor for the optimizer's family:
+    that of ``optimizer`` (``'sgd'``, ``'adam'`` or an optimizer's class name) when
+    given, else that of ``result.optimizer``; ``'triangular'`` reads ``max_lr`` itself.
+
     Raises:
-      ValueError: an unknown policy, or a curve with no reading for it, naming the policy.
+      ValueError: an unknown policy, an optimizer of no family, a policy with a factor
+        and no optimizer known, or a curve with no reading for it, naming the policy.
     """
     _checks.choice("policy", policy, POLICIES)
+    family = _family(result, policy, optimizer)
     bounds = _bounds(result, policy, monitor, settings)
-    if policy == "triangular":  # it runs between the bounds themselves
+    if family is None or policy == "triangular":  # it runs between the bounds themselves
         return bounds.max_lr
-    reading, factor = PEAK_READINGS[policy]
-    return float(getattr(bounds, reading)) * factor
+    return bounds.max_lr * PEAK_READINGS[policy][family]
 
 
 def policy_schedule(
@@ -101,6 +170,7 @@ def policy_schedule(
     total_steps: int,
     *,
     steps_per_epoch: int | None = None,
+    optimizer: str | None = None,
     monitor: str | None = None,
     settings: BoundsSettings | None = None,
 ) -> Schedule:
@@ -109,9 +179,11 @@ def policy_schedule(
     total = check_count("total_steps", total_steps, minimum=2)
     spe = None if steps_per_epoch is None else check_count("steps_per_epoch", steps_per_epoch)
     if policy == "triangular":
+        _family(result, policy, optimizer)  # a bad optimizer= is refused all the same
         base, top = _bounds(result, policy, monitor, settings)
         return CyclicSchedule(base, top, cycle_half(total, spe))
-    return peak_schedule(policy, peak_lr(result, policy, monitor, settings), total)
+    peak = peak_lr(result, policy, monitor, settings, optimizer=optimizer)
+    return peak_schedule(policy, peak, total)
 
 
 def peak_schedule(policy: str, peak: float, total_steps: int) -> Schedule:
@@ -151,3 +223,26 @@ def _bounds(
         raise ValueError(
             f"this range test gives no reliable rate for policy={policy!r}: {error}"
         ) from error
+
+
+def _family(result: RangeTestResult, policy: str, optimizer: str | None) -> str | None:
+    """The family whose factor ``policy`` takes: ``optimizer``'s, else the recorded one's.
+
+    None for ``'triangular'`` (no factor); a policy with a factor and no optimizer known
+    is refused, naming it: no family is guessed.
+    """
+    if optimizer is not None and not isinstance(optimizer, str):
+        raise ValueError(
+            "optimizer must be 'sgd', 'adam' or an optimizer's class name; received "
+            f"optimizer={optimizer!r}"
+        )
+    if policy == "triangular":
+        return None if optimizer is None else optimizer_family(optimizer)
+    name = optimizer if optimizer is not None else result.optimizer
+    if name is None:
+        raise ValueError(
+            f"policy={policy!r} peaks at a factor of max_lr fitted per optimizer family, "
+            "and this range test does not record its optimizer; pass optimizer='sgd' or "
+            "'adam' (the family of the optimizer the test ran with); received optimizer=None"
+        )
+    return optimizer_family(name)

@@ -53,6 +53,10 @@ class RangeTestResult(FromLogs):
       settings: the ``RangeTestSettings`` the test ran with.
       val_losses: optional, one per rung, NaN where not measured.
       val_accuracies: optional, one per rung, NaN where not measured.
+      optimizer: the class name of the optimizer the test ran with (``'SGD'``,
+        ``'AdamW'``, the one inside a wrapper), or ``None`` where not known; a policy's
+        schedule takes the factor of its family (docs/semantics.md, *Readings per
+        schedule*).
 
     The constructor takes the same names, in this order; the curves as any 1-D
     sequences of numbers (copied into read-only float64 arrays), ``settings``
@@ -60,7 +64,7 @@ class RangeTestResult(FromLogs):
 
     Raises:
       ValueError: a curve that is not 1-D or not one value per rung, an unknown
-        ``stop_reason``, or bad settings.
+        ``stop_reason``, bad settings, or an ``optimizer`` that is not a name.
 
     >>> r = RangeTestResult([0.1, 0.2], [2.0, 1.0], [2.0, 1.5], "interrupted",
     ...                     RangeTestSettings(0.1, 1.0, 10))
@@ -75,6 +79,7 @@ class RangeTestResult(FromLogs):
     settings: RangeTestSettings = field(default_factory=RangeTestSettings)
     val_losses: npt.NDArray[np.float64] | None = None
     val_accuracies: npt.NDArray[np.float64] | None = None
+    optimizer: str | None = None
     # readings computed once per curve: a result is immutable
     _cache: dict[tuple[Any, ...], Any] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -89,6 +94,7 @@ class RangeTestResult(FromLogs):
         settings: RangeTestSettings | dict[str, Any] = _DEFAULT_SETTINGS,
         val_losses: npt.ArrayLike | None = None,
         val_accuracies: npt.ArrayLike | None = None,
+        optimizer: str | None = None,
     ) -> None:
         def put(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
@@ -112,6 +118,12 @@ class RangeTestResult(FromLogs):
             has_validation = self.val_losses is not None
             settings = replace(settings, monitor="val_loss" if has_validation else "loss")
         put("settings", settings)
+        if optimizer is not None and (not isinstance(optimizer, str) or not optimizer):
+            raise ValueError(
+                "optimizer must be the name of the optimizer's class, or None; received "
+                f"optimizer={optimizer!r}"
+            )
+        put("optimizer", optimizer)
 
     @classmethod
     def _from_sweep(cls, sweep: Sweep) -> RangeTestResult:
@@ -183,6 +195,7 @@ class RangeTestResult(FromLogs):
         total_steps: int,
         *,
         steps_per_epoch: int | None = None,
+        optimizer: str | None = None,
         monitor: str | None = None,
         settings: BoundsSettings | None = None,
     ) -> Schedule:
@@ -190,13 +203,17 @@ class RangeTestResult(FromLogs):
 
         ``'triangular'`` cycles between :meth:`bounds` in whole cycles; ``'onecycle'``,
         ``'cosine'``, ``'wsd'``, ``'linear'`` and ``'constant'`` (schedule-free) peak at
-        the policy's own reading (docs/semantics.md, *Readings per schedule*).
+        ``bounds().max_lr`` times the policy's factor for the optimizer's family, SGD's
+        or Adam's (docs/semantics.md, *Readings per schedule*).
 
         Args:
           policy: one of :data:`cyclr.rangetest.policies.POLICIES`.
           total_steps: the optimizer updates of the planned run, ``>= 2``.
           steps_per_epoch: updates per pass over the data, when known (``triangular``'s
             half cycle is 4 passes; the whole run is one cycle without it).
+          optimizer: ``'sgd'``, ``'adam'`` or the class name of an optimizer of either
+            family (:func:`cyclr.rangetest.policies.optimizer_family`); default: the one
+            the test recorded, :attr:`optimizer`.
           monitor: the curve to read (default: ``settings.monitor`` of the test).
           settings: the bounds reading's knobs, as in :meth:`bounds`.
 
@@ -204,14 +221,16 @@ class RangeTestResult(FromLogs):
           A :class:`cyclr.Schedule` for every adapter (``CyclicLR``, Keras, optax).
 
         Raises:
-          ValueError: an unknown policy, a bad count, or a curve with no reliable reading
-            for the policy, naming the policy and why.
+          ValueError: an unknown policy, a bad count, an optimizer of neither family, no
+            optimizer known for a policy with a factor (pass ``optimizer=``), or a curve
+            with no reliable reading for the policy, naming the policy and why.
         """
         return policy_schedule(
             self,
             policy,
             total_steps,
             steps_per_epoch=steps_per_epoch,
+            optimizer=optimizer,
             monitor=monitor,
             settings=settings,
         )

@@ -14,6 +14,7 @@ validation passes in ``_validation``, and the reading of batches in ``_batches``
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Callable, Iterable
@@ -23,6 +24,7 @@ import torch
 
 from cyclr._progress import progress_bar
 from cyclr.rangetest import RangeTest, RangeTestResult
+from cyclr.rangetest.policies import optimizer_name
 from cyclr.rangetest.settings import RangeTestSettings, with_start_lr
 from cyclr.torch import distributed
 from cyclr.torch._batches import cycle
@@ -233,7 +235,9 @@ def range_test(
 
     Returns:
       The :class:`~cyclr.RangeTestResult`; ``result.bounds()`` suggests a cyclical
-      schedule's ``(base_lr, max_lr)``.
+      schedule's ``(base_lr, max_lr)``. Its ``optimizer`` is the class name of
+      ``optimizer`` (of the one it wraps: accelerate's, Lightning's), whose family
+      ``result.schedule(policy, ...)`` takes its peak factor for.
 
     Raises:
       ValueError: naming the parameter and the value received.
@@ -289,7 +293,7 @@ def range_test(
         settings = with_start_lr(settings, _optimizer_lr(optimizer, trainer.ratios, settings))
     recorder = RangeTest(settings)
     _run(recorder, trainer, train_loader, val_loader, progress, checkpoint_dir, cpu_offload)
-    result = recorder.result()
+    result = dataclasses.replace(recorder.result(), optimizer=optimizer_name(optimizer))
     if json_path is not None and distributed.is_main_process():
         result.to_json(json_path)
     return result
