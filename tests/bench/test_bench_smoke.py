@@ -559,7 +559,14 @@ def test_policy_study_quick_caches_every_run_and_trains_nothing_the_second_time(
     for row in rows:
         policy, optimizer, _, method = row.split(" | ")[2:6]
         methods.setdefault((policy, optimizer), []).append(method)
-    readings = ["bounds() max_lr", "bounds() base_lr", "steepest", "valley", "minimum"]
+    readings = [
+        "cyclr: result.schedule()",  # what RangeTestResult.schedule runs at, first
+        "bounds() max_lr",
+        "bounds() base_lr",
+        "steepest",
+        "valley",
+        "minimum",
+    ]
     peers = [
         "Lightning suggestion (lr_find defaults) (peer)",
         "torch-lr-finder suggestion (README setup) (peer)",

@@ -4,9 +4,8 @@
 seed, and returns a :class:`~cyclr.app.comparison.Comparison` (its runs, tables and files:
 :mod:`cyclr.app.comparison`). :class:`CompareSettings` says what to compare; a policy
 tuned over a grid of rates (``CompareSettings.grid``) has one run per rate and seed. A
-policy of :data:`cyclr.app.policies.READINGS` trains at the Adam range test's reading of its
-schedule (docs/semantics.md, *Readings per schedule*), as ``cyclr train --policy`` does;
-with a grid, at the reading too, so that its rows show the reading against the grid.
+:data:`cyclr.app.policies.READINGS` policy trains at the Adam range test's reading (as in
+``cyclr train``; docs/semantics.md, *Readings per schedule*), with a grid beside it.
 """
 
 from __future__ import annotations
@@ -311,9 +310,8 @@ def _range_tests(
 def _jobs(settings: CompareSettings, readings: Mapping[str, Rates]) -> list[Job]:
     """What to train, in the settings' order, each for every seed.
 
-    A policy's grid's rates (``'grid'``); then a policy of :data:`READINGS` at the Adam
-    range test's reading of its schedule (``'reading'``); a policy with neither at its own
-    rate: its default (``'default'``) or the rates it reads off its range test.
+    A grid's rates (``'grid'``), then a :data:`READINGS` policy at its reading (``'reading'``);
+    a policy with neither at its default (``'default'``) or the rates of its range test.
     """
     jobs: list[Job] = []
     for policy in settings.policies:
@@ -327,12 +325,7 @@ def _jobs(settings: CompareSettings, readings: Mapping[str, Rates]) -> list[Job]
 
 
 def _reading(adam: Rates, policy: str) -> float:
-    """The peak rate of a policy of :data:`READINGS` read off the Adam range test.
-
-    ``RangeTestResult.schedule``'s peak for the policy's core schedule
-    (:func:`cyclr.rangetest.policies.peak_lr`) at the Adam family's factor, the rate
-    ``cyclr train --policy`` trains at.
-    """
+    """The peak of a :data:`READINGS` policy off the Adam range test, as ``cyclr train``'s."""
     assert adam.range_test is not None, "compare keeps every range test's result"
     try:
         return peak_lr(adam.range_test, READINGS[policy], optimizer="adam")

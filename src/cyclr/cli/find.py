@@ -25,10 +25,8 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from cyclr.app.files import write_text
     from cyclr.app.monitor import range_test_record
     from cyclr.app.reuse import range_test_identity
-    from cyclr.app.snippets import snippet
     from cyclr.app.workflow import find_bounds, half_cycle, save_summary
 
     optimizer = args.optimizer or "sgd"
@@ -71,6 +69,15 @@ def run(args) -> int:
             **range_test_record(settings, data),
         },
     )
+    _write_snippet(args, out, optimizer, bounds, step_size)
+    return 0
+
+
+def _write_snippet(args, out, optimizer: str, bounds, step_size: int) -> None:
+    """Write ``snippet.py`` (the lines that use this range test) and say what was written."""
+    from cyclr.app.files import write_text
+    from cyclr.app.snippets import snippet
+
     code = snippet(
         args.framework,
         optimizer,
@@ -94,7 +101,6 @@ def run(args) -> int:
     if not args.quiet:
         print("\nIn your own training script:\n")
         print(code.rstrip())
-    return 0
 
 
 def _print_readings(result, optimizer: str, framework: str) -> dict:
