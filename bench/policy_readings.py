@@ -47,7 +47,7 @@ from bench.judging import Judging, Split
 from bench.policy_cache import Cache
 from bench.suggest_bounds import SeededBatches, judging_range_test
 from cyclr.rangetest import BoundsSettings, RangeTestResult, minimum, steepest, valley
-from cyclr.rangetest.policies import peak_lr
+from cyclr.rangetest.policies import optimizer_family, peak_lr
 
 #: ``(start_lr, end_lr, num_steps)`` of the peers' range tests, at their defaults.
 FASTAI_LADDER = (1e-7, 10.0, 100)
@@ -291,7 +291,7 @@ def shipped(policy: str, job: Judging) -> Reading:
     fine-tuning task, as its user is told to. The optimizer is passed, not read off the
     result: the cached range tests predate the field that records it."""
     settings = FINE_TUNED if job.fine_tuning else None
-    optimizer = "sgd" if job.optimizer == "sgd" else "adam"
+    optimizer = optimizer_family(job.optimizer)  # 'sgd', 'adam' or 'adamw': its family
 
     def read(t: Tests) -> tuple[float, float | None]:
         peak = peak_lr(t.cyclr, policy, settings=settings, optimizer=optimizer)

@@ -142,8 +142,9 @@ class Comparison:
         rows = []
         for policy in self.settings.policies:
             rows.append(self.runs_of(policy))
-            if self.grid_of(policy) and self.reading_of(policy):
-                rows.append(self.reading_of(policy))
+            reading = self.reading_of(policy)
+            if reading and self.grid_of(policy):
+                rows.append(reading)
         return rows
 
     def runs_of(self, policy: str) -> list[Run]:
