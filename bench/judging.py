@@ -57,7 +57,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from bench.judging_data import DATASETS, UNKNOWN, Split
-from bench.judging_models import MODELS
+from bench.judging_models import BATCHNORM_MODELS, MODELS
 
 #: Grids of ``max_lr``: seven values spanning three decades; base_lr = max_lr / 3 and / 10.
 GRID_SGD = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
@@ -106,6 +106,12 @@ class Judging:
     def fine_tuning(self) -> bool:
         """Whether the task starts from pre-trained weights (read with ``fine_tuning=True``)."""
         return self.model.startswith("finetune")
+
+    @property
+    def batchnorm(self) -> bool:
+        """Whether the model has BatchNorm layers (what ``range_test`` records as
+        ``RangeTestResult.batchnorm``; ``tests/bench`` checks the two agree)."""
+        return self.model in BATCHNORM_MODELS
 
     @property
     def label(self) -> str:

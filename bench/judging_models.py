@@ -378,3 +378,5 @@ MODELS: dict[str, Callable[[int, Split], nn.Module]] = {
     "vit": _vit,
     "lstm": _lstm,
 }
+#: The models of :data:`MODELS` with BatchNorm layers (the residual networks).
+BATCHNORM_MODELS = frozenset({"resnet", "shapes_resnet", "gratings_resnet", "finetune_gratings"})

@@ -70,7 +70,7 @@ def overall(result: TaskResult, multiple: int) -> Overall:
     sign = 1.0 if result.job.metric == "accuracy" else -1.0
 
     def mean_best(c: Cell) -> float:
-        return sign * statistics.fmean(c.grid[c.best])
+        return sign * c.best_mean
 
     best = max(cells, key=mean_best)
     every = sum(len(c.grid) * c.updates for c in cells)
@@ -91,9 +91,9 @@ def cost_rows(result: TaskResult, multiple: int, rungs: list[int]) -> list[tuple
             rows.append((job.label, cell.policy, "—", "no reading", *("—",) * 6))
             continue
         own_best: list[float | None] = list(cell.grid[cell.best])
-        own = regret(job, list(method.scores), own_best, _mean(cell))
+        own = regret(job, list(method.scores), own_best, cell.best_mean)
         best_scores: list[float | None] = list(top.cell.grid[top.rate])
-        against = regret(job, list(method.scores), best_scores, _mean(top.cell))
+        against = regret(job, list(method.scores), best_scores, top.cell.best_mean)
         assert own is not None and against is not None  # some seed read a rate
         spent = rung_mean + cell.updates
         peaks = [p for p in method.peaks if p is not None]
@@ -113,10 +113,6 @@ def cost_rows(result: TaskResult, multiple: int, rungs: list[int]) -> list[tuple
             )
         )
     return rows
-
-
-def _mean(cell: Cell) -> float:
-    return statistics.fmean(cell.grid[cell.best])
 
 
 def render(found: list[tuple[TaskResult, int, list[int]]]) -> str:
@@ -143,7 +139,7 @@ def render(found: list[tuple[TaskResult, int, list[int]]]) -> str:
                 r.job.label,
                 f"{top.cell.updates:,}",
                 f"{top.cell.policy} at {top.rate:.3g}",
-                f"{_mean(top.cell):.4g}",
+                f"{top.cell.best_mean:.4g}",
                 f"{len(top.cell.grid)} x {top.cell.updates:,} = {top.cost:,}",
                 f"{top.every_grid:,}",
                 f"{statistics.fmean(rungs):.0f}",

@@ -36,9 +36,9 @@ from bench.policy_report import Cell, TaskResult, best_rate
 from bench.suggest_bounds import GOAL_PERCENT, GOAL_POINTS
 
 STEM = "policy_fit"
-#: The factors tried: 10**(k / 10) for k in -10..20, a decade below the reading to two above
+#: The factors tried: 10**(k / 10) for k in -16..20, 1.6 decades below the reading to two above
 #: (schedule-free SGD trains best far above its schedule's peak: its README says 1-10x).
-FACTORS = tuple(10.0 ** (k / 10) for k in range(-10, 21))
+FACTORS = tuple(10.0 ** (k / 10) for k in range(-16, 21))
 READING = "bounds() max_lr"
 #: A fine-tuning task's reading: its user reads with ``fine_tuning=True`` (docs/semantics.md).
 FINE_TUNING_READING = "bounds(fine_tuning=True) max_lr"
@@ -66,7 +66,7 @@ def cell_regret(cell: Cell, metric: str, factor: float, reading: str = READING) 
     method = next((m for m in cell.methods if m.name == reading), None)
     if method is None or any(p is None for p in method.peaks):
         return None
-    best = statistics.fmean(cell.grid[cell.best])
+    best = cell.best_mean
     scores = []
     for seed, peak in enumerate(method.peaks):
         assert peak is not None
@@ -86,16 +86,24 @@ def reading_of(result: TaskResult) -> str:
     return FINE_TUNING_READING if result.job.fine_tuning else READING
 
 
-def family(optimizer: str) -> str:
-    """``'SGD'`` for SGD and its schedule-free twin, else ``'Adam'`` (Adam, AdamW, theirs)."""
-    return "SGD" if "SGD" in optimizer else "Adam"
+#: The groups the factors are fitted for, as ``PEAK_READINGS`` keys them: SGD (and its
+#: schedule-free twin), Adam without BatchNorm, Adam with it (Adam, AdamW and theirs).
+GROUPS = {"SGD": "sgd", "Adam": "adam", "Adam, BatchNorm": "adam_batchnorm"}
+
+
+def group(optimizer: str, batchnorm: bool) -> str:
+    """The :data:`GROUPS` name of a cell: ``'SGD'`` for SGD and its schedule-free twin;
+    Adam, AdamW and theirs split by whether the model has BatchNorm layers."""
+    if "SGD" in optimizer:
+        return "SGD"
+    return "Adam, BatchNorm" if batchnorm else "Adam"
 
 
 def fit(
     results: Sequence[TaskResult], only: str | None = None
 ) -> dict[tuple[str, int], tuple[float, float, int]]:
     """``{(policy, budget): (factor, mean regret in goals there, tasks)}``, fitting tasks;
-    ``only``: the cells of that optimizer :func:`family` alone."""
+    ``only``: the cells of that :func:`group` alone."""
     fitted: dict[tuple[str, int], tuple[float, float, int]] = {}
     keys = sorted({(c.policy, c.multiple) for r in results for c in r.cells})
     for policy, multiple in keys:
@@ -105,7 +113,7 @@ def fit(
             if r.job.role == "fitting"
             for c in r.cells
             if (c.policy, c.multiple) == (policy, multiple)
-            and (only is None or family(c.optimizer) == only)
+            and (only is None or group(c.optimizer, r.job.batchnorm) == only)
         ]
         best: tuple[float, float, int] | None = None
         for factor in FACTORS:
@@ -141,7 +149,7 @@ def render(results: Sequence[TaskResult]) -> str:
         "at factor 1 | fitting tasks |",
         "|---|---|---|---|---|---|---|",
     ]
-    for only in (None, "SGD", "Adam"):
+    for only in (None, *GROUPS):
         for (policy, multiple), (factor, regret, n) in sorted(fit(results, only).items()):
             at_one = [
                 cell_regret(c, r.job.metric, 1.0, reading_of(r))
@@ -149,7 +157,7 @@ def render(results: Sequence[TaskResult]) -> str:
                 if r.job.role == "fitting"
                 for c in r.cells
                 if (c.policy, c.multiple) == (policy, multiple)
-                and (only is None or family(c.optimizer) == only)
+                and (only is None or group(c.optimizer, r.job.batchnorm) == only)
             ]
             kept = [v for v in at_one if v is not None]
             one = "—" if len(kept) < len(at_one) else f"{statistics.fmean(kept):+.2f}"

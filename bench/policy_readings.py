@@ -288,13 +288,16 @@ def shipped(policy: str, job: Judging) -> Reading:
     (the core's factor for the task's optimizer family on ``bounds().max_lr``,
     :data:`cyclr.rangetest.policies.PEAK_READINGS`), and for ``triangular`` the bounds
     themselves, as ``result.schedule`` reads them; read with ``fine_tuning=True`` on a
-    fine-tuning task, as its user is told to. The optimizer is passed, not read off the
-    result: the cached range tests predate the field that records it."""
+    fine-tuning task, as its user is told to. The optimizer and whether the model has
+    BatchNorm layers are passed, not read off the result: the cached range tests predate
+    the fields that record them."""
     settings = FINE_TUNED if job.fine_tuning else None
     optimizer = optimizer_family(job.optimizer)  # 'sgd', 'adam' or 'adamw': its family
 
     def read(t: Tests) -> tuple[float, float | None]:
-        peak = peak_lr(t.cyclr, policy, settings=settings, optimizer=optimizer)
+        peak = peak_lr(
+            t.cyclr, policy, settings=settings, optimizer=optimizer, batchnorm=job.batchnorm
+        )
         base = t.cyclr.bounds(settings=settings).base_lr
         return peak, (base if policy == "triangular" else None)
 

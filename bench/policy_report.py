@@ -47,6 +47,11 @@ class Cell:
     edge: str
     methods: tuple[Method, ...]
 
+    @property
+    def best_mean(self) -> float:
+        """The mean score over the seeds at the best grid rate."""
+        return statistics.fmean(self.grid[self.best])
+
 
 @dataclass(frozen=True)
 class TaskResult:
@@ -75,7 +80,6 @@ def cell_rows(job: Judging, cell: Cell) -> list[tuple[str, ...]]:
     unit = "pts" if job.metric == "accuracy" else "%"
     goal = GOAL_POINTS if job.metric == "accuracy" else GOAL_PERCENT
     best = list(cell.grid[cell.best])
-    best_mean = statistics.fmean(best)
     head = (job.name, job.role, cell.policy, cell.optimizer, f"{cell.updates:,}")
     rows = [(*head, "best grid rate", f"{cell.best:.3g}", _score_text(job, best), "0", "—", "—")]
     for method in cell.methods:
@@ -86,7 +90,7 @@ def cell_rows(job: Judging, cell: Cell) -> list[tuple[str, ...]]:
             rows.append((*head, name, "—", "—", "—", raised, "—"))
             continue
         peaks = [p for p in method.peaks if p is not None]
-        found = regret(job, list(method.scores), best, best_mean)
+        found = regret(job, list(method.scores), best, cell.best_mean)
         assert found is not None  # some seed gave a rate
         value, se = found
         error = "—" if math.isnan(se) else f"{se:.2f}"  # one seed: no error to give

@@ -246,8 +246,10 @@ def reading_plan(policy: str, result: RangeTestResult, updates: int) -> Plan:
     from cyclr.rangetest.policies import peak_lr
 
     core = READING_ROWS[policy]
-    peak = peak_lr(result, core, optimizer="adam")  # AdamW: its range test and its runs
-    schedule = result.schedule(core, updates, optimizer="adam")
+    # AdamW, its range test's and its runs'; a transformer: no BatchNorm (a cached curve
+    # may predate the fields that record both)
+    peak = peak_lr(result, core, optimizer="adam", batchnorm=False)
+    schedule = result.schedule(core, updates, optimizer="adam", batchnorm=False)
     if isinstance(schedule, WarmupConstant):
         flat = WarmupConstant(peak, 0)
         return Plan(policy, "schedulefree", flat, None, warmup_steps=schedule.warmup_steps)

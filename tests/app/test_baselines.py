@@ -246,6 +246,7 @@ def test_compare_tunes_a_grid_and_trains_each_reading_beside_it(small_digits, tm
     assert c.runs_of("onecycle-valley")[0].plan.lr_range[1] == valley
     # the readings: peak_lr of the Adam range test the comparison recorded
     result = c.readings["adam"].range_test
+    assert (result.optimizer, result.batchnorm) == ("Adam", False)  # the MLP: Adam's factors
     (reading,) = c.reading_of("wsd")
     assert (reading.label, reading.rate_from, reading.grid_lr) == ("wsd@reading", "reading", None)
     assert reading.plan.lr_range[1] == peak_lr(result, "wsd")

@@ -48,6 +48,7 @@ def test_find_prints_and_records_every_policys_reading(found):
     readings = json.loads((out / "summary.json").read_text())["policies"]
     assert list(readings) == list(POLICIES)
     assert result.optimizer == "Adam"  # find --optimizer adam: the Adam family's factors
+    assert result.batchnorm is False  # the MLP has no BatchNorm layers: Adam's own factors
     base, top = result.bounds()
     assert readings["triangular"] == {"base_lr": base, "max_lr": top}
     assert readings["wsd"] == {"peak_lr": top * PEAK_READINGS["wsd"]["adam"]}
@@ -173,13 +174,21 @@ def test_the_readings_take_the_factors_of_the_optimizer_the_test_ran_with():
     lrs = lr_ladder(1e-5, 10.0, 450)
     x = np.log10(lrs)
     loss = 2.3 - 1.5 / (1 + np.exp(-(x + 3) * 3)) + np.exp((x - 0.2) * 4)
-    result = cyclr.RangeTestResult(lrs, loss, smooth_losses(loss, 0.98), "end_of_ladder")
+    smoothed = smooth_losses(loss, 0.98)
+    result = cyclr.RangeTestResult(lrs, loss, smoothed, "end_of_ladder")
     base, top = result.bounds()
-    for optimizer in ("sgd", "adam"):
-        readings = policy_readings(result, optimizer)
-        assert readings["triangular"] == {"base_lr": base, "max_lr": top}
-        for policy in PEAKED:
-            assert readings[policy] == {"peak_lr": top * PEAK_READINGS[policy][optimizer]}
+    # Adam's factors are those of a model with BatchNorm layers or without, as recorded
+    for batchnorm, adam in ((False, "adam"), (True, "adam_batchnorm")):
+        recorded = cyclr.RangeTestResult(lrs, loss, smoothed, "end_of_ladder", batchnorm=batchnorm)
+        for optimizer, kind in (("sgd", "sgd"), ("adam", adam)):
+            readings = policy_readings(recorded, optimizer)
+            assert readings["triangular"] == {"base_lr": base, "max_lr": top}
+            for policy in PEAKED:
+                assert readings[policy] == {"peak_lr": top * PEAK_READINGS[policy][kind]}
     unknown = policy_readings(result)  # this result records no optimizer: no peak is guessed
     assert unknown["triangular"] == {"base_lr": base, "max_lr": top}
     assert all("received optimizer=None" in unknown[p]["unavailable"] for p in PEAKED)
+    no_batchnorm = policy_readings(result, "adam")  # nor Adam's, with batchnorm unknown
+    assert no_batchnorm["triangular"] == {"base_lr": base, "max_lr": top}
+    assert all("received batchnorm=None" in no_batchnorm[p]["unavailable"] for p in PEAKED)
+    assert policy_readings(result, "sgd") == policy_readings(recorded, "sgd")

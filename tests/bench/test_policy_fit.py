@@ -53,3 +53,36 @@ def test_budget_moves_are_the_4x_best_over_the_1x_best():
     one, four = cell("cosine", 3e-3, 1e-3, 1), cell("cosine", 1e-3, 1e-3, 4)
     moves = budget_moves([task("fitting", "accuracy", [one, four])])
     assert moves["cosine"] == [pytest.approx(math.log10(1e-3 / 3e-3))]
+
+
+def test_adam_is_fitted_apart_with_batchnorm_and_without():
+    from bench.policy_tasks import TASKS
+
+    fitting = [j for j in TASKS if j.role == "fitting" and j.optimizer != "sgd"]
+    norms = next(j for j in fitting if j.batchnorm)
+    plain = next(
+        j for j in fitting if not (j.batchnorm or j.fine_tuning) and j.metric == "accuracy"
+    )
+    results = [
+        TaskResult(norms, (cell("cosine", 1e-3, 1e-2),), (0, 0, 0, 0), 0.0),
+        TaskResult(plain, (cell("cosine", 3e-3, 3e-3),), (0, 0, 0, 0), 0.0),
+    ]
+    assert fit(results, "Adam, BatchNorm")[("cosine", 1)][0] == pytest.approx(0.1, rel=0.01)
+    assert fit(results, "Adam")[("cosine", 1)][0] == pytest.approx(1.0)
+    assert "cosine" not in {p for p, _ in fit(results, "SGD")}
+
+
+def test_the_tasks_batchnorm_flag_is_what_the_range_test_records():
+    """``Judging.batchnorm`` (what the study passes) matches ``has_batchnorm`` (what
+    ``range_test`` records) on every model but the two pre-trained on text, whose
+    pre-training takes a minute (their architectures, a transformer and a GRU, have none)."""
+    from bench.policy_tasks import TASKS
+    from cyclr.torch.rangetest import has_batchnorm
+
+    built = {}
+    for job in TASKS:
+        if job.model in built or job.model in ("finetune_gru", "finetune_transformer"):
+            continue
+        built[job.model] = (has_batchnorm(job.build(0, job.data())), job.batchnorm)
+    assert all(recorded == flag for recorded, flag in built.values()), built
+    assert sum(flag for _, flag in built.values()) == 4  # the residual networks

@@ -53,14 +53,18 @@ def test_reading_rows_train_the_core_schedule_at_its_reading(curve):
         assert plan.policy == row
         if core == "constant":  # schedule-free AdamW, its warm-up run by the optimizer
             assert plan.optimizer == "schedulefree"
-            assert plan.schedule == cyclr.WarmupConstant(peak_lr(curve, core, optimizer="adam"), 0)
+            assert plan.schedule == cyclr.WarmupConstant(
+                peak_lr(curve, core, optimizer="adam", batchnorm=False), 0
+            )
             assert (
-                plan.warmup_steps == curve.schedule(core, 1000, optimizer="adam").warmup_steps == 50
+                plan.warmup_steps
+                == curve.schedule(core, 1000, optimizer="adam", batchnorm=False).warmup_steps
+                == 50
             )
         else:
             assert plan.optimizer == "adamw" and plan.warmup_steps == 0
-            assert plan.schedule == curve.schedule(core, 1000, optimizer="adam")
-            assert plan.lr_range[1] == peak_lr(curve, core, optimizer="adam")
+            assert plan.schedule == curve.schedule(core, 1000, optimizer="adam", batchnorm=False)
+            assert plan.lr_range[1] == peak_lr(curve, core, optimizer="adam", batchnorm=False)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ import pytest
 pytest.importorskip("transformers")
 import torch
 import transformers
-from hf_setup import BATCH, N_SAMPLES, Rates, trainer
+from hf_setup import BATCH, N_SAMPLES, VOCAB, Rates, Tokens, arguments, collate, trainer
 
 import cyclr
 import cyclr.hf
@@ -79,8 +79,10 @@ def test_the_trainers_constant_schedule_runs_at_the_constant_policys_peak(tmp_pa
 def test_each_schedule_type_reads_its_own_policy(tmp_path, result, monkeypatch):
     # Factors apart, so that a wrong policy gives a wrong rate (the study may set them so).
     factors = {"cosine": 0.5, "linear": 0.25, "wsd": 2.0, "constant": 0.125}
-    for policy, factor in factors.items():  # the Trainer's AdamW reads the Adam family's
-        monkeypatch.setitem(PEAK_READINGS, policy, {"sgd": 3.0, "adam": factor})
+    for policy, factor in factors.items():  # the Trainer's AdamW, a BERT without BatchNorm
+        monkeypatch.setitem(
+            PEAK_READINGS, policy, {"sgd": 3.0, "adam": factor, "adam_batchnorm": 5.0}
+        )
     expected = {
         "cosine": "cosine",
         "linear": "linear",
@@ -96,14 +98,71 @@ def test_each_schedule_type_reads_its_own_policy(tmp_path, result, monkeypatch):
 
 def test_the_result_records_the_trainers_optimizer_whose_family_the_rate_takes(tmp_path, result):
     assert result.optimizer == "AdamW"  # the Trainer's default, built for the test
+    assert result.batchnorm is False  # a BERT: LayerNorm, no BatchNorm layers
     top = result.bounds().max_lr
     t = trainer(tmp_path, lr_scheduler_type="warmup_stable_decay")
     assert cyclr.hf.set_learning_rate(t, result) == top * PEAK_READINGS["wsd"]["adam"]
     rate = cyclr.hf.set_learning_rate(t, result, optimizer="sgd")  # the family given instead
     assert rate == t.args.learning_rate == top * PEAK_READINGS["wsd"]["sgd"]
+    rate = cyclr.hf.set_learning_rate(t, result, batchnorm=True)  # BatchNorm's, given instead
+    assert rate == t.args.learning_rate == top * PEAK_READINGS["wsd"]["adam_batchnorm"]
     unknown = cyclr.RangeTestResult(result.lrs, result.losses, result.smoothed, result.stop_reason)
     with pytest.raises(ValueError, match=r"policy='wsd'.*received optimizer=None"):
         cyclr.hf.set_learning_rate(t, unknown)
+
+
+class Normed(torch.nn.Module):
+    """Token ids to a class through a BatchNorm layer: the loss of its own, as a HF model."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed = torch.nn.Embedding(VOCAB, 16)
+        self.norm = torch.nn.BatchNorm1d(16)
+        self.head = torch.nn.Linear(16, 2)
+
+    def forward(self, input_ids, attention_mask=None, labels=None):
+        logits = self.head(self.norm(self.embed(input_ids).mean(dim=1)))
+        return {"loss": torch.nn.functional.cross_entropy(logits, labels), "logits": logits}
+
+
+def test_a_model_with_batchnorm_layers_reads_adams_batchnorm_factor(tmp_path):
+    def normed(**kwargs):
+        return transformers.Trainer(
+            model=Normed(),
+            args=arguments(tmp_path, **kwargs),
+            train_dataset=Tokens(),
+            data_collator=collate,
+        )
+
+    tested = cyclr.hf.range_test(normed(), settings=LADDER)
+    assert (tested.optimizer, tested.batchnorm) == ("AdamW", True)
+    t = normed(lr_scheduler_type="cosine")
+    rate = cyclr.hf.set_learning_rate(t, tested)
+    top = tested.bounds().max_lr
+    assert rate == t.args.learning_rate == top * PEAK_READINGS["cosine"]["adam_batchnorm"]
+    without = cyclr.hf.set_learning_rate(t, tested, batchnorm=False)  # given instead
+    assert without == top * PEAK_READINGS["cosine"]["adam"] != rate
+
+
+def test_an_adam_result_without_batchnorm_recorded_is_refused_unless_it_is_given(tmp_path, result):
+    old = cyclr.RangeTestResult(  # an AdamW test saved before batchnorm was recorded
+        result.lrs, result.losses, result.smoothed, result.stop_reason, optimizer="AdamW"
+    )
+    top = old.bounds().max_lr
+    t = trainer(tmp_path, lr_scheduler_type="cosine")
+    message = (
+        r"^policy='cosine' with Adam peaks at a factor of max_lr fitted for models with "
+        r"BatchNorm layers and without, .*received batchnorm=None$"
+    )
+    with pytest.raises(ValueError, match=message):
+        cyclr.hf.set_learning_rate(t, old)
+    assert t.args.learning_rate == 5e-5  # left as it was
+    for batchnorm, kind in ((False, "adam"), (True, "adam_batchnorm")):
+        rate = cyclr.hf.set_learning_rate(t, old, batchnorm=batchnorm)
+        assert rate == t.args.learning_rate == top * PEAK_READINGS["cosine"][kind]
+    with pytest.raises(ValueError, match=r"received batchnorm='no'$"):
+        cyclr.hf.set_learning_rate(t, old, batchnorm="no")
 
 
 def test_a_schedule_type_without_a_policy_is_refused_by_name(tmp_path, result):

@@ -35,7 +35,8 @@ def test_each_policys_schedule_under_jit_equals_the_core(policy):
 
 @pytest.mark.parametrize("policy", POLICIES)
 def test_each_policys_schedule_drives_optax_inside_a_jitted_step(policy):
-    s = RESULT.schedule(policy, TOTAL, steps_per_epoch=PER_EPOCH, optimizer="adam")
+    # the file records neither optimizer nor batchnorm: AdamW on an MLP, no BatchNorm layers
+    s = RESULT.schedule(policy, TOTAL, steps_per_epoch=PER_EPOCH, optimizer="adam", batchnorm=False)
     momentum = {"b1": optax_momentum(s)} if s.has_momentum else {}
     tx = optax.inject_hyperparams(optax.adamw)(learning_rate=optax_schedule(s), **momentum)
     w = jnp.zeros(3)

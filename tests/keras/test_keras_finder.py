@@ -199,8 +199,9 @@ def test_the_result_records_the_class_of_the_optimizer_inside_its_wrapper():
     model = classifier(train_first=False)
     x, y = data()
     result = ck.find_lr(model, x, y, batch_size=BATCH, settings=ladder(1e-4, 1.0, 4))
-    assert result.optimizer == "Adam"
-    assert cyclr.RangeTestResult.from_json(result.to_json()).optimizer == "Adam"
+    assert (result.optimizer, result.batchnorm) == ("Adam", False)  # no BatchNormalization
+    back = cyclr.RangeTestResult.from_json(result.to_json())
+    assert (back.optimizer, back.batchnorm) == ("Adam", False)
     model.compile(
         keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.01)),
         "sparse_categorical_crossentropy",
@@ -208,6 +209,48 @@ def test_the_result_records_the_class_of_the_optimizer_inside_its_wrapper():
     finder = ck.LRFinder(ladder(1e-4, 1.0, 4))
     model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, callbacks=[finder])
     assert finder.result is not None and finder.result.optimizer == "SGD"
+    assert finder.result.batchnorm is False
+
+
+class HoldsNorm(keras.layers.Layer):
+    """A layer of its own that holds a ``BatchNormalization``."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(8, activation="relu")
+        self.norm = keras.layers.BatchNormalization()
+
+    def call(self, x, training=None):
+        return self.norm(self.dense(x), training=training)
+
+
+def with_batchnorm(where):
+    """The classifier with a ``BatchNormalization``: its own, in a sub-model, in a layer's."""
+    keras.utils.set_random_seed(1)
+    if where == "layer":
+        hidden = [keras.layers.Dense(8, activation="relu"), keras.layers.BatchNormalization()]
+    elif where == "sub-model":
+        inner = [keras.Input((6,)), keras.layers.Dense(8), keras.layers.BatchNormalization()]
+        hidden = [keras.Sequential(inner, name="inner")]
+    else:
+        hidden = [HoldsNorm()]
+    model = keras.Sequential(
+        [keras.Input((6,)), *hidden, keras.layers.Dense(3, activation="softmax")]
+    )
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+    return model
+
+
+@pytest.mark.parametrize("where", ["layer", "sub-model", "custom layer"])
+def test_the_result_records_whether_the_model_has_batchnorm_layers(where):
+    model = with_batchnorm(where)
+    x, y = data()
+    result = ck.find_lr(model, x, y, batch_size=BATCH, settings=ladder(1e-4, 1.0, 4))
+    assert (result.optimizer, result.batchnorm) == ("Adam", True)
+    assert cyclr.RangeTestResult.from_json(result.to_json()).batchnorm is True
+    finder = ck.LRFinder(ladder(1e-4, 1.0, 4))
+    model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, callbacks=[finder])
+    assert finder.result is not None and finder.result.batchnorm is True
 
 
 def test_find_lr_reads_a_validation_metric():

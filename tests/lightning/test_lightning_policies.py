@@ -9,17 +9,22 @@ from lightning_setup import LADDER, Samples, same, trainer
 
 import cyclr
 from cyclr.lightning import RangeTestCallback, scheduler_config
+from cyclr.rangetest.policies import PEAK_READINGS
 
 
 class Scheduled(pl.LightningModule):
-    """A small MLP trained with AdamW on the schedule the callback puts in hparams."""
+    """A small MLP trained with AdamW on the schedule the callback puts in hparams.
 
-    def __init__(self, lr=1e-3, schedule=None):
+    ``batchnorm``: with a ``BatchNorm1d`` after its first layer.
+    """
+
+    def __init__(self, lr=1e-3, schedule=None, batchnorm=False):
         super().__init__()
         self.save_hyperparameters()
         torch.manual_seed(0)
+        norm = [torch.nn.BatchNorm1d(16)] if batchnorm else []
         self.net = torch.nn.Sequential(
-            torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3)
+            torch.nn.Linear(8, 16), *norm, torch.nn.Tanh(), torch.nn.Linear(16, 3)
         )
         self.calls = 0
 
@@ -77,8 +82,9 @@ def test_the_policys_schedule_for_the_planned_run_trains(policy, plan, total, pe
 
     schedule = callback.schedule
     assert callback.result.optimizer == "AdamW"  # configure_optimizers' optimizer: Adam's factor
+    assert callback.result.batchnorm is False  # an MLP without BatchNorm layers
     assert schedule == callback.result.schedule(
-        policy, total, steps_per_epoch=per_epoch, optimizer="adam"
+        policy, total, steps_per_epoch=per_epoch, optimizer="adam", batchnorm=False
     )
     assert schedule == callback.result.schedule(policy, total, steps_per_epoch=per_epoch)
     assert module.hparams.schedule == cyclr.serialize(schedule)  # plain data
@@ -88,6 +94,18 @@ def test_the_policys_schedule_for_the_planned_run_trains(policy, plan, total, pe
         assert rates.betas == [schedule.momentum(k) for k in range(total)]
     if policy == "triangular":  # a half cycle of 4 passes over the 3 batches: 2 whole cycles
         assert schedule.step_size == 12 != callback.result.schedule(policy, total).step_size
+
+
+def test_a_module_with_batchnorm_layers_gets_adams_batchnorm_reading():
+    callback = RangeTestCallback(LADDER, policy="wsd", verbose=False)
+    module = Scheduled(batchnorm=True)
+    trainer(max_epochs=2, callbacks=[callback]).fit(module)  # 12 batches an epoch
+    result = callback.result
+    assert (result.optimizer, result.batchnorm) == ("AdamW", True)
+    top = result.bounds().max_lr
+    assert callback.schedule.peak_lr == top * PEAK_READINGS["wsd"]["adam_batchnorm"]
+    assert callback.schedule == result.schedule("wsd", 24, optimizer="adam", batchnorm=True)
+    assert callback.schedule != result.schedule("wsd", 24, batchnorm=False)
 
 
 def test_without_a_policy_the_bounds_are_handed_over_as_before():

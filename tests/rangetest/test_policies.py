@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 import cyclr
-from cyclr.rangetest import lr_ladder, smooth_losses
+from cyclr.rangetest import RangeTest, RangeTestSettings, lr_ladder, smooth_losses
 from cyclr.rangetest.policies import (
     COOLDOWN_FRACTION,
     FAMILIES,
+    KINDS,
     PEAK_READINGS,
     PEAKED,
     POLICIES,
@@ -23,9 +24,32 @@ from cyclr.rangetest.policies import (
 )
 
 
-def result_of(losses, lrs, optimizer="SGD"):
+def result_of(losses, lrs, optimizer="SGD", batchnorm=None):
     smoothed = smooth_losses(losses, 0.98)
-    return cyclr.RangeTestResult(lrs, losses, smoothed, "end_of_ladder", optimizer=optimizer)
+    return cyclr.RangeTestResult(
+        lrs, losses, smoothed, "end_of_ladder", optimizer=optimizer, batchnorm=batchnorm
+    )
+
+
+def recorded(curve, optimizer, batchnorm=None):
+    """``curve`` as a range test that recorded ``optimizer`` and ``batchnorm``."""
+    return cyclr.RangeTestResult(
+        curve.lrs,
+        curve.losses,
+        curve.smoothed,
+        curve.stop_reason,
+        optimizer=optimizer,
+        batchnorm=batchnorm,
+    )
+
+
+def unknown_batchnorm(policy):
+    """The refusal of a peaked ``policy`` with Adam and no ``batchnorm`` known."""
+    return (
+        rf"^policy='{policy}' with Adam peaks at a factor of max_lr fitted for models with "
+        r"BatchNorm layers and without, .* pass batchnorm=True or False .*"
+        r"received batchnorm=None$"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -155,36 +179,51 @@ def test_an_optimizer_of_no_family_is_refused_by_name(name):
         optimizer_family(name)
 
 
-def test_every_peaked_policy_has_a_factor_per_family():
+def test_every_peaked_policy_has_a_factor_per_kind():
     assert set(PEAK_READINGS) == set(PEAKED) and FAMILIES == ("sgd", "adam")
-    assert all(set(factors) == set(FAMILIES) for factors in PEAK_READINGS.values())
+    assert KINDS == ("sgd", "adam", "adam_batchnorm")
+    assert all(tuple(factors) == KINDS for factors in PEAK_READINGS.values())
     # schedule-free SGD's z-steps lack momentum's 1 / (1 - 0.9): it peaks a decade higher
     assert PEAK_READINGS["constant"]["sgd"] > 5 * PEAK_READINGS["constant"]["adam"]
-    assert all(PEAK_READINGS[p]["adam"] < PEAK_READINGS[p]["sgd"] for p in PEAKED)
+    # Adam's best rate with BatchNorm layers is below its best without, never above SGD's
+    for policy in PEAKED:
+        factors = PEAK_READINGS[policy]
+        assert factors["adam_batchnorm"] < factors["adam"] <= factors["sgd"], policy
 
 
-@pytest.mark.parametrize("recorded, family", [("SGD", "sgd"), ("AdamW", "adam")])
-def test_each_policy_peaks_at_its_familys_factor_on_max_lr(curve, recorded, family):
-    r = cyclr.RangeTestResult(
-        curve.lrs, curve.losses, curve.smoothed, curve.stop_reason, optimizer=recorded
-    )
+@pytest.mark.parametrize(
+    "optimizer, batchnorm, kind",
+    [
+        ("SGD", None, "sgd"),
+        ("SGD", False, "sgd"),
+        ("SGD", True, "sgd"),
+        ("AdamW", False, "adam"),
+        ("AdamW", True, "adam_batchnorm"),
+    ],
+)
+def test_each_policy_peaks_at_its_kinds_factor_on_max_lr(curve, optimizer, batchnorm, kind):
+    r = recorded(curve, optimizer, batchnorm)
     top, steps = r.bounds().max_lr, np.arange(1001)
     for policy in PEAKED:
-        factor = PEAK_READINGS[policy][family]
+        factor = PEAK_READINGS[policy][kind]
         assert peak_lr(r, policy) == top * factor
         assert r.schedule(policy, 1000)(steps).max() == pytest.approx(top * factor, rel=1e-12)
     assert r.schedule("triangular", 1000) == cyclr.CyclicSchedule(*r.bounds(), 500)
 
 
 def test_optimizer_given_overrides_the_recorded_one(curve):
-    assert curve.optimizer == "SGD"
+    assert curve.optimizer == "SGD" and curve.batchnorm is None
     top = curve.bounds().max_lr
-    adam, sgd = PEAK_READINGS["wsd"]["adam"], PEAK_READINGS["wsd"]["sgd"]
-    assert adam != sgd
+    factors = PEAK_READINGS["wsd"]
+    assert len(set(factors.values())) == len(KINDS)  # a wrong kind reads a wrong rate
     for given in ("adam", "AdamW"):
-        assert curve.schedule("wsd", 100, optimizer=given).peak_lr == top * adam
-        assert peak_lr(curve, "wsd", optimizer=given) == top * adam
-    assert curve.schedule("wsd", 100).peak_lr == top * sgd
+        for batchnorm, kind in ((False, "adam"), (True, "adam_batchnorm")):
+            read = curve.schedule("wsd", 100, optimizer=given, batchnorm=batchnorm)
+            assert read.peak_lr == top * factors[kind]
+            assert peak_lr(curve, "wsd", optimizer=given, batchnorm=batchnorm) == read.peak_lr
+        with pytest.raises(ValueError, match=unknown_batchnorm("wsd")):
+            curve.schedule("wsd", 100, optimizer=given)  # SGD's test records no batchnorm
+    assert curve.schedule("wsd", 100).peak_lr == top * factors["sgd"]
     with pytest.raises(ValueError, match="received optimizer='RMSprop'"):
         curve.schedule("cosine", 100, optimizer="RMSprop")
 
@@ -210,8 +249,9 @@ def test_a_recorded_optimizer_of_no_family_refuses_a_peak_but_not_triangular(cur
     assert r.schedule("triangular", 1000) == curve.schedule("triangular", 1000)
     with pytest.raises(ValueError, match="received optimizer='RMSprop'"):
         r.schedule("onecycle", 1000)
-    factor = PEAK_READINGS["onecycle"]["adam"]
-    assert r.schedule("onecycle", 1000, optimizer="adam").max_lr == curve.bounds().max_lr * factor
+    factor = PEAK_READINGS["onecycle"]["adam_batchnorm"]
+    read = r.schedule("onecycle", 1000, optimizer="adam", batchnorm=True)
+    assert read.max_lr == curve.bounds().max_lr * factor
 
 
 def test_the_json_round_trip_keeps_the_optimizer(curve, tmp_path):
@@ -224,6 +264,99 @@ def test_the_json_round_trip_keeps_the_optimizer(curve, tmp_path):
     old = curve.to_dict()
     del old["optimizer"]  # a file written before the optimizer was recorded
     assert cyclr.RangeTestResult.from_dict(old).optimizer is None
+
+
+@pytest.mark.parametrize("recorded_as", [None, False, True])
+@pytest.mark.parametrize("given", [None, False, True])
+def test_the_adam_factor_splits_by_batchnorm_given_else_recorded(curve, recorded_as, given):
+    r = recorded(curve, "AdamW", recorded_as)
+    top = r.bounds().max_lr
+    known = given if given is not None else recorded_as
+    for policy in PEAKED:
+        if known is None:
+            with pytest.raises(ValueError, match=unknown_batchnorm(policy)):
+                peak_lr(r, policy, batchnorm=given)
+            continue
+        factor = PEAK_READINGS[policy]["adam_batchnorm" if known else "adam"]
+        assert peak_lr(r, policy, batchnorm=given) == top * factor
+        read = r.schedule(policy, 1000, batchnorm=given)
+        assert read == peak_schedule(policy, top * factor, 1000)
+
+
+def test_sgd_reads_its_factor_whatever_batchnorm_is(curve):
+    top = curve.bounds().max_lr
+    for recorded_as in (None, False, True):
+        r = recorded(curve, "SGD", recorded_as)
+        for given in (None, False, True):
+            for policy in PEAKED:
+                factor = PEAK_READINGS[policy]["sgd"]
+                assert peak_lr(r, policy, batchnorm=given) == top * factor
+                assert peak_lr(curve, policy, optimizer="sgd", batchnorm=given) == top * factor
+
+
+def test_adam_with_batchnorm_unknown_refuses_every_peaked_policy_but_not_triangular(curve):
+    r = recorded(curve, "Adam")
+    assert r.batchnorm is None
+    for policy in PEAKED:
+        with pytest.raises(ValueError, match=unknown_batchnorm(policy)):
+            r.schedule(policy, 1000)
+        with pytest.raises(ValueError, match=unknown_batchnorm(policy)):
+            peak_lr(r, policy)
+        with pytest.raises(ValueError, match=unknown_batchnorm(policy)):
+            curve.schedule(policy, 1000, optimizer="adam")  # SGD's test, Adam given
+    assert r.schedule("triangular", 1000) == curve.schedule("triangular", 1000)
+    assert peak_lr(r, "triangular") == curve.bounds().max_lr
+    for batchnorm in (False, True):  # triangular runs between the bounds: no factor
+        assert r.schedule("triangular", 1000, batchnorm=batchnorm) == r.schedule("triangular", 1000)
+
+
+@pytest.mark.parametrize("bad", [1, 0, "yes", "True", np.True_, [True]])
+def test_a_batchnorm_that_is_not_a_bool_is_refused_by_name(curve, bad):
+    message = rf"^batchnorm must be True, False or None; received batchnorm={re.escape(repr(bad))}$"
+    with pytest.raises(ValueError, match=message):
+        recorded(curve, "AdamW", bad)
+    for optimizer in ("SGD", "AdamW"):
+        r = recorded(curve, optimizer, True)
+        for policy in POLICIES:  # triangular, which reads no factor, included
+            with pytest.raises(ValueError, match=message):
+                r.schedule(policy, 100, batchnorm=bad)
+            with pytest.raises(ValueError, match=message):
+                peak_lr(r, policy, batchnorm=bad)
+
+
+def test_the_json_round_trip_keeps_batchnorm(curve, tmp_path):
+    for batchnorm in (False, True):
+        r = recorded(curve, "AdamW", batchnorm)
+        assert r.to_dict()["batchnorm"] is batchnorm
+        back = cyclr.RangeTestResult.from_json(r.to_json(tmp_path / f"{batchnorm}.json"))
+        assert back.batchnorm is batchnorm and back == r
+        assert back.schedule("wsd", 100) == r.schedule("wsd", 100)
+    assert recorded(curve, "AdamW", True) != recorded(curve, "AdamW", False)
+    assert recorded(curve, "AdamW", False) != recorded(curve, "AdamW")
+    assert curve.to_dict()["batchnorm"] is None
+    old = recorded(curve, "AdamW", True).to_dict()
+    del old["batchnorm"]  # a file written before batchnorm was recorded
+    back = cyclr.RangeTestResult.from_dict(old)
+    assert back.batchnorm is None and back.optimizer == "AdamW"
+    with pytest.raises(ValueError, match=unknown_batchnorm("cosine")):
+        back.schedule("cosine", 100)
+
+
+def test_the_recorder_hands_its_result_the_optimizer_and_batchnorm():
+    def run(*args):
+        test = RangeTest(RangeTestSettings(1e-3, 1.0, 4))
+        while not test.done:
+            test.record(1.0)
+        return test.result(*args)
+
+    plain = run()
+    assert plain.optimizer is None and plain.batchnorm is None
+    for batchnorm in (False, True):
+        r = run("AdamW", batchnorm)
+        assert (r.optimizer, r.batchnorm) == ("AdamW", batchnorm)
+        assert r.lrs.tolist() == plain.lrs.tolist() and r.losses.tolist() == [1.0] * 4
+    with pytest.raises(ValueError, match=r"received batchnorm='no'$"):
+        run("SGD", "no")
 
 
 @pytest.mark.parametrize("bad", ["", 3, ["SGD"]])

@@ -59,8 +59,62 @@ def test_the_result_records_the_optimizers_class_for_the_policies_factor():
     result = range_test(
         model, opt, mean_loss, const_batches(1), settings=RangeTestSettings(1, 2, 2)
     )
-    assert result.optimizer == "AdamW"
-    assert RangeTestResult.from_json(result.to_json()).optimizer == "AdamW"
+    assert (result.optimizer, result.batchnorm) == ("AdamW", False)  # no BatchNorm layers
+    back = RangeTestResult.from_json(result.to_json())
+    assert (back.optimizer, back.batchnorm) == ("AdamW", False)
+
+
+def normed_mlp(*norm):
+    """``Linear -> *norm -> ReLU -> Linear`` on 6 features, two classes."""
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(6, 8), *norm, torch.nn.ReLU(), torch.nn.Linear(8, 2))
+
+
+@pytest.mark.parametrize(
+    "model, batchnorm",
+    [
+        (lambda: normed_mlp(), False),
+        (lambda: normed_mlp(torch.nn.BatchNorm1d(8)), True),
+        (lambda: normed_mlp(torch.nn.Sequential(torch.nn.BatchNorm1d(8))), True),  # nested
+        (lambda: normed_mlp(torch.nn.LayerNorm(8)), False),
+    ],
+    ids=["plain", "batchnorm", "nested-batchnorm", "layernorm"],
+)
+def test_the_result_records_whether_the_model_has_batchnorm_layers(model, batchnorm):
+    model = model()
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(32, 6, generator=g)
+    batches = [(x[i : i + 8], (x[i : i + 8, 0] > 0).long()) for i in range(0, 32, 8)]
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    before = [t.clone() for t in model.state_dict().values()]
+    result = range_test(
+        model,
+        opt,
+        torch.nn.functional.cross_entropy,
+        batches,
+        settings=RangeTestSettings(1e-4, 1.0, 6),
+    )
+    assert (result.optimizer, result.batchnorm) == ("Adam", batchnorm)
+    assert RangeTestResult.from_json(result.to_json()).batchnorm is batchnorm
+    assert all(torch.equal(a, b) for a, b in zip(before, model.state_dict().values(), strict=True))
+
+
+def test_every_kind_of_batchnorm_layer_counts_and_other_norms_do_not():
+    from cyclr.torch.rangetest import has_batchnorm
+
+    norms = [
+        torch.nn.BatchNorm1d(8),
+        torch.nn.BatchNorm2d(8),
+        torch.nn.BatchNorm3d(8),
+        torch.nn.SyncBatchNorm(8),
+        torch.nn.LazyBatchNorm1d(),
+    ]
+    for norm in norms:
+        assert has_batchnorm(torch.nn.Sequential(torch.nn.Linear(8, 8), norm)), norm
+    others = [torch.nn.LayerNorm(8), torch.nn.GroupNorm(2, 8), torch.nn.InstanceNorm1d(8)]
+    for norm in others:
+        assert not has_batchnorm(torch.nn.Sequential(torch.nn.Linear(8, 8), norm)), norm
+    assert not has_batchnorm(Scale())
 
 
 def test_accumulation_averages_the_batches_of_a_rung_and_updates_once():

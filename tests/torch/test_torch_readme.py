@@ -29,6 +29,7 @@ def test_readme_schedule_per_policy_example_runs(tmp_path, monkeypatch, capsys):
     exec(compile(readme_blocks("torch")[1], "README.md", "exec"), scope)
     result, top = scope["result"], scope["result"].bounds().max_lr
     assert result.optimizer == "AdamW"  # the range test recorded it: the Adam family's factors
+    assert result.batchnorm is False  # and that its Linear model has no BatchNorm layers
     assert scope["scheduler"].last_epoch == 5 * 32  # five passes over 512 samples at batch 16
     cosine = scope["schedule"]
     assert isinstance(cosine, WarmupCosine) and cosine.total_steps == 160

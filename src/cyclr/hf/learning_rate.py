@@ -27,6 +27,7 @@ def set_learning_rate(
     monitor: str | None = None,
     settings: BoundsSettings | None = None,
     optimizer: str | None = None,
+    batchnorm: bool | None = None,
 ) -> float:
     """Set ``trainer.args.learning_rate`` to the reading for the Trainer's own schedule.
 
@@ -36,8 +37,9 @@ def set_learning_rate(
     read ``'constant'`` (:data:`POLICY_OF_SCHEDULER_TYPE`). The rate is that policy's peak,
     :func:`cyclr.rangetest.policies.peak_lr`, the peak of
     ``result.schedule(policy, total_steps)``: ``max_lr`` times the policy's factor for the
-    family of the optimizer the test ran with, which :func:`cyclr.hf.range_test` records
-    (the Trainer's, AdamW by default); ``train()`` then builds its optimizer and
+    family of the optimizer the test ran with, and with Adam for a model with BatchNorm
+    layers or without, which :func:`cyclr.hf.range_test` records (the Trainer's
+    optimizer, AdamW by default); ``train()`` then builds its optimizer and
     its own scheduler from it, with its own warm-up (``warmup_steps``) and
     ``lr_scheduler_kwargs``. Call it after :func:`cyclr.hf.range_test` and before
     ``trainer.train()``::
@@ -55,6 +57,8 @@ def set_learning_rate(
       settings: the bounds reading's knobs, as in :meth:`cyclr.RangeTestResult.bounds`.
       optimizer: ``'sgd'``, ``'adam'`` or an optimizer's class name, whose family's factor
         the peak takes (default: ``result.optimizer``, the one the test recorded).
+      batchnorm: whether the model has BatchNorm layers, read with Adam (default:
+        ``result.batchnorm``, what the test recorded).
 
     Returns:
       The rate set, ``trainer.args.learning_rate``.
@@ -63,7 +67,8 @@ def set_learning_rate(
       ValueError: a ``lr_scheduler_type`` with no policy (naming it and those supported);
         a Trainer that would not use ``args.learning_rate`` (an optimizer or a scheduler
         already built, or an ``lr`` of its own in ``optimizer_cls_and_kwargs``); no
-        optimizer family known (a result that records none, and no ``optimizer``); a
+        optimizer family known (a result that records none, and no ``optimizer``), or
+        with Adam no ``batchnorm`` known; a
         curve with no reading for the policy, naming the policy and why.
     """
     if not isinstance(trainer, transformers.Trainer):
@@ -83,7 +88,7 @@ def set_learning_rate(
         )
     _check_uses_the_arguments(trainer)
     policy = POLICY_OF_SCHEDULER_TYPE[kind]
-    rate = peak_lr(result, policy, monitor, settings, optimizer=optimizer)
+    rate = peak_lr(result, policy, monitor, settings, optimizer=optimizer, batchnorm=batchnorm)
     trainer.args.learning_rate = rate
     return rate
 

@@ -50,6 +50,15 @@ NOISE_LAYERS = (
 )
 
 
+def has_batchnorm(model: keras.Model) -> bool:
+    """Whether ``model`` has a ``BatchNormalization`` layer, nested ones included.
+
+    What the range test records as ``RangeTestResult.batchnorm``.
+    """
+    layers = model._flatten_layers(include_self=False, recursive=True)
+    return any(isinstance(layer, keras.layers.BatchNormalization) for layer in layers)
+
+
 @contextlib.contextmanager
 def recalibrated(model: keras.Model, x: Any, batch_size: int) -> Iterator[None]:
     """Replace the training BatchNorm layers' moving averages by their means over ``x``.

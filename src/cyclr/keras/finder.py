@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from cyclr.keras import backend
 from cyclr.keras._fit_args import alias, batches_per_epoch, split_validation
-from cyclr.keras._validation import validation_scores
+from cyclr.keras._validation import has_batchnorm, validation_scores
 from cyclr.rangetest import RangeTest, RangeTestResult, RangeTestSettings
 from cyclr.rangetest.policies import optimizer_name
 from cyclr.rangetest.settings import (
@@ -96,7 +96,8 @@ class LRFinder(keras.callbacks.Callback):
     Attributes:
       result: the :class:`cyclr.RangeTestResult`, once the test has ended; its
         ``optimizer`` is the class name of the model's optimizer (inside a
-        ``LossScaleOptimizer``), whose family ``result.schedule(policy, ...)`` reads.
+        ``LossScaleOptimizer``) and its ``batchnorm`` whether the model has
+        ``BatchNormalization`` layers, which ``result.schedule(policy, ...)`` reads.
     """
 
     def __init__(
@@ -136,6 +137,7 @@ class LRFinder(keras.callbacks.Callback):
         self.test: RangeTest | None = None
         self.result: RangeTestResult | None = None
         self._optimizer: str | None = None  # the class name of the fit's optimizer
+        self._batchnorm: bool | None = None  # whether the model has BatchNorm layers
         self._saved: tuple[list[Any], list[npt.NDArray[Any]]] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -161,6 +163,7 @@ class LRFinder(keras.callbacks.Callback):
         self.test = RangeTest(self._run_settings(optimizer))
         self.result = None
         self._optimizer = optimizer_name(optimizer)  # a LossScaleOptimizer's inner one
+        self._batchnorm = has_batchnorm(model)
         if not optimizer.built:
             optimizer.build(model.trainable_variables)
         backend.sync(model)
@@ -236,7 +239,7 @@ class LRFinder(keras.callbacks.Callback):
                 backend.restore(*self._saved)
             self._saved = None
         self.test.interrupt()
-        self.result = dataclasses.replace(self.test.result(), optimizer=self._optimizer)
+        self.result = self.test.result(self._optimizer, self._batchnorm)
         return self.result
 
     def __enter__(self) -> LRFinder:

@@ -106,6 +106,7 @@ def to_record(result: RangeTestResult) -> dict[str, Any]:
         "settings": asdict(result.settings),
         "stop_reason": result.stop_reason,
         "optimizer": result.optimizer,
+        "batchnorm": result.batchnorm,
         "lrs": encode(result.lrs),
         "losses": encode(result.losses),
         "smoothed": encode(result.smoothed),
@@ -142,6 +143,7 @@ def from_record(cls: Callable[..., _Result], data: dict[str, Any]) -> _Result:
             decode(data.get("val_losses")),
             decode(data.get("val_accuracies")),
             data.get("optimizer"),  # None in a file written before it was recorded
+            data.get("batchnorm"),
         )
     except (KeyError, TypeError) as error:
         raise ValueError(f"malformed range-test result: {error!r}") from None

@@ -18,7 +18,9 @@ are in docs/semantics.md, *Readings per schedule*:
 The warm-up is :data:`WARMUP_FRACTION` of the run (at least one update). Each policy's
 ``peak`` is ``result.bounds().max_lr`` times the factor of :data:`PEAK_READINGS` for the
 family of the optimizer (:func:`optimizer_family`): the ``optimizer=`` given, else the one
-the range test recorded (``result.optimizer``); ``'triangular'`` needs none.
+the range test recorded (``result.optimizer``); with Adam, for a model with BatchNorm
+layers or without (``batchnorm=``, else ``result.batchnorm``). ``'triangular'`` needs
+neither.
 """
 
 from __future__ import annotations
@@ -47,17 +49,20 @@ COOLDOWN_FRACTION = 0.2
 HALF_CYCLE_EPOCHS = 4
 #: The optimizer families the factors were fitted for (:func:`optimizer_family`).
 FAMILIES = ("sgd", "adam")
-#: Each policy's peak rate as a factor on ``result.bounds().max_lr``, per optimizer family:
-#: ``{policy: {family: factor}}``. ``triangular`` runs between the bounds themselves.
+#: The keys of a policy's factors: SGD's; Adam's for a model without BatchNorm layers, and
+#: with them (``'adam_batchnorm'``). SGD's best rates did not split by BatchNorm.
+KINDS = ("sgd", "adam", "adam_batchnorm")
+#: Each policy's peak rate as a factor on ``result.bounds().max_lr``, per :data:`KINDS`:
+#: ``{policy: {kind: factor}}``. ``triangular`` runs between the bounds themselves.
 #: Fitted by ``python -m bench.policy_fit`` on the per-policy study's fitting tasks at each
 #: task's budget (SGD with momentum, and Adam/AdamW; ``constant``: schedule-free SGD and
 #: schedule-free AdamW); bench/results/policy_fit.md holds the table.
 PEAK_READINGS: dict[str, dict[str, float]] = {
-    "onecycle": {"sgd": 1.0, "adam": 0.32},
-    "cosine": {"sgd": 1.0, "adam": 0.40},
-    "wsd": {"sgd": 0.79, "adam": 0.32},
-    "linear": {"sgd": 1.0, "adam": 0.40},
-    "constant": {"sgd": 12.6, "adam": 0.79},
+    "onecycle": {"sgd": 1.0, "adam": 1.0, "adam_batchnorm": 0.32},
+    "cosine": {"sgd": 1.0, "adam": 1.0, "adam_batchnorm": 0.32},
+    "wsd": {"sgd": 0.79, "adam": 0.63, "adam_batchnorm": 0.25},
+    "linear": {"sgd": 1.0, "adam": 1.0, "adam_batchnorm": 0.32},
+    "constant": {"sgd": 12.6, "adam": 1.26, "adam_batchnorm": 0.50},
 }
 
 
@@ -145,23 +150,27 @@ def peak_lr(
     settings: BoundsSettings | None = None,
     *,
     optimizer: str | None = None,
+    batchnorm: bool | None = None,
 ) -> float:
     """The peak rate of ``policy`` read off ``result`` (:data:`PEAK_READINGS`).
 
     ``result.bounds().max_lr`` times the policy's factor for the optimizer's family:
     that of ``optimizer`` (``'sgd'``, ``'adam'`` or an optimizer's class name) when
-    given, else that of ``result.optimizer``; ``'triangular'`` reads ``max_lr`` itself.
+    given, else that of ``result.optimizer``; with Adam, the factor for a model with
+    BatchNorm layers or without (``batchnorm`` when given, else ``result.batchnorm``).
+    ``'triangular'`` reads ``max_lr`` itself.
 
     Raises:
       ValueError: an unknown policy, an optimizer of no family, a policy with a factor
-        and no optimizer known, or a curve with no reading for it, naming the policy.
+        and no optimizer known, Adam with ``batchnorm`` not known, or a curve with no
+        reading for it, naming the policy.
     """
     _checks.choice("policy", policy, POLICIES)
-    family = _family(result, policy, optimizer)
+    kind = _kind(result, policy, optimizer, batchnorm)
     bounds = _bounds(result, policy, monitor, settings)
-    if family is None or policy == "triangular":  # it runs between the bounds themselves
+    if kind is None:  # triangular: it runs between the bounds themselves
         return bounds.max_lr
-    return bounds.max_lr * PEAK_READINGS[policy][family]
+    return bounds.max_lr * PEAK_READINGS[policy][kind]
 
 
 def policy_schedule(
@@ -171,6 +180,7 @@ def policy_schedule(
     *,
     steps_per_epoch: int | None = None,
     optimizer: str | None = None,
+    batchnorm: bool | None = None,
     monitor: str | None = None,
     settings: BoundsSettings | None = None,
 ) -> Schedule:
@@ -179,10 +189,10 @@ def policy_schedule(
     total = check_count("total_steps", total_steps, minimum=2)
     spe = None if steps_per_epoch is None else check_count("steps_per_epoch", steps_per_epoch)
     if policy == "triangular":
-        _family(result, policy, optimizer)  # a bad optimizer= is refused all the same
+        _kind(result, policy, optimizer, batchnorm)  # bad arguments are refused all the same
         base, top = _bounds(result, policy, monitor, settings)
         return CyclicSchedule(base, top, cycle_half(total, spe))
-    peak = peak_lr(result, policy, monitor, settings, optimizer=optimizer)
+    peak = peak_lr(result, policy, monitor, settings, optimizer=optimizer, batchnorm=batchnorm)
     return peak_schedule(policy, peak, total)
 
 
@@ -225,19 +235,26 @@ def _bounds(
         ) from error
 
 
-def _family(result: RangeTestResult, policy: str, optimizer: str | None) -> str | None:
-    """The family whose factor ``policy`` takes: ``optimizer``'s, else the recorded one's.
+def _kind(
+    result: RangeTestResult, policy: str, optimizer: str | None, batchnorm: bool | None
+) -> str | None:
+    """The :data:`KINDS` key whose factor ``policy`` takes.
 
-    None for ``'triangular'`` (no factor); a policy with a factor and no optimizer known
-    is refused, naming it: no family is guessed.
+    From ``optimizer`` and ``batchnorm`` when given, else from what the test recorded.
+    None for ``'triangular'`` (no factor). A policy with a factor and no optimizer known,
+    or Adam with ``batchnorm`` not known, is refused, naming it: nothing is guessed.
     """
     if optimizer is not None and not isinstance(optimizer, str):
         raise ValueError(
             "optimizer must be 'sgd', 'adam' or an optimizer's class name; received "
             f"optimizer={optimizer!r}"
         )
+    if batchnorm is not None and not isinstance(batchnorm, bool):
+        raise ValueError(f"batchnorm must be True, False or None; received batchnorm={batchnorm!r}")
     if policy == "triangular":
-        return None if optimizer is None else optimizer_family(optimizer)
+        if optimizer is not None:
+            optimizer_family(optimizer)  # a bad optimizer= is refused all the same
+        return None
     name = optimizer if optimizer is not None else result.optimizer
     if name is None:
         raise ValueError(
@@ -245,4 +262,15 @@ def _family(result: RangeTestResult, policy: str, optimizer: str | None) -> str 
             "and this range test does not record its optimizer; pass optimizer='sgd' or "
             "'adam' (the family of the optimizer the test ran with); received optimizer=None"
         )
-    return optimizer_family(name)
+    family = optimizer_family(name)
+    if family == "sgd":
+        return family
+    norms = batchnorm if batchnorm is not None else result.batchnorm
+    if norms is None:
+        raise ValueError(
+            f"policy={policy!r} with Adam peaks at a factor of max_lr fitted for models with "
+            "BatchNorm layers and without, and this range test does not record which; pass "
+            "batchnorm=True or False (whether the model has BatchNorm layers); received "
+            "batchnorm=None"
+        )
+    return "adam_batchnorm" if norms else "adam"

@@ -158,8 +158,16 @@ class RangeTest:
         if not self.done:
             self.stop_reason = "interrupted"
 
-    def result(self) -> RangeTestResult:
+    def result(
+        self, optimizer: str | None = None, batchnorm: bool | None = None
+    ) -> RangeTestResult:
         """The recorded curves and settings.
+
+        Args:
+          optimizer: the class name of the optimizer the test ran with, when known
+            (:attr:`RangeTestResult.optimizer`).
+          batchnorm: whether the model has BatchNorm layers, when known
+            (:attr:`RangeTestResult.batchnorm`).
 
         Returns:
           A :class:`RangeTestResult` of the rungs recorded.
@@ -185,6 +193,8 @@ class RangeTest:
             self.settings,
             pad(self._val_losses),
             pad(self._val_accuracies),
+            optimizer,
+            batchnorm,
         )
 
 

@@ -57,6 +57,8 @@ class RangeTestResult(FromLogs):
         ``'AdamW'``, the one inside a wrapper), or ``None`` where not known; a policy's
         schedule takes the factor of its family (docs/semantics.md, *Readings per
         schedule*).
+      batchnorm: whether the model the test trained has BatchNorm layers, or ``None``
+        where not known; with Adam, a policy's schedule takes the factor fitted for it.
 
     The constructor takes the same names, in this order; the curves as any 1-D
     sequences of numbers (copied into read-only float64 arrays), ``settings``
@@ -64,7 +66,8 @@ class RangeTestResult(FromLogs):
 
     Raises:
       ValueError: a curve that is not 1-D or not one value per rung, an unknown
-        ``stop_reason``, bad settings, or an ``optimizer`` that is not a name.
+        ``stop_reason``, bad settings, an ``optimizer`` that is not a name, or a
+        ``batchnorm`` that is not a bool.
 
     >>> r = RangeTestResult([0.1, 0.2], [2.0, 1.0], [2.0, 1.5], "interrupted",
     ...                     RangeTestSettings(0.1, 1.0, 10))
@@ -80,6 +83,7 @@ class RangeTestResult(FromLogs):
     val_losses: npt.NDArray[np.float64] | None = None
     val_accuracies: npt.NDArray[np.float64] | None = None
     optimizer: str | None = None
+    batchnorm: bool | None = None
     # readings computed once per curve: a result is immutable
     _cache: dict[tuple[Any, ...], Any] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -95,6 +99,7 @@ class RangeTestResult(FromLogs):
         val_losses: npt.ArrayLike | None = None,
         val_accuracies: npt.ArrayLike | None = None,
         optimizer: str | None = None,
+        batchnorm: bool | None = None,
     ) -> None:
         def put(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
@@ -124,6 +129,11 @@ class RangeTestResult(FromLogs):
                 f"optimizer={optimizer!r}"
             )
         put("optimizer", optimizer)
+        if batchnorm is not None and not isinstance(batchnorm, bool):
+            raise ValueError(
+                f"batchnorm must be True, False or None; received batchnorm={batchnorm!r}"
+            )
+        put("batchnorm", batchnorm)
 
     @classmethod
     def _from_sweep(cls, sweep: Sweep) -> RangeTestResult:
@@ -196,6 +206,7 @@ class RangeTestResult(FromLogs):
         *,
         steps_per_epoch: int | None = None,
         optimizer: str | None = None,
+        batchnorm: bool | None = None,
         monitor: str | None = None,
         settings: BoundsSettings | None = None,
     ) -> Schedule:
@@ -204,7 +215,8 @@ class RangeTestResult(FromLogs):
         ``'triangular'`` cycles between :meth:`bounds` in whole cycles; ``'onecycle'``,
         ``'cosine'``, ``'wsd'``, ``'linear'`` and ``'constant'`` (schedule-free) peak at
         ``bounds().max_lr`` times the policy's factor for the optimizer's family, SGD's
-        or Adam's (docs/semantics.md, *Readings per schedule*).
+        or Adam's, and with Adam for a model with BatchNorm layers or without
+        (docs/semantics.md, *Readings per schedule*).
 
         Args:
           policy: one of :data:`cyclr.rangetest.policies.POLICIES`.
@@ -214,6 +226,8 @@ class RangeTestResult(FromLogs):
           optimizer: ``'sgd'``, ``'adam'`` or the class name of an optimizer of either
             family (:func:`cyclr.rangetest.policies.optimizer_family`); default: the one
             the test recorded, :attr:`optimizer`.
+          batchnorm: whether the model has BatchNorm layers (read with Adam only);
+            default: what the test recorded, :attr:`batchnorm`.
           monitor: the curve to read (default: ``settings.monitor`` of the test).
           settings: the bounds reading's knobs, as in :meth:`bounds`.
 
@@ -222,8 +236,9 @@ class RangeTestResult(FromLogs):
 
         Raises:
           ValueError: an unknown policy, a bad count, an optimizer of neither family, no
-            optimizer known for a policy with a factor (pass ``optimizer=``), or a curve
-            with no reliable reading for the policy, naming the policy and why.
+            optimizer known for a policy with a factor (pass ``optimizer=``), Adam with
+            ``batchnorm`` not known (pass ``batchnorm=``), or a curve with no reliable
+            reading for the policy, naming the policy and why.
         """
         return policy_schedule(
             self,
@@ -231,6 +246,7 @@ class RangeTestResult(FromLogs):
             total_steps,
             steps_per_epoch=steps_per_epoch,
             optimizer=optimizer,
+            batchnorm=batchnorm,
             monitor=monitor,
             settings=settings,
         )

@@ -14,7 +14,6 @@ validation passes in ``_validation``, and the reading of batches in ``_batches``
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 from collections.abc import Callable, Iterable
@@ -236,8 +235,9 @@ def range_test(
     Returns:
       The :class:`~cyclr.RangeTestResult`; ``result.bounds()`` suggests a cyclical
       schedule's ``(base_lr, max_lr)``. Its ``optimizer`` is the class name of
-      ``optimizer`` (of the one it wraps: accelerate's, Lightning's), whose family
-      ``result.schedule(policy, ...)`` takes its peak factor for.
+      ``optimizer`` (of the one it wraps: accelerate's, Lightning's), and its
+      ``batchnorm`` whether ``model`` has BatchNorm layers: ``result.schedule(policy,
+      ...)`` takes its peak factor for them.
 
     Raises:
       ValueError: naming the parameter and the value received.
@@ -293,10 +293,19 @@ def range_test(
         settings = with_start_lr(settings, _optimizer_lr(optimizer, trainer.ratios, settings))
     recorder = RangeTest(settings)
     _run(recorder, trainer, train_loader, val_loader, progress, checkpoint_dir, cpu_offload)
-    result = dataclasses.replace(recorder.result(), optimizer=optimizer_name(optimizer))
+    result = recorder.result(optimizer_name(optimizer), has_batchnorm(model))
     if json_path is not None and distributed.is_main_process():
         result.to_json(json_path)
     return result
+
+
+def has_batchnorm(model: torch.nn.Module) -> bool:
+    """Whether ``model`` (or the one a DDP or FSDP wrapper holds) has a BatchNorm layer.
+
+    ``BatchNorm1d/2d/3d``, ``SyncBatchNorm`` and their lazy forms: what the range test
+    records as :attr:`~cyclr.RangeTestResult.batchnorm`.
+    """
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
 def _device(model: torch.nn.Module, device: torch.device | str | None) -> torch.device:
