@@ -28,8 +28,9 @@ from bench.policy_report import NOISE, Cell, Method, TaskResult, best_rate
 from bench.policy_tasks import Budget, budget_of, optimizer_name, schedule_for, train_once
 
 #: The tasks also run at 4x their budget by default: the char transformer and the
-#: cheapest judging tasks (the issue asks for at least three), and two cheap fitting tasks,
-#: one per optimizer family, so that a rule for the budget is fitted on fitting tasks.
+#: cheapest judging tasks (the issue asks for at least three), and four fitting tasks
+#: (SGD; Adam with BatchNorm and without; a fine-tuning), so that a rule for the budget
+#: would be fitted on fitting tasks.
 FOUR_X = (
     "char transformer / AdamW",
     "Friedman-1 MLP / SGD",
@@ -37,6 +38,8 @@ FOUR_X = (
     "gratings fine-tuning / AdamW",
     "MNIST-1D / MLP / SGD",
     "MNIST-1D fine-tuning / AdamW",
+    "digits ResNet / Adam",
+    "transformer fine-tuning / AdamW",
 )
 #: Decades a grid may be widened by on each side.
 WIDEN = 2

@@ -29,8 +29,12 @@ PAGE = common.ROOT / "docs" / "results.md"
 SECTIONS = [
     ("policy_cost.md", "Cost to a good model, per schedule: one range test against grids"),
     ("policy_study_judging.md", "The reading per schedule on the judging tasks"),
+    (
+        "policy_study_judging_first.md",
+        "The reading per schedule: first scores of the first fitted factors",
+    ),
     ("policy_study_new_judging.md", "The reading per schedule: first untouched scores"),
-    ("policy_fit.md", "Each schedule's factor on max_lr, fitted per optimizer family"),
+    ("policy_fit.md", "Each schedule's factor on max_lr, per optimizer family and BatchNorm"),
     ("policy_study_fitting.md", "The reading per schedule on the fitting tasks"),
     ("time_to_accuracy.md", "Time to accuracy (Smith's Table 1 at CPU scale)"),
     ("time_to_accuracy_transformer.md", "Cost to a good loss: the char transformer"),
