@@ -8,9 +8,10 @@ interpolated in ``log10(rate)`` by PCHIP (a rate outside the grid has no score),
 task's regret (``bench.suggest_bounds.regret``'s: points of accuracy, or % of the loss) is
 divided by the task's goal (0.5 points, 1%) so that tasks of both kinds weigh alike. On a
 fine-tuning task ``max_lr`` is ``bounds(fine_tuning=True)``'s, the reading its user is told
-to take. The fit is also made per optimizer family (SGD and its schedule-free twin; Adam,
-AdamW and theirs). The factor of a policy is the ``f`` on a 0.1-decade ladder from 1/10 to
-100 with the least mean regret over the fitting tasks where every seed's ``max_lr * f`` lies
+to take. The fit is also made per :data:`GROUPS` (SGD and its schedule-free twin; Adam,
+AdamW and theirs, on models without BatchNorm and with it), each beside the factor cyclr
+ships for it. The factor of a policy is the ``f`` on a 0.1-decade ladder (:data:`FACTORS`)
+with the least mean regret over the fitting tasks where every seed's ``max_lr * f`` lies
 inside the grid. The judging tasks are never read here: cyclr's reading is trained at the
 fitted rate there, by ``bench.policy_study``.
 
@@ -34,6 +35,7 @@ from scipy.interpolate import PchipInterpolator
 from bench import common
 from bench.policy_report import Cell, TaskResult, best_rate
 from bench.suggest_bounds import GOAL_PERCENT, GOAL_POINTS
+from cyclr.rangetest.policies import PEAK_READINGS
 
 STEM = "policy_fit"
 #: The factors tried: 10**(k / 10) for k in -16..20, 1.6 decades below the reading to two above
@@ -86,8 +88,8 @@ def reading_of(result: TaskResult) -> str:
     return FINE_TUNING_READING if result.job.fine_tuning else READING
 
 
-#: The groups the factors are fitted for, as ``PEAK_READINGS`` keys them: SGD (and its
-#: schedule-free twin), Adam without BatchNorm, Adam with it (Adam, AdamW and theirs).
+#: The groups the factors are fitted for, and the ``PEAK_READINGS`` key of each: SGD (and
+#: its schedule-free twin), Adam without BatchNorm, Adam with it (Adam, AdamW and theirs).
 GROUPS = {"SGD": "sgd", "Adam": "adam", "Adam, BatchNorm": "adam_batchnorm"}
 
 
@@ -142,12 +144,12 @@ def budget_moves(results: Sequence[TaskResult]) -> dict[str, list[float]]:
 
 
 def render(results: Sequence[TaskResult]) -> str:
-    """The fitted factors (every optimizer, then each family), and how far each policy's
+    """The fitted factors (every optimizer, then each group), and how far each policy's
     best rate moves at 4x the budget."""
     lines = [
         "| policy | optimizers | budget | factor on max_lr | mean regret there (goals) | "
-        "at factor 1 | fitting tasks |",
-        "|---|---|---|---|---|---|---|",
+        "at factor 1 | fitting tasks | cyclr's factor (`PEAK_READINGS`) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for only in (None, *GROUPS):
         for (policy, multiple), (factor, regret, n) in sorted(fit(results, only).items()):
@@ -161,9 +163,11 @@ def render(results: Sequence[TaskResult]) -> str:
             ]
             kept = [v for v in at_one if v is not None]
             one = "—" if len(kept) < len(at_one) else f"{statistics.fmean(kept):+.2f}"
+            shipped = PEAK_READINGS.get(policy, {}).get(GROUPS.get(only or "", ""))
+            ships = "—" if shipped is None else f"{shipped:.3g}"
             lines.append(
                 f"| {policy} | {only or 'all'} | {multiple}x | {factor:.3g} | {regret:+.2f} "
-                f"| {one} | {n} |"
+                f"| {one} | {n} | {ships} |"
             )
     moves = budget_moves(results)
     if moves:

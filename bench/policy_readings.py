@@ -284,15 +284,16 @@ SHIPPED = "cyclr: result.schedule()"
 
 
 def shipped(policy: str, job: Judging) -> Reading:
-    """:data:`SHIPPED` for ``policy`` on ``job``: ``peak_lr(result, policy, optimizer=...)``
-    (the core's factor for the task's optimizer family on ``bounds().max_lr``,
+    """:data:`SHIPPED` for ``policy`` on ``job``: ``peak_lr(result, policy, optimizer=...,
+    batchnorm=...)`` (the core's factor for the task's optimizer and BatchNorm on
+    ``bounds().max_lr``,
     :data:`cyclr.rangetest.policies.PEAK_READINGS`), and for ``triangular`` the bounds
     themselves, as ``result.schedule`` reads them; read with ``fine_tuning=True`` on a
     fine-tuning task, as its user is told to. The optimizer and whether the model has
     BatchNorm layers are passed, not read off the result: the cached range tests predate
     the fields that record them."""
     settings = FINE_TUNED if job.fine_tuning else None
-    optimizer = optimizer_family(job.optimizer)  # 'sgd', 'adam' or 'adamw': its family
+    optimizer = optimizer_family(job.optimizer)  # the family of 'sgd', 'adam' or 'adamw'
 
     def read(t: Tests) -> tuple[float, float | None]:
         peak = peak_lr(

@@ -192,3 +192,24 @@ def test_the_readings_take_the_factors_of_the_optimizer_the_test_ran_with():
     assert no_batchnorm["triangular"] == {"base_lr": base, "max_lr": top}
     assert all("received batchnorm=None" in no_batchnorm[p]["unavailable"] for p in PEAKED)
     assert policy_readings(result, "sgd") == policy_readings(recorded, "sgd")
+
+
+def test_a_saved_range_test_written_before_batchnorm_was_recorded_is_refused(found, tmp_path):
+    """An older ``range_test.json`` (no ``batchnorm``) with its record intact: ``train``
+    refuses to read it, naming the file and the field, rather than guess the factor."""
+    import hashlib
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(found[0], old)
+    data = json.loads((old / "range_test.json").read_text())
+    del data["batchnorm"]
+    (old / "range_test.json").write_text(json.dumps(data))
+    record = json.loads((old / "range_test_run.json").read_text())
+    record["sha256"] = hashlib.sha256((old / "range_test.json").read_bytes()).hexdigest()
+    (old / "range_test_run.json").write_text(json.dumps(record))
+    args = ("train", *DATA, "--policy", "cosine", "--epochs", "1", "--quiet")
+    proc = _cyclr(tmp_path, *args, "--range-test", old, "--out", tmp_path / "run")
+    one_line_error(proc, "batchnorm=None")
+    assert "run the range test again" in proc.stderr and repr(str(old)) in proc.stderr
+    assert not (tmp_path / "run").exists()

@@ -382,3 +382,14 @@ def test_the_name_recorded_is_that_of_the_optimizer_inside_its_wrappers():
         assert optimizer_name(Wrapper(attribute, inner)) == "AdamW"
     assert optimizer_name(Wrapper("optimizer", Wrapper("_optimizer", inner))) == "AdamW"
     assert optimizer_name(Wrapper("optimizer", None)) == "Wrapper"
+
+
+@pytest.mark.parametrize("given", ["adam_batchnorm", "ADAM_BATCHNORM"])
+def test_a_kind_is_not_an_optimizer(curve, given):
+    """``optimizer='adam_batchnorm'`` would read as the Adam family; BatchNorm is ``batchnorm=``."""
+    message = rf"BatchNorm is batchnorm=True; received optimizer='{given}'$"
+    with pytest.raises(ValueError, match=message):
+        optimizer_family(given)
+    for policy in POLICIES:
+        with pytest.raises(ValueError, match=message):
+            curve.schedule(policy, 100, optimizer=given)

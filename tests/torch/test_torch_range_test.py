@@ -115,6 +115,12 @@ def test_every_kind_of_batchnorm_layer_counts_and_other_norms_do_not():
     for norm in others:
         assert not has_batchnorm(torch.nn.Sequential(torch.nn.Linear(8, 8), norm)), norm
     assert not has_batchnorm(Scale())
+    # a wrapper holding the model as ``.module`` (DDP's, FSDP's shape) and a compiled model
+    wrapper = torch.nn.Module()
+    wrapper.module = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.BatchNorm1d(8))
+    assert has_batchnorm(wrapper)
+    assert has_batchnorm(torch.compile(wrapper.module))
+    assert not has_batchnorm(torch.compile(torch.nn.Linear(8, 8)))
 
 
 def test_accumulation_averages_the_batches_of_a_rung_and_updates_once():

@@ -144,8 +144,9 @@ def saved_range_test(range_test: Path | str, identity: dict[str, Any]) -> RangeT
 
     Raises:
       ValueError: ``range_test`` holds no range test, no record of it, a result changed
-        since its record was written, or one run on other data, another model or other
-        settings (naming each difference), in one line that begins
+        since its record was written, one run on other data, another model or other
+        settings (naming each difference), or one written before the result recorded its
+        optimizer and BatchNorm, in one line that begins
         ``"range_test='PATH': "``.
     """
     where = f"range_test={str(range_test)!r}"
@@ -180,9 +181,16 @@ def saved_range_test(range_test: Path | str, identity: dict[str, Any]) -> RangeT
             + "; ".join(differ)
         )
     try:
-        return RangeTestResult.from_json(result_path)
+        result = RangeTestResult.from_json(result_path)
     except (OSError, ValueError) as exc:
         raise ValueError(f"{where}: {result_path.name} is not readable ({exc})") from None
+    if result.optimizer is None or result.batchnorm is None:  # written before they were
+        raise ValueError(
+            f"{where}: {result_path.name} does not record its optimizer and whether the model "
+            "has BatchNorm layers, which the readings per schedule take; run the range test "
+            f"again (received optimizer={result.optimizer!r}, batchnorm={result.batchnorm!r})"
+        )
+    return result
 
 
 def own_range_test(out: Path, identity: dict[str, Any]) -> RangeTestResult | None:

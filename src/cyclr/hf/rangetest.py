@@ -110,7 +110,8 @@ def range_test(
     Returns:
       The :class:`~cyclr.RangeTestResult`; ``result.bounds()`` suggests
       ``(base_lr, max_lr)``. Its ``optimizer`` is the class name of the Trainer's
-      optimizer (``'AdamW'`` by default), whose family's factor a policy's peak takes.
+      optimizer (``'AdamW'`` by default) and its ``batchnorm`` whether the model has
+      BatchNorm layers: a policy's peak takes their factor.
 
     Raises:
       ValueError: naming the parameter and the value received; a model that

@@ -81,7 +81,8 @@ class RangeTestCallback(pl.Callback):
     hands over that policy's schedule for the run the Trainer plans instead of the bounds:
     ``result.schedule(policy, trainer.estimated_stepping_batches, steps_per_epoch=...)``
     (docs/semantics.md, *Readings per schedule*), its peak the factor of the family of the
-    optimizer the test ran with (SGD's or Adam's, recorded in ``result.optimizer``), as
+    optimizer the test ran with (SGD's or Adam's, recorded in ``result.optimizer``) and,
+    with Adam, of the module's BatchNorm (``result.batchnorm``), as
     ``callback.schedule`` and, as plain data, ``pl_module.hparams['schedule']``
     (``cyclr.serialize``'s dict)::
 

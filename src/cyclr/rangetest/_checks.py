@@ -30,6 +30,13 @@ def flag(name: str, value: Any) -> bool:
     return bool(value)
 
 
+def optional_bool(name: str, value: Any) -> bool | None:
+    """``value`` if it is ``True``, ``False`` or ``None``, else raise ``ValueError`` naming it."""
+    if value is not None and not isinstance(value, bool):
+        raise ValueError(f"{name} must be True, False or None; received {name}={value!r}")
+    return value
+
+
 def count(name: str, value: Any, minimum: int) -> int:
     """Return ``value`` as an int ``>= minimum`` (the schedules' rule: integral floats pass)."""
     return check_count(name, value, minimum=minimum)

@@ -47,7 +47,7 @@ WARMUP_FRACTION = 0.05
 COOLDOWN_FRACTION = 0.2
 #: ``triangular``'s half cycle in passes over the data (Smith: 2-10 work about as well).
 HALF_CYCLE_EPOCHS = 4
-#: The optimizer families the factors were fitted for (:func:`optimizer_family`).
+#: The optimizer families (:func:`optimizer_family`): the ``optimizer=`` a reading takes.
 FAMILIES = ("sgd", "adam")
 #: The keys of a policy's factors: SGD's; Adam's for a model without BatchNorm layers, and
 #: with them (``'adam_batchnorm'``). SGD's best rates did not split by BatchNorm.
@@ -82,6 +82,11 @@ def optimizer_family(name: str) -> str:
     """
     if isinstance(name, str):
         lowered = name.lower()
+        if lowered in KINDS and lowered not in FAMILIES:  # 'adam_batchnorm': not a family
+            raise ValueError(
+                "optimizer names the optimizer's family or class, and BatchNorm is "
+                f"batchnorm=True; received optimizer={name!r}"
+            )
         if lowered.startswith("sgd"):
             return "sgd"
         if "adam" in lowered:
@@ -249,8 +254,7 @@ def _kind(
             "optimizer must be 'sgd', 'adam' or an optimizer's class name; received "
             f"optimizer={optimizer!r}"
         )
-    if batchnorm is not None and not isinstance(batchnorm, bool):
-        raise ValueError(f"batchnorm must be True, False or None; received batchnorm={batchnorm!r}")
+    _checks.optional_bool("batchnorm", batchnorm)
     if policy == "triangular":
         if optimizer is not None:
             optimizer_family(optimizer)  # a bad optimizer= is refused all the same

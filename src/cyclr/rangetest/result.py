@@ -54,15 +54,13 @@ class RangeTestResult(FromLogs):
       val_losses: optional, one per rung, NaN where not measured.
       val_accuracies: optional, one per rung, NaN where not measured.
       optimizer: the class name of the optimizer the test ran with (``'SGD'``,
-        ``'AdamW'``, the one inside a wrapper), or ``None`` where not known; a policy's
-        schedule takes the factor of its family (docs/semantics.md, *Readings per
-        schedule*).
+        ``'AdamW'``, the one inside a wrapper), or ``None`` where not known.
       batchnorm: whether the model the test trained has BatchNorm layers, or ``None``
-        where not known; with Adam, a policy's schedule takes the factor fitted for it.
+        where not known. A policy's schedule takes the factor of the optimizer's family
+        and, with Adam, of BatchNorm (docs/semantics.md, *Readings per schedule*).
 
-    The constructor takes the same names, in this order; the curves as any 1-D
-    sequences of numbers (copied into read-only float64 arrays), ``settings``
-    also as a dict of its fields.
+    The constructor takes the same names, in this order; the curves as any 1-D sequences
+    of numbers (copied into read-only float64 arrays), ``settings`` also as a dict.
 
     Raises:
       ValueError: a curve that is not 1-D or not one value per rung, an unknown
@@ -129,11 +127,7 @@ class RangeTestResult(FromLogs):
                 f"optimizer={optimizer!r}"
             )
         put("optimizer", optimizer)
-        if batchnorm is not None and not isinstance(batchnorm, bool):
-            raise ValueError(
-                f"batchnorm must be True, False or None; received batchnorm={batchnorm!r}"
-            )
-        put("batchnorm", batchnorm)
+        put("batchnorm", _checks.optional_bool("batchnorm", batchnorm))
 
     @classmethod
     def _from_sweep(cls, sweep: Sweep) -> RangeTestResult:
